@@ -1,0 +1,137 @@
+"""Prepared datasets: ``prepare()`` raw files into a dataset directory, ``load()`` one back.
+
+A :class:`Dataset` exposes the per-user sequences as CSR arrays that NumPy borrows from buffers allocated
+in Rust (no copy at the boundary): row ``u`` (0-based) is user id ``u + 1``; ``items[offsets[u]:offsets[u+1]]``
+is that user's history in (timestamp, input order). Item ids run 1..num_items and 0 is padding. Leave-one-out:
+the last item of a row is the test target, the second last the validation target, the rest is training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
+
+from slmrec import _core
+
+if TYPE_CHECKING:
+    import polars as pl
+
+PathLike = str | os.PathLike
+
+
+class Dataset:
+    """Per-user sequences of a dataset directory, with its id tables and statistics."""
+
+    def __init__(self, path: Path, arrays: dict):
+        self.path = Path(path)
+        #: int64 [num_users + 1]: row starts.
+        self.offsets: np.ndarray = arrays["offsets"]
+        #: uint32 [num_interactions]: item ids, 1..num_items.
+        self.items: np.ndarray = arrays["items"]
+        #: int64 [num_interactions]: timestamps (positions for sequence-line inputs).
+        self.timestamps: np.ndarray = arrays["timestamps"]
+        #: float32 [num_interactions]: ratings, NaN where the input had none.
+        self.ratings: np.ndarray = arrays["ratings"]
+        self.num_users: int = arrays["num_users"]
+        self.num_items: int = arrays["num_items"]
+        #: Every count of the preparation, reconciled (see README, "stats.json").
+        self.stats: dict = json.loads(arrays["stats"])
+
+    @property
+    def num_interactions(self) -> int:
+        return int(self.items.shape[0])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """int64 [num_users]: the length of each user's sequence."""
+        return np.diff(self.offsets)
+
+    def sequence(self, row: int) -> np.ndarray:
+        """The item ids of CSR row ``row`` (user id ``row + 1``), oldest first; a view, not a copy."""
+        if not 0 <= row < self.num_users:
+            raise IndexError(f"row {row} outside 0..{self.num_users - 1}")
+        return self.items[self.offsets[row] : self.offsets[row + 1]]
+
+    def to_polars(self) -> "pl.DataFrame":
+        """The interactions as a polars DataFrame (user_id, item_id, timestamp, rating), in CSR order."""
+        import polars as pl
+
+        user_id = np.repeat(np.arange(1, self.num_users + 1, dtype=np.uint32), self.lengths)
+        rating = pl.Series("rating", self.ratings).fill_nan(None)
+        return pl.DataFrame(
+            {"user_id": user_id, "item_id": self.items, "timestamp": self.timestamps, "rating": rating}
+        )
+
+    def user_table(self) -> "pl.DataFrame":
+        """user_id -> raw user id."""
+        import polars as pl
+
+        return pl.read_parquet(self.path / "users.parquet")
+
+    def item_table(self) -> "pl.DataFrame":
+        """item_id -> raw item id (and title, brand, main_cat when prepared with metadata)."""
+        import polars as pl
+
+        return pl.read_parquet(self.path / "items.parquet")
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({str(self.path)!r}, users={self.num_users}, items={self.num_items}, "
+            f"interactions={self.num_interactions})"
+        )
+
+
+def _paths(inputs: PathLike | Iterable[PathLike]) -> list[str]:
+    if isinstance(inputs, (str, os.PathLike)):
+        return [os.fspath(inputs)]
+    return [os.fspath(p) for p in inputs]
+
+
+def prepare(
+    inputs: PathLike | Sequence[PathLike],
+    out_dir: PathLike,
+    *,
+    meta: PathLike | Sequence[PathLike] = (),
+    format: str | None = None,
+    recipe: str = "kcore",
+    min_rating: float | None = None,
+    user_min: int | None = None,
+    item_min: int | None = None,
+    on_bad_line: str = "fail",
+    threads: int | None = None,
+    force: bool = False,
+    progress: "_core.Progress | None" = None,
+) -> Dataset:
+    """Reads ``inputs`` (one stream, in order), applies ``recipe``, writes ``out_dir`` atomically.
+
+    recipe: ``kcore`` (default: optional ``min_rating`` -> dedup -> iterative k-core with ``user_min`` and
+    ``item_min``, both 5), ``slmrec-paper`` (rating >= 3 -> users >= 5 -> items >= 20 -> dedup -> users >= 5)
+    or ``none``. ``format`` is detected per file when None (amazon-json, ratings-csv, recbole, seq).
+    ``on_bad_line="skip"`` counts bad lines by reason in ``stats`` instead of failing.
+
+    Raises DataFormatError (``file:line: reason``), FileNotFoundError, EmptyDatasetError, OutputExistsError.
+    """
+    arrays = _core.prepare(
+        _paths(inputs),
+        os.fspath(out_dir),
+        meta=_paths(meta) if meta else [],
+        format=format,
+        recipe=recipe,
+        min_rating=min_rating,
+        user_min=user_min,
+        item_min=item_min,
+        on_bad_line=on_bad_line,
+        threads=threads,
+        force=force,
+        progress=progress,
+    )
+    return Dataset(Path(out_dir), arrays)
+
+
+def load(path: PathLike) -> Dataset:
+    """Loads a dataset directory written by :func:`prepare` (its schema and invariants are checked)."""
+    return Dataset(Path(path), _core.load(os.fspath(path)))

@@ -1,0 +1,595 @@
+//! A prepared dataset: per-user sequences as CSR arrays, the raw-id tables, and reconciled statistics;
+//! built from raw files, written to and loaded from a dataset directory.
+//!
+//! Design: the directory holds plain Parquet and JSON (readable by polars, DuckDB, Spark) and is written
+//! atomically: everything goes to a hidden sibling first and is renamed into place, so a killed run leaves
+//! no half directory and two writers racing for one path cannot interleave (the loser gets an error).
+//! Ids are 1-based (0 is padding); user `u` is CSR row `u - 1`; each row is in (timestamp, input order).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parquet::basic::Compression;
+use parquet::data_type::{ByteArray, ByteArrayType, FloatType, Int32Type, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::parser::parse_message_type;
+use rayon::prelude::*;
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::input::Progress;
+use crate::reader::{read_interactions, read_meta, ItemMeta, ReadOptions};
+use crate::recipe::{apply, assign_ids, Recipe, RecipeKind};
+
+/// File names inside a dataset directory.
+pub const INTERACTIONS: &str = "interactions.parquet";
+/// Users table.
+pub const USERS: &str = "users.parquet";
+/// Items table.
+pub const ITEMS: &str = "items.parquet";
+/// Statistics.
+pub const STATS: &str = "stats.json";
+
+const ROW_GROUP: usize = 1 << 20;
+
+/// Everything `prepare` needs besides the inputs.
+#[derive(Debug, Clone)]
+pub struct PrepareOptions {
+    /// How to read the inputs.
+    pub read: ReadOptions,
+    /// Which records survive.
+    pub recipe: Recipe,
+    /// Amazon metadata files to join onto the items table.
+    pub meta: Vec<PathBuf>,
+    /// Replace an existing output directory.
+    pub force: bool,
+    /// Bytes-read counter for a progress display.
+    pub progress: Option<Arc<Progress>>,
+}
+
+impl Default for PrepareOptions {
+    fn default() -> Self {
+        Self {
+            read: ReadOptions::default(),
+            recipe: Recipe::new(RecipeKind::Kcore),
+            meta: Vec::new(),
+            force: false,
+            progress: None,
+        }
+    }
+}
+
+/// Per-user sequences and their tables.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    /// CSR row starts, `num_users + 1` entries; row `u - 1` holds user `u`.
+    pub offsets: Vec<i64>,
+    /// Item ids (1..=num_items), each row in chronological order.
+    pub items: Vec<u32>,
+    /// Timestamps, aligned with `items`.
+    pub timestamps: Vec<i64>,
+    /// Ratings, aligned with `items`; NaN where the input had none.
+    pub ratings: Vec<f32>,
+    /// Raw user id of user `u` at index `u - 1`.
+    pub user_names: Vec<Box<str>>,
+    /// Raw item id of item `i` at index `i - 1`.
+    pub item_names: Vec<Box<str>>,
+    /// Title, brand and main category of item `i` at index `i - 1`, when metadata was given.
+    pub item_meta: Option<Vec<ItemMeta>>,
+    /// The statistics written to `stats.json`.
+    pub stats: Value,
+}
+
+impl Dataset {
+    /// The number of users.
+    pub fn num_users(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+    /// The number of items.
+    pub fn num_items(&self) -> usize {
+        self.item_names.len()
+    }
+    /// The number of interactions.
+    pub fn num_interactions(&self) -> usize {
+        self.items.len()
+    }
+    /// The sequence of CSR row `row` (user `row + 1`).
+    pub fn sequence(&self, row: usize) -> &[u32] {
+        &self.items[self.offsets[row] as usize..self.offsets[row + 1] as usize]
+    }
+
+    /// Reads `inputs`, applies the recipe and builds the sequences, without writing anything.
+    pub fn build(inputs: &[PathBuf], opts: &PrepareOptions) -> Result<Dataset> {
+        let start = Instant::now();
+        let (table, read) = read_interactions(inputs, &opts.read, opts.progress.clone())?;
+        let meta = if opts.meta.is_empty() {
+            None
+        } else {
+            Some(read_meta(&opts.meta, opts.read.on_bad_line, opts.progress.clone())?)
+        };
+        if table.is_empty() {
+            return Err(Error::Empty(format!(
+                "no interaction records in {} (lines read {}, blank {}, bad {})",
+                list(inputs),
+                read.lines_read,
+                read.blank_lines,
+                read.bad_lines
+            )));
+        }
+        let (kept, rst) = apply(&table, &opts.recipe);
+        if kept.is_empty() {
+            return Err(Error::Empty(format!(
+                "the recipe {:?} drops all {} records of {} (by rating {}, duplicates {}, k-core {}, \
+                 paper filters {}); lower --user-min/--item-min or use --recipe none",
+                opts.recipe.name,
+                table.len(),
+                list(inputs),
+                rst.dropped_by_rating,
+                rst.duplicates_dropped,
+                rst.kcore_dropped,
+                rst.dropped_by_user_filter + rst.dropped_by_item_filter + rst.dropped_short_users
+            )));
+        }
+
+        let mut user_present = vec![false; table.users.len()];
+        let mut item_present = vec![false; table.items.len()];
+        for &r in &kept {
+            user_present[table.user[r] as usize] = true;
+            item_present[table.item[r] as usize] = true;
+        }
+        let user_raw = table.users.into_names();
+        let item_raw = table.items.into_names();
+        let (user_id, user_names) = assign_ids(&user_raw, &user_present);
+        let (item_id, item_names) = assign_ids(&item_raw, &item_present);
+        drop((user_raw, item_raw));
+
+        // Sort survivors by (user, timestamp, input order): the kept indices are the input order.
+        let mut order = kept;
+        order.par_sort_unstable_by_key(|&r| (user_id[table.user[r] as usize], table.ts[r], r));
+        let n_users = user_names.len();
+        let mut offsets = vec![0i64; n_users + 1];
+        for &r in &order {
+            offsets[user_id[table.user[r] as usize] as usize] += 1;
+        }
+        for u in 0..n_users {
+            offsets[u + 1] += offsets[u];
+        }
+        let items: Vec<u32> = order.par_iter().map(|&r| item_id[table.item[r] as usize]).collect();
+        let timestamps: Vec<i64> = order.par_iter().map(|&r| table.ts[r]).collect();
+        let ratings: Vec<f32> = order.par_iter().map(|&r| table.rating[r]).collect();
+
+        let item_meta = meta.as_ref().map(|(m, _)| {
+            item_names.iter().map(|name| m.get(&**name).cloned().unwrap_or_default()).collect::<Vec<_>>()
+        });
+        let mut ds = Dataset { offsets, items, timestamps, ratings, user_names, item_names, item_meta, stats: json!({}) };
+
+        let mut lens: Vec<i64> = ds.offsets.windows(2).map(|w| w[1] - w[0]).collect();
+        lens.sort_unstable();
+        let n = ds.num_interactions() as f64;
+        let median = if lens.len() % 2 == 1 {
+            lens[lens.len() / 2] as f64
+        } else {
+            (lens[lens.len() / 2 - 1] + lens[lens.len() / 2]) as f64 / 2.0
+        };
+        let with_meta = ds.item_meta.as_ref().map(|m| m.iter().filter(|x| **x != ItemMeta::default()).count());
+        let mut stats = json!({
+            "version": crate::VERSION,
+            "recipe": opts.recipe,
+            "on_bad_line": opts.read.on_bad_line,
+            "inputs": read.files,
+            "lines_read": read.lines_read,
+            "data_lines": read.data_lines,
+            "blank_lines": read.blank_lines,
+            "header_lines": read.header_lines,
+            "bad_lines": read.bad_lines,
+            "bad_line_reasons": read.bad_line_reasons,
+            "records": read.records,
+            "timestamps_truncated": read.timestamps_truncated,
+            "timestamps_from_position": read.timestamps_from_position,
+            "dropped_by_rating": rst.dropped_by_rating,
+            "dropped_by_user_filter": rst.dropped_by_user_filter,
+            "dropped_by_item_filter": rst.dropped_by_item_filter,
+            "duplicates_dropped": rst.duplicates_dropped,
+            "kcore_rounds": rst.kcore_rounds,
+            "kcore_dropped_per_round": rst.kcore_dropped_per_round,
+            "kcore_dropped": rst.kcore_dropped,
+            "dropped_short_users": rst.dropped_short_users,
+            "interactions": ds.num_interactions(),
+            "users": ds.num_users(),
+            "items": ds.num_items(),
+            "seq_len": {
+                "min": lens.first(), "max": lens.last(), "mean": n / lens.len() as f64, "median": median,
+            },
+            "users_too_short_for_split": lens.iter().filter(|&&l| l < 3).count(),
+            "sparsity": 1.0 - n / (ds.num_users() as f64 * ds.num_items() as f64),
+            "threads": rayon::current_num_threads(),
+        });
+        if let Some((_, ms)) = &meta {
+            stats["meta"] = json!(ms);
+            stats["meta"]["items_with_meta"] = json!(with_meta);
+        }
+        stats["elapsed_seconds"] = json!(start.elapsed().as_secs_f64());
+        ds.stats = stats;
+        Ok(ds)
+    }
+
+    /// Writes the dataset directory atomically (see the module docs).
+    pub fn write(&mut self, out: &Path, force: bool, started: Instant) -> Result<()> {
+        check_output(out, force)?;
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
+        let unique = format!("{}-{}", std::process::id(), started.elapsed().as_nanos());
+        let tmp = TempDir(parent.join(format!(".{name}.tmp-{unique}")));
+        std::fs::create_dir(&tmp.0).map_err(|e| Error::io(&tmp.0, e))?;
+
+        self.write_interactions(&tmp.0.join(INTERACTIONS))?;
+        write_names(&tmp.0.join(USERS), "user", &self.user_names, None)?;
+        write_names(&tmp.0.join(ITEMS), "item", &self.item_names, self.item_meta.as_deref())?;
+        self.stats["elapsed_seconds"] = json!(started.elapsed().as_secs_f64());
+        let stats_path = tmp.0.join(STATS);
+        let text = serde_json::to_string_pretty(&self.stats).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        write_synced(&stats_path, text.as_bytes())?;
+
+        if out.exists() {
+            if !force {
+                return Err(exists(out));
+            }
+            let old = TempDir(parent.join(format!(".{name}.old-{unique}")));
+            std::fs::rename(out, &old.0).map_err(|e| Error::io(out, e))?;
+            std::fs::rename(&tmp.0, out).map_err(|e| Error::io(out, e))?;
+            std::mem::forget(tmp);
+            drop(old);
+        } else {
+            match std::fs::rename(&tmp.0, out) {
+                Ok(()) => std::mem::forget(tmp),
+                Err(e) if out.is_dir() => {
+                    let _ = e;
+                    return Err(Error::OutputExists {
+                        path: out.to_path_buf(),
+                        reason: "another process wrote this dataset directory first".into(),
+                    });
+                }
+                Err(e) => return Err(Error::io(out, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn write_interactions(&self, path: &Path) -> Result<()> {
+        let schema = "message interactions { REQUIRED INT32 user_id (INTEGER(32,false)); \
+                      REQUIRED INT32 item_id (INTEGER(32,false)); REQUIRED INT64 timestamp; \
+                      OPTIONAL FLOAT rating; }";
+        let mut w = ParquetOut::create(path, schema)?;
+        let total = self.num_interactions();
+        let mut start = 0;
+        while start < total {
+            let end = (start + ROW_GROUP).min(total);
+            let mut user = Vec::with_capacity(end - start);
+            let mut row = self.offsets.partition_point(|&o| o <= start as i64) - 1;
+            for k in start..end {
+                while self.offsets[row + 1] as usize <= k {
+                    row += 1;
+                }
+                user.push(row as i32 + 1);
+            }
+            let item: Vec<i32> = self.items[start..end].iter().map(|&i| i as i32).collect();
+            let rating_src = &self.ratings[start..end];
+            let defs: Vec<i16> = rating_src.iter().map(|r| (!r.is_nan()) as i16).collect();
+            let rating: Vec<f32> = rating_src.iter().copied().filter(|r| !r.is_nan()).collect();
+            w.row_group(|rg| {
+                let mut col = 0;
+                while let Some(mut c) = rg.next_column()? {
+                    match col {
+                        0 => c.typed::<Int32Type>().write_batch(&user, None, None)?,
+                        1 => c.typed::<Int32Type>().write_batch(&item, None, None)?,
+                        2 => c.typed::<Int64Type>().write_batch(&self.timestamps[start..end], None, None)?,
+                        _ => c.typed::<FloatType>().write_batch(&rating, Some(&defs), None)?,
+                    };
+                    c.close()?;
+                    col += 1;
+                }
+                Ok(())
+            })?;
+            start = end;
+        }
+        w.finish()
+    }
+
+    /// Loads a dataset directory written by [`Dataset::write`], checking its schema and invariants.
+    pub fn load(dir: &Path) -> Result<Dataset> {
+        if !dir.is_dir() {
+            return Err(if dir.exists() {
+                Error::format(dir, 0, "is not a dataset directory")
+            } else {
+                Error::NotFound { path: dir.to_path_buf() }
+            });
+        }
+        let stats_path = dir.join(STATS);
+        let text = std::fs::read_to_string(&stats_path).map_err(|e| missing_file(dir, STATS, e))?;
+        let stats: Value =
+            serde_json::from_str(&text).map_err(|e| Error::format(&stats_path, e.line() as u64, e.to_string()))?;
+
+        let ipath = dir.join(INTERACTIONS);
+        let r = ParquetIn::open(&ipath, dir, INTERACTIONS)?;
+        r.expect_columns(&["user_id", "item_id", "timestamp", "rating"])?;
+        let user: Vec<i32> = r.column_i32(0)?;
+        let items: Vec<u32> = r.column_i32(1)?.into_iter().map(|v| v as u32).collect();
+        let timestamps: Vec<i64> = r.column_i64(2)?;
+        let ratings: Vec<f32> = r.column_f32_nullable(3)?;
+
+        let (user_names, _) = read_names(dir, USERS, "user")?;
+        let (item_names, item_meta) = read_names(dir, ITEMS, "item")?;
+        let (n_users, n_items) = (user_names.len(), item_names.len());
+        let mut offsets = vec![0i64; n_users + 1];
+        let mut prev = 0i32;
+        for (k, &u) in user.iter().enumerate() {
+            if u < prev || u < 1 || u as usize > n_users {
+                return Err(Error::format(
+                    &ipath,
+                    k as u64 + 1,
+                    format!("row {k}: user_id {u} out of order or outside 1..={n_users}"),
+                ));
+            }
+            prev = u;
+            offsets[u as usize] += 1;
+        }
+        if let Some(k) = items.iter().position(|&i| i == 0 || i as usize > n_items) {
+            return Err(Error::format(&ipath, k as u64 + 1, format!("row {k}: item_id {} outside 1..={n_items}", items[k])));
+        }
+        for u in 0..n_users {
+            offsets[u + 1] += offsets[u];
+        }
+        Ok(Dataset { offsets, items, timestamps, ratings, user_names, item_names, item_meta, stats })
+    }
+}
+
+/// Reads, filters and writes a dataset directory in one call; returns the dataset.
+pub fn prepare(inputs: &[PathBuf], out: &Path, opts: &PrepareOptions) -> Result<Dataset> {
+    let started = Instant::now();
+    check_output(out, opts.force)?;
+    let mut ds = Dataset::build(inputs, opts)?;
+    ds.write(out, opts.force, started)?;
+    Ok(ds)
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn exists(out: &Path) -> Error {
+    Error::OutputExists { path: out.to_path_buf(), reason: "already exists; pass --force to replace it".into() }
+}
+
+fn check_output(out: &Path, force: bool) -> Result<()> {
+    if out.exists() && !force {
+        return Err(exists(out));
+    }
+    if out.exists() && !out.is_dir() {
+        return Err(Error::OutputExists { path: out.to_path_buf(), reason: "exists and is not a directory".into() });
+    }
+    Ok(())
+}
+
+fn missing_file(dir: &Path, name: &str, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Error::format(dir, 0, format!("not a dataset directory: {name} is missing (run slmrec-prep)"))
+    } else {
+        Error::io(&dir.join(name), e)
+    }
+}
+
+/// Removes the directory on drop unless forgotten (an unfinished write leaves nothing behind).
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = File::create(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
+fn pq(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> Error + '_ {
+    move |e| Error::format(path, 0, format!("parquet: {e}"))
+}
+
+struct ParquetOut<'p> {
+    path: &'p Path,
+    w: SerializedFileWriter<File>,
+}
+
+type RowGroupWriter<'a> = parquet::file::writer::SerializedRowGroupWriter<'a, File>;
+
+impl<'p> ParquetOut<'p> {
+    fn create(path: &'p Path, schema: &str) -> Result<Self> {
+        let schema = Arc::new(parse_message_type(schema).map_err(pq(path))?);
+        let props = Arc::new(WriterProperties::builder().set_compression(Compression::SNAPPY).build());
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let w = SerializedFileWriter::new(file, schema, props).map_err(pq(path))?;
+        Ok(Self { path, w })
+    }
+
+    fn row_group(
+        &mut self,
+        f: impl FnOnce(&mut RowGroupWriter<'_>) -> parquet::errors::Result<()>,
+    ) -> Result<()> {
+        let mut rg = self.w.next_row_group().map_err(pq(self.path))?;
+        f(&mut rg).map_err(pq(self.path))?;
+        rg.close().map_err(pq(self.path))?;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        let path = self.path;
+        let file = self.w.into_inner().map_err(pq(path))?;
+        file.sync_all().map_err(|e| Error::io(path, e))
+    }
+}
+
+fn write_names(path: &Path, kind: &str, names: &[Box<str>], meta: Option<&[ItemMeta]>) -> Result<()> {
+    let mut schema = format!("message {kind}s {{ REQUIRED INT32 {kind}_id (INTEGER(32,false)); REQUIRED BYTE_ARRAY {kind} (UTF8);");
+    if meta.is_some() {
+        schema.push_str(" OPTIONAL BYTE_ARRAY title (UTF8); OPTIONAL BYTE_ARRAY brand (UTF8); OPTIONAL BYTE_ARRAY main_cat (UTF8);");
+    }
+    schema.push_str(" }");
+    let mut w = ParquetOut::create(path, &schema)?;
+    let ids: Vec<i32> = (1..=names.len() as i32).collect();
+    let raw: Vec<ByteArray> = names.iter().map(|n| ByteArray::from(n.as_bytes().to_vec())).collect();
+    let optional = |get: fn(&ItemMeta) -> &Option<String>| -> (Vec<ByteArray>, Vec<i16>) {
+        let m = meta.unwrap_or(&[]);
+        let defs = m.iter().map(|x| get(x).is_some() as i16).collect();
+        let vals = m.iter().filter_map(|x| get(x).as_ref().map(|s| ByteArray::from(s.as_bytes().to_vec()))).collect();
+        (vals, defs)
+    };
+    let extra = [optional(|m| &m.title), optional(|m| &m.brand), optional(|m| &m.main_cat)];
+    w.row_group(|rg| {
+        let mut col = 0;
+        while let Some(mut c) = rg.next_column()? {
+            match col {
+                0 => c.typed::<Int32Type>().write_batch(&ids, None, None)?,
+                1 => c.typed::<ByteArrayType>().write_batch(&raw, None, None)?,
+                k => {
+                    let (vals, defs) = &extra[k - 2];
+                    c.typed::<ByteArrayType>().write_batch(vals, Some(defs), None)?
+                }
+            };
+            c.close()?;
+            col += 1;
+        }
+        Ok(())
+    })?;
+    w.finish()
+}
+
+struct ParquetIn<'p> {
+    path: &'p Path,
+    r: SerializedFileReader<File>,
+}
+
+impl<'p> ParquetIn<'p> {
+    fn open(path: &'p Path, dir: &Path, name: &str) -> Result<Self> {
+        let file = File::open(path).map_err(|e| missing_file(dir, name, e))?;
+        let r = SerializedFileReader::new(file).map_err(pq(path))?;
+        Ok(Self { path, r })
+    }
+
+    fn column_names(&self) -> Vec<String> {
+        let schema = self.r.metadata().file_metadata().schema_descr_ptr();
+        schema.columns().iter().map(|c| c.name().to_string()).collect()
+    }
+
+    fn expect_columns(&self, want: &[&str]) -> Result<()> {
+        let have = self.column_names();
+        if have.len() < want.len() || have[..want.len()] != *want {
+            return Err(Error::format(
+                self.path,
+                0,
+                format!("wrong schema: columns {have:?}, expected {want:?} (was it written by slmrec-prep?)"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn read<T: parquet::data_type::DataType>(&self, col: usize, nullable: bool) -> Result<(Vec<T::T>, Vec<i16>)>
+    where
+        T::T: Clone,
+    {
+        let mut vals: Vec<T::T> = Vec::new();
+        let mut defs: Vec<i16> = Vec::new();
+        let total = self.r.metadata().file_metadata().num_rows() as usize;
+        vals.reserve(total);
+        for g in 0..self.r.num_row_groups() {
+            let rg = self.r.get_row_group(g).map_err(pq(self.path))?;
+            let rows = rg.metadata().num_rows() as usize;
+            let reader = rg.get_column_reader(col).map_err(pq(self.path))?;
+            let mut typed = parquet::column::reader::get_typed_column_reader::<T>(reader);
+            let mut got = 0;
+            while got < rows {
+                let (recs, _, _) = typed
+                    .read_records(rows - got, if nullable { Some(&mut defs) } else { None }, None, &mut vals)
+                    .map_err(pq(self.path))?;
+                if recs == 0 {
+                    return Err(Error::format(self.path, 0, "truncated column chunk"));
+                }
+                got += recs;
+            }
+        }
+        Ok((vals, defs))
+    }
+
+    fn typed_check(&self, col: usize, want: parquet::basic::Type) -> Result<()> {
+        let schema = self.r.metadata().file_metadata().schema_descr_ptr();
+        let c = schema.column(col);
+        if c.physical_type() != want {
+            return Err(Error::format(
+                self.path,
+                0,
+                format!("wrong schema: column {} is {:?}, expected {:?}", c.name(), c.physical_type(), want),
+            ));
+        }
+        Ok(())
+    }
+
+    fn column_i32(&self, col: usize) -> Result<Vec<i32>> {
+        self.typed_check(col, parquet::basic::Type::INT32)?;
+        Ok(self.read::<Int32Type>(col, false)?.0)
+    }
+
+    fn column_i64(&self, col: usize) -> Result<Vec<i64>> {
+        self.typed_check(col, parquet::basic::Type::INT64)?;
+        Ok(self.read::<Int64Type>(col, false)?.0)
+    }
+
+    fn column_f32_nullable(&self, col: usize) -> Result<Vec<f32>> {
+        self.typed_check(col, parquet::basic::Type::FLOAT)?;
+        let (vals, defs) = self.read::<FloatType>(col, true)?;
+        let mut it = vals.into_iter();
+        Ok(defs.iter().map(|&d| if d == 1 { it.next().unwrap_or(f32::NAN) } else { f32::NAN }).collect())
+    }
+
+    fn column_strings(&self, col: usize, nullable: bool) -> Result<Vec<Option<String>>> {
+        self.typed_check(col, parquet::basic::Type::BYTE_ARRAY)?;
+        let (vals, defs) = self.read::<ByteArrayType>(col, nullable)?;
+        let to_s = |b: ByteArray| -> Result<String> {
+            String::from_utf8(b.data().to_vec()).map_err(|_| Error::format(self.path, 0, "a string column holds invalid UTF-8"))
+        };
+        if !nullable {
+            return vals.into_iter().map(|b| to_s(b).map(Some)).collect();
+        }
+        let mut it = vals.into_iter();
+        defs.iter().map(|&d| if d == 1 { it.next().map(to_s).transpose() } else { Ok(None) }).collect()
+    }
+}
+
+fn read_names(dir: &Path, name: &str, kind: &str) -> Result<(Vec<Box<str>>, Option<Vec<ItemMeta>>)> {
+    let path = dir.join(name);
+    let r = ParquetIn::open(&path, dir, name)?;
+    let id_col = format!("{kind}_id");
+    r.expect_columns(&[id_col.as_str(), kind])?;
+    let ids = r.column_i32(0)?;
+    if let Some(k) = ids.iter().enumerate().position(|(k, &id)| id as usize != k + 1) {
+        return Err(Error::format(&path, k as u64 + 1, format!("row {k}: {kind}_id is not {}", k + 1)));
+    }
+    let names: Vec<Box<str>> = r.column_strings(1, false)?.into_iter().map(|s| s.unwrap_or_default().into()).collect();
+    let cols = r.column_names();
+    let meta = if cols.len() >= 5 && cols[2..5] == ["title", "brand", "main_cat"] {
+        let (t, b, m) = (r.column_strings(2, true)?, r.column_strings(3, true)?, r.column_strings(4, true)?);
+        Some(t.into_iter().zip(b).zip(m).map(|((title, brand), main_cat)| ItemMeta { title, brand, main_cat }).collect())
+    } else {
+        None
+    };
+    Ok((names, meta))
+}

@@ -1,0 +1,699 @@
+//! Readers for the interaction formats: Amazon review JSON lines (2018 and 2014), Amazon ratings CSV,
+//! RecBole atomic `.inter` files and sequence lines; plus Amazon metadata.
+//!
+//! Design: every reader turns a line into (user, item, timestamp, rating) and pushes it into one
+//! [`RawTable`], interning raw ids to dense first-seen numbers as it goes; input order is the row index, so
+//! several files read in argument order form one stream. Bad lines either stop the run with
+//! `file:line: reason` or are counted by reason (with their first line numbers): nothing is dropped
+//! without a count.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rustc_hash::FxBuildHasher;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::input::{Chunk, LineChunks, Progress};
+use crate::json::{Field, Scanner};
+
+/// An input format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Amazon review JSON lines (2018 or 2014): reviewerID, asin, unixReviewTime, overall.
+    AmazonJson,
+    /// Amazon ratings CSV without header: item,user,rating,timestamp.
+    RatingsCsv,
+    /// RecBole atomic `.inter` file: tab-separated with a typed header.
+    RecboleInter,
+    /// One user per line: `user item item ...`; timestamps are the positions.
+    SeqLines,
+}
+
+impl Format {
+    /// The names accepted by `--format`.
+    pub const NAMES: &'static str = "amazon-json, ratings-csv, recbole, seq";
+
+    /// The canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::AmazonJson => "amazon-json",
+            Format::RatingsCsv => "ratings-csv",
+            Format::RecboleInter => "recbole",
+            Format::SeqLines => "seq",
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "amazon-json" | "json" => Format::AmazonJson,
+            "ratings-csv" | "csv" => Format::RatingsCsv,
+            "recbole" | "inter" => Format::RecboleInter,
+            "seq" | "sequence-lines" => Format::SeqLines,
+            _ => return Err(Error::InvalidArgument(format!("unknown format {s:?}; expected one of {}", Format::NAMES))),
+        })
+    }
+}
+
+/// What to do with a line that does not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBadLine {
+    /// Stop with `file:line: reason`.
+    #[default]
+    Fail,
+    /// Count it by reason and go on.
+    Skip,
+}
+
+impl FromStr for OnBadLine {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "fail" => Ok(OnBadLine::Fail),
+            "skip" => Ok(OnBadLine::Skip),
+            _ => Err(Error::InvalidArgument(format!("unknown on-bad-line policy {s:?}; expected fail or skip"))),
+        }
+    }
+}
+
+/// Raw ids interned to dense numbers in first-seen order.
+#[derive(Debug, Default)]
+pub struct Interner {
+    map: HashMap<Box<str>, u32, FxBuildHasher>,
+}
+
+impl Interner {
+    /// The number of `key`, given a new one if unseen.
+    #[inline]
+    pub fn intern(&mut self, key: &str) -> u32 {
+        if let Some(&id) = self.map.get(key) {
+            return id;
+        }
+        let id = self.map.len() as u32;
+        self.map.insert(key.into(), id);
+        id
+    }
+    /// How many distinct keys.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    /// Whether no key was seen.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    /// The keys, indexed by their number.
+    pub fn into_names(self) -> Vec<Box<str>> {
+        let mut names: Vec<Box<str>> = vec![Box::from(""); self.map.len()];
+        for (k, v) in self.map {
+            names[v as usize] = k;
+        }
+        names
+    }
+}
+
+/// Every record read, in input order (the row index is the input order).
+#[derive(Debug, Default)]
+pub struct RawTable {
+    /// Raw user ids.
+    pub users: Interner,
+    /// Raw item ids.
+    pub items: Interner,
+    /// Interned user of each record.
+    pub user: Vec<u32>,
+    /// Interned item of each record.
+    pub item: Vec<u32>,
+    /// Timestamp of each record (positions for sequence lines).
+    pub ts: Vec<i64>,
+    /// Rating of each record; NaN when the format has none.
+    pub rating: Vec<f32>,
+}
+
+impl RawTable {
+    #[inline]
+    fn push(&mut self, user: &str, item: &str, ts: i64, rating: f32) {
+        self.user.push(self.users.intern(user));
+        self.item.push(self.items.intern(item));
+        self.ts.push(ts);
+        self.rating.push(rating);
+    }
+    /// The number of records.
+    pub fn len(&self) -> usize {
+        self.user.len()
+    }
+    /// Whether there is no record.
+    pub fn is_empty(&self) -> bool {
+        self.user.is_empty()
+    }
+}
+
+/// Bad lines of one reason.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct BadReason {
+    /// How many lines.
+    pub count: u64,
+    /// The first few, as `file:line: detail`.
+    pub first: Vec<String>,
+}
+
+/// What one input file held.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileStats {
+    /// The path as given.
+    pub path: String,
+    /// The format it was read as.
+    pub format: Format,
+    /// Whether it was gzip.
+    pub gzip: bool,
+    /// Its size on disk.
+    pub bytes: u64,
+    /// Lines read (a final line without newline counts).
+    pub lines: u64,
+    /// Records produced.
+    pub records: u64,
+    /// Lines skipped as bad.
+    pub bad_lines: u64,
+}
+
+/// Counts from reading, reconciled: `lines = data_lines + blank_lines + header_lines + bad_lines`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ReadStats {
+    /// Every line of every input.
+    pub lines_read: u64,
+    /// Lines that produced records.
+    pub data_lines: u64,
+    /// Empty or whitespace-only lines (ignored).
+    pub blank_lines: u64,
+    /// Header lines (RecBole).
+    pub header_lines: u64,
+    /// Lines skipped as bad (only with `--on-bad-line skip`).
+    pub bad_lines: u64,
+    /// Bad lines by reason.
+    pub bad_line_reasons: BTreeMap<String, BadReason>,
+    /// Records produced (a sequence line yields several).
+    pub records: u64,
+    /// Records whose timestamp had a fraction that was dropped (RecBole float timestamps).
+    pub timestamps_truncated: u64,
+    /// Records whose file has no timestamp column, ordered by their position instead.
+    pub timestamps_from_position: u64,
+    /// Per input file.
+    pub files: Vec<FileStats>,
+}
+
+const FIRST_BAD_KEPT: usize = 5;
+
+/// A line that does not parse: a reason category and a detail.
+struct BadLine {
+    reason: &'static str,
+    detail: String,
+    /// A problem no line-skipping can get around (a broken header): always an error.
+    fatal: bool,
+}
+
+fn bad(reason: &'static str, detail: impl Into<String>) -> BadLine {
+    BadLine { reason, detail: detail.into(), fatal: false }
+}
+
+/// Options for reading interaction files.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// The format of every input; detected per file when `None`.
+    pub format: Option<Format>,
+    /// What to do with bad lines.
+    pub on_bad_line: OnBadLine,
+}
+
+/// Per-file parsing state.
+enum Parser {
+    Json(Scanner),
+    Csv,
+    Recbole(Option<RecboleHeader>),
+    Seq,
+}
+
+#[derive(Debug)]
+struct RecboleHeader {
+    columns: usize,
+    user: usize,
+    item: usize,
+    rating: Option<usize>,
+    timestamp: Option<usize>,
+}
+
+/// Reads every file, in order, into one table.
+pub fn read_interactions(
+    paths: &[PathBuf],
+    opts: &ReadOptions,
+    progress: Option<Arc<Progress>>,
+) -> Result<(RawTable, ReadStats)> {
+    if paths.is_empty() {
+        return Err(Error::InvalidArgument("no input file given".into()));
+    }
+    // Check every path before the long read starts, so a typo in the last one fails at once.
+    let mut sizes = Vec::with_capacity(paths.len());
+    for p in paths {
+        let (_, size) = crate::input::open_file(p)?;
+        sizes.push(size);
+        if let Some(pr) = &progress {
+            pr.add_total(size);
+        }
+    }
+    let mut table = RawTable::default();
+    let mut stats = ReadStats::default();
+    for (path, size) in paths.iter().zip(sizes) {
+        read_one(path, size, opts, progress.clone(), &mut table, &mut stats)?;
+    }
+    Ok((table, stats))
+}
+
+fn read_one(
+    path: &Path,
+    size: u64,
+    opts: &ReadOptions,
+    progress: Option<Arc<Progress>>,
+    table: &mut RawTable,
+    stats: &mut ReadStats,
+) -> Result<()> {
+    let mut chunks = LineChunks::spawn(path, progress)?;
+    let mut fs = FileStats {
+        path: path.display().to_string(),
+        format: opts.format.unwrap_or(Format::AmazonJson),
+        gzip: chunks.gzip,
+        bytes: size,
+        lines: 0,
+        records: 0,
+        bad_lines: 0,
+    };
+    let mut parser: Option<Parser> = None;
+    let records_before = table.len() as u64;
+    let mut line_no: u64 = 0;
+    while let Some(chunk) = chunks.next_chunk() {
+        let buf = match chunk {
+            Chunk::Lines(buf) => buf,
+            Chunk::Broken(reason) => return Err(Error::format(path, line_no + 1, reason)),
+        };
+        for raw in buf.split_inclusive(|&b| b == b'\n') {
+            line_no += 1;
+            let mut line = raw.strip_suffix(b"\n").unwrap_or(raw);
+            line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line_no == 1 {
+                line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+            }
+            if line.iter().all(|b| b.is_ascii_whitespace()) {
+                stats.blank_lines += 1;
+                continue;
+            }
+            let outcome = match std::str::from_utf8(line) {
+                Err(e) => Err(bad("invalid UTF-8", format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1))),
+                Ok(text) => {
+                    let p = match &mut parser {
+                        Some(p) => p,
+                        None => {
+                            let format = match opts.format {
+                                Some(f) => f,
+                                None => detect(path, text)?,
+                            };
+                            fs.format = format;
+                            parser.insert(match format {
+                                Format::AmazonJson => Parser::Json(Scanner::new()),
+                                Format::RatingsCsv => Parser::Csv,
+                                Format::RecboleInter => Parser::Recbole(None),
+                                Format::SeqLines => Parser::Seq,
+                            })
+                        }
+                    };
+                    parse_line(p, text, table, stats)
+                }
+            };
+            match outcome {
+                Ok(LineKind::Data) => stats.data_lines += 1,
+                Ok(LineKind::Header) => stats.header_lines += 1,
+                Err(b) => {
+                    if opts.on_bad_line == OnBadLine::Fail || b.fatal {
+                        return Err(Error::format(path, line_no, b.detail));
+                    }
+                    stats.bad_lines += 1;
+                    fs.bad_lines += 1;
+                    let entry = stats.bad_line_reasons.entry(b.reason.to_string()).or_default();
+                    entry.count += 1;
+                    if entry.first.len() < FIRST_BAD_KEPT {
+                        entry.first.push(format!("{}:{line_no}: {}", path.display(), b.detail));
+                    }
+                }
+            }
+        }
+        chunks.give_back(buf);
+    }
+    fs.lines = line_no;
+    fs.records = table.len() as u64 - records_before;
+    stats.lines_read += line_no;
+    stats.records += fs.records;
+    stats.files.push(fs);
+    Ok(())
+}
+
+enum LineKind {
+    Data,
+    Header,
+}
+
+/// Guesses the format of a file from its name and its first non-blank line.
+fn detect(path: &Path, first: &str) -> Result<Format> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    if name.ends_with(".inter") {
+        return Ok(Format::RecboleInter);
+    }
+    let t = first.trim_start();
+    if t.starts_with('{') {
+        if !t.contains("\"reviewerID\"") && (t.contains("\"also_buy\"") || t.contains("\"main_cat\"")) {
+            return Err(Error::format(path, 1, "this is an Amazon metadata file: give it with --meta"));
+        }
+        return Ok(Format::AmazonJson);
+    }
+    if name.ends_with(".csv") || (!t.contains('\t') && t.split(',').count() == 4) {
+        return Ok(Format::RatingsCsv);
+    }
+    if t.contains('\t') && t.split('\t').all(|c| c.contains(':')) {
+        return Ok(Format::RecboleInter);
+    }
+    if t.split_ascii_whitespace().all(|tok| tok.parse::<i64>().is_ok()) {
+        return Ok(Format::SeqLines);
+    }
+    Err(Error::format(path, 1, format!("cannot tell the format of this file; pass --format ({})", Format::NAMES)))
+}
+
+fn parse_line(
+    p: &mut Parser,
+    text: &str,
+    table: &mut RawTable,
+    stats: &mut ReadStats,
+) -> std::result::Result<LineKind, BadLine> {
+    match p {
+        Parser::Json(scanner) => {
+            let mut f = [Field::Missing, Field::Missing, Field::Missing, Field::Missing];
+            scanner
+                .scan(text, &["reviewerID", "asin", "unixReviewTime", "overall"], &mut f)
+                .map_err(|e| bad("invalid JSON", e))?;
+            let user = json_id(&f[0], "reviewerID")?;
+            let item = json_id(&f[1], "asin")?;
+            let ts = match &f[2] {
+                Field::Num(n) => parse_ts(n).map_err(|e| bad("invalid value", format!("unixReviewTime {e}")))?.0,
+                Field::Missing => return Err(bad("missing field", "missing field \"unixReviewTime\"")),
+                other => return Err(wrong_type("unixReviewTime", "a number", other)),
+            };
+            let rating = match &f[3] {
+                Field::Num(n) => parse_rating(n).map_err(|e| bad("invalid value", format!("overall {e}")))?,
+                Field::Missing | Field::Other("null") => f32::NAN,
+                other => return Err(wrong_type("overall", "a number", other)),
+            };
+            table.push(user, item, ts, rating);
+            Ok(LineKind::Data)
+        }
+        Parser::Csv => {
+            let cols: Vec<&str> = text.split(',').collect();
+            if cols.len() != 4 {
+                return Err(bad(
+                    "wrong column count",
+                    format!("found {} columns, expected 4 (item,user,rating,timestamp)", cols.len()),
+                ));
+            }
+            let (item, user) = (cols[0].trim(), cols[1].trim());
+            if item.is_empty() || user.is_empty() {
+                return Err(bad("invalid value", "empty item or user"));
+            }
+            let rating = parse_rating(cols[2].trim()).map_err(|e| bad("invalid value", format!("rating {e}")))?;
+            let (ts, truncated) =
+                parse_ts(cols[3].trim()).map_err(|e| bad("invalid value", format!("timestamp {e}")))?;
+            stats.timestamps_truncated += truncated as u64;
+            table.push(user, item, ts, rating);
+            Ok(LineKind::Data)
+        }
+        Parser::Recbole(header) => {
+            let Some(h) = header else {
+                *header = Some(recbole_header(text).map_err(|e| BadLine { fatal: true, ..bad("invalid header", e) })?);
+                return Ok(LineKind::Header);
+            };
+            let cols: Vec<&str> = text.split('\t').collect();
+            if cols.len() != h.columns {
+                return Err(bad(
+                    "wrong column count",
+                    format!("found {} columns, the header has {}", cols.len(), h.columns),
+                ));
+            }
+            let (user, item) = (cols[h.user].trim(), cols[h.item].trim());
+            if user.is_empty() || item.is_empty() {
+                return Err(bad("invalid value", "empty user_id or item_id"));
+            }
+            let rating = match h.rating {
+                Some(c) if !cols[c].trim().is_empty() => {
+                    parse_rating(cols[c].trim()).map_err(|e| bad("invalid value", format!("rating {e}")))?
+                }
+                _ => f32::NAN,
+            };
+            let ts = match h.timestamp {
+                Some(c) => {
+                    let (ts, truncated) = parse_ts(cols[c].trim())
+                        .map_err(|e| bad("invalid value", format!("timestamp {e}")))?;
+                    stats.timestamps_truncated += truncated as u64;
+                    ts
+                }
+                None => {
+                    stats.timestamps_from_position += 1;
+                    table.len() as i64
+                }
+            };
+            table.push(user, item, ts, rating);
+            Ok(LineKind::Data)
+        }
+        Parser::Seq => {
+            let mut toks = text.split_ascii_whitespace();
+            let user = toks.next().unwrap_or_default();
+            let items: Vec<&str> = toks.collect();
+            for tok in std::iter::once(&user).chain(items.iter()) {
+                if tok.parse::<u64>().is_err() {
+                    return Err(bad("invalid value", format!("{tok:?} is not a non-negative integer id")));
+                }
+            }
+            if items.is_empty() {
+                return Err(bad("invalid value", "a user with no items"));
+            }
+            for (pos, item) in items.iter().enumerate() {
+                table.push(user, item, pos as i64, f32::NAN);
+            }
+            Ok(LineKind::Data)
+        }
+    }
+}
+
+fn recbole_header(text: &str) -> std::result::Result<RecboleHeader, String> {
+    let mut h = RecboleHeader { columns: 0, user: usize::MAX, item: usize::MAX, rating: None, timestamp: None };
+    for (i, col) in text.split('\t').enumerate() {
+        let Some((name, ty)) = col.trim().split_once(':') else {
+            return Err(format!("invalid RecBole header: column {:?} has no ':type'", col));
+        };
+        if !matches!(ty, "token" | "token_seq" | "float" | "float_seq") {
+            return Err(format!(
+                "invalid RecBole header: column {name:?} has unknown type {ty:?} (token, token_seq, float, float_seq)"
+            ));
+        }
+        match name {
+            "user_id" => h.user = i,
+            "item_id" => h.item = i,
+            "rating" => h.rating = Some(i),
+            "timestamp" => h.timestamp = Some(i),
+            _ => {}
+        }
+        h.columns = i + 1;
+    }
+    if h.user == usize::MAX || h.item == usize::MAX {
+        return Err("invalid RecBole header: it needs user_id and item_id columns".into());
+    }
+    Ok(h)
+}
+
+fn json_id<'f>(f: &'f Field<'_>, key: &str) -> std::result::Result<&'f str, BadLine> {
+    match f {
+        Field::Str(s) if !s.is_empty() => Ok(s),
+        Field::Str(_) => Err(bad("invalid value", format!("empty \"{key}\""))),
+        Field::Missing => Err(bad("missing field", format!("missing field \"{key}\""))),
+        other => Err(wrong_type(key, "a string", other)),
+    }
+}
+
+fn wrong_type(key: &str, expected: &str, found: &Field<'_>) -> BadLine {
+    bad("wrong type", format!("field \"{key}\" is {}, expected {expected}", found.type_name()))
+}
+
+/// Parses a timestamp: an integer, or a float whose fraction is dropped (reported as truncated).
+fn parse_ts(s: &str) -> std::result::Result<(i64, bool), String> {
+    if let Ok(v) = s.parse::<i64>() {
+        return Ok((v, false));
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v.abs() < 9.0e18 => Ok((v.floor() as i64, v.fract() != 0.0)),
+        Ok(_) => Err(format!("{s:?} is out of range")),
+        Err(_) => Err(format!("{s:?} is not a number")),
+    }
+}
+
+fn parse_rating(s: &str) -> std::result::Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(format!("{s:?} is out of range")),
+        Err(_) => Err(format!("{s:?} is not a number")),
+    }
+}
+
+/// Title, brand and main category of one item, from Amazon metadata.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ItemMeta {
+    /// `title`, HTML entities decoded.
+    pub title: Option<String>,
+    /// `brand`, HTML entities decoded.
+    pub brand: Option<String>,
+    /// `main_cat`, HTML entities decoded.
+    pub main_cat: Option<String>,
+}
+
+/// Counts from reading metadata.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct MetaStats {
+    /// Metadata files, as given.
+    pub files: Vec<String>,
+    /// Lines read.
+    pub lines: u64,
+    /// Rows whose asin was seen before (the first row wins).
+    pub duplicate_rows: u64,
+    /// Lines skipped as bad.
+    pub bad_lines: u64,
+    /// Distinct items described.
+    pub items: u64,
+}
+
+/// Reads Amazon metadata files (2020 `image` or 2021 `imageURL` schema); the first row of an asin wins.
+pub fn read_meta(
+    paths: &[PathBuf],
+    on_bad_line: OnBadLine,
+    progress: Option<Arc<Progress>>,
+) -> Result<(HashMap<String, ItemMeta>, MetaStats)> {
+    let mut out: HashMap<String, ItemMeta> = HashMap::new();
+    let mut stats = MetaStats::default();
+    let mut scanner = Scanner::new();
+    for path in paths {
+        let (_, size) = crate::input::open_file(path)?;
+        if let Some(p) = &progress {
+            p.add_total(size);
+        }
+        stats.files.push(path.display().to_string());
+        let mut chunks = LineChunks::spawn(path, progress.clone())?;
+        let mut line_no = 0u64;
+        let mut checked = false;
+        while let Some(chunk) = chunks.next_chunk() {
+            let buf = match chunk {
+                Chunk::Lines(buf) => buf,
+                Chunk::Broken(reason) => return Err(Error::format(path, line_no + 1, reason)),
+            };
+            for raw in buf.split_inclusive(|&b| b == b'\n') {
+                line_no += 1;
+                let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.iter().all(|b| b.is_ascii_whitespace()) {
+                    continue;
+                }
+                let res = std::str::from_utf8(line)
+                    .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1))
+                    .and_then(|text| {
+                        let mut f = [Field::Missing, Field::Missing, Field::Missing, Field::Missing, Field::Missing];
+                        scanner.scan(text, &["asin", "title", "brand", "main_cat", "reviewerID"], &mut f)?;
+                        if !checked {
+                            if f[4] != Field::Missing
+                                || (f[1] == Field::Missing && f[2] == Field::Missing && f[3] == Field::Missing)
+                            {
+                                return Err("unknown metadata schema (expected asin with title, brand or main_cat; \
+                                            is this a review file?)"
+                                    .to_string());
+                            }
+                            checked = true;
+                        }
+                        let asin = match &f[0] {
+                            Field::Str(s) if !s.is_empty() => s.to_string(),
+                            Field::Missing => return Err("missing field \"asin\"".into()),
+                            other => return Err(format!("field \"asin\" is {}, expected a string", other.type_name())),
+                        };
+                        let text_of = |f: &Field<'_>| match f {
+                            Field::Str(s) if !s.trim().is_empty() => Some(decode_html(s.trim())),
+                            _ => None,
+                        };
+                        Ok((asin, ItemMeta { title: text_of(&f[1]), brand: text_of(&f[2]), main_cat: text_of(&f[3]) }))
+                    });
+                stats.lines += 1;
+                match res {
+                    Ok((asin, meta)) => {
+                        if out.contains_key(&asin) {
+                            stats.duplicate_rows += 1;
+                        } else {
+                            out.insert(asin, meta);
+                        }
+                    }
+                    Err(e) if !checked || on_bad_line == OnBadLine::Fail => {
+                        return Err(Error::format(path, line_no, e));
+                    }
+                    Err(_) => stats.bad_lines += 1,
+                }
+            }
+            chunks.give_back(buf);
+        }
+    }
+    stats.items = out.len() as u64;
+    Ok((out, stats))
+}
+
+/// Decodes the HTML entities that appear in Amazon metadata (`&amp;`, `&quot;`, `&#39;`, `&#x27;`, ...).
+pub fn decode_html(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let decoded = rest.find(';').filter(|&end| end <= 10).and_then(|end| {
+            let ent = &rest[1..end];
+            let ch = match ent {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some('\u{a0}'),
+                _ => ent
+                    .strip_prefix("#x")
+                    .or_else(|| ent.strip_prefix("#X"))
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .or_else(|| ent.strip_prefix('#').and_then(|d| d.parse::<u32>().ok()))
+                    .and_then(char::from_u32),
+            };
+            ch.map(|c| (c, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}

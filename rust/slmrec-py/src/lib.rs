@@ -1,0 +1,128 @@
+//! `slmrec._core`: thin PyO3 bindings of `slmrec-core`.
+//!
+//! The bindings only translate: arguments in, core call with the interpreter released (`py.detach`), arrays
+//! moved (never copied) into NumPy with `PyArray1::from_vec`, errors mapped in `errors.rs`.
+
+mod errors;
+mod sampling;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use numpy::PyArray1;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use errors::IntoPyResult;
+use slmrec_core::input::Progress as CoreProgress;
+use slmrec_core::reader::ReadOptions;
+use slmrec_core::{Dataset, Format, OnBadLine, PrepareOptions, Recipe, RecipeKind};
+
+/// A bytes-read counter that a Python thread can poll while `prepare` runs.
+#[pyclass(frozen, module = "slmrec._core")]
+struct Progress(Arc<CoreProgress>);
+
+#[pymethods]
+impl Progress {
+    #[new]
+    fn new() -> Self {
+        Progress(CoreProgress::new())
+    }
+    /// Bytes read so far (as stored on disk).
+    #[getter]
+    fn done(&self) -> u64 {
+        self.0.done()
+    }
+    /// Bytes to read in all.
+    #[getter]
+    fn total(&self) -> u64 {
+        self.0.total()
+    }
+}
+
+/// Runs `f` on a rayon pool of `threads` threads (the global pool when `None`).
+pub(crate) fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    match threads {
+        None => Ok(f()),
+        Some(0) => Err(pyo3::exceptions::PyValueError::new_err("threads must be at least 1")),
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+            Ok(pool.install(f))
+        }
+    }
+}
+
+fn dataset_dict(py: Python<'_>, ds: Dataset) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("num_users", ds.num_users())?;
+    d.set_item("num_items", ds.num_items())?;
+    d.set_item("stats", serde_json::to_string(&ds.stats).unwrap_or_else(|_| "{}".into()))?;
+    d.set_item("offsets", PyArray1::from_vec(py, ds.offsets))?;
+    d.set_item("items", PyArray1::from_vec(py, ds.items))?;
+    d.set_item("timestamps", PyArray1::from_vec(py, ds.timestamps))?;
+    d.set_item("ratings", PyArray1::from_vec(py, ds.ratings))?;
+    Ok(d)
+}
+
+/// Reads `inputs`, applies the recipe, writes the dataset directory `out_dir`; returns its arrays.
+#[pyfunction]
+#[pyo3(signature = (inputs, out_dir, *, meta=Vec::new(), format=None, recipe="kcore", min_rating=None,
+                    user_min=None, item_min=None, on_bad_line="fail", threads=None, force=false, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn prepare<'py>(
+    py: Python<'py>,
+    inputs: Vec<PathBuf>,
+    out_dir: PathBuf,
+    meta: Vec<PathBuf>,
+    format: Option<&str>,
+    recipe: &str,
+    min_rating: Option<f32>,
+    user_min: Option<u32>,
+    item_min: Option<u32>,
+    on_bad_line: &str,
+    threads: Option<usize>,
+    force: bool,
+    progress: Option<PyRef<'py, Progress>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let format = format.map(str::parse::<Format>).transpose().py_err(py)?;
+    let kind: RecipeKind = recipe.parse().py_err(py)?;
+    let mut r = Recipe::new(kind);
+    if min_rating.is_some() {
+        r.min_rating = min_rating;
+    }
+    if let Some(u) = user_min {
+        r.user_min = u;
+    }
+    if let Some(i) = item_min {
+        r.item_min = i;
+    }
+    let opts = PrepareOptions {
+        read: ReadOptions { format, on_bad_line: on_bad_line.parse::<OnBadLine>().py_err(py)? },
+        recipe: r,
+        meta,
+        force,
+        progress: progress.map(|p| p.0.clone()),
+    };
+    let result = py.detach(|| with_threads(threads, || slmrec_core::prepare(&inputs, &out_dir, &opts)))?;
+    dataset_dict(py, result.py_err(py)?)
+}
+
+/// Loads a dataset directory; returns its arrays.
+#[pyfunction]
+fn load(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyDict>> {
+    let ds = py.detach(|| Dataset::load(&path)).py_err(py)?;
+    dataset_dict(py, ds)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", slmrec_core::VERSION)?;
+    m.add_class::<Progress>()?;
+    m.add_function(wrap_pyfunction!(prepare, m)?)?;
+    m.add_function(wrap_pyfunction!(load, m)?)?;
+    sampling::register(m)?;
+    Ok(())
+}
