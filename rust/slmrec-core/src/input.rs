@@ -171,18 +171,22 @@ fn produce(mut reader: Box<dyn Read + Send>, tx: SyncSender<Chunk>, spare: Recei
             let have = buf.len();
             let want = if have < CHUNK_BYTES { CHUNK_BYTES - have } else { CHUNK_BYTES };
             buf.resize(have + want, 0);
-            match read_full(&mut reader, &mut buf[have..]) {
-                Ok(n) => {
-                    buf.truncate(have + n);
-                    if n < want {
-                        eof = true;
-                        break;
+            let (n, err) = read_full(&mut reader, &mut buf[have..]);
+            buf.truncate(have + n);
+            if let Some(e) = err {
+                // Hand over the whole lines decoded before the break, so the error names the right line.
+                if let Some(last) = memchr::memrchr(b'\n', &buf) {
+                    buf.truncate(last + 1);
+                    if tx.send(Chunk::Lines(buf)).is_err() {
+                        return;
                     }
                 }
-                Err(e) => {
-                    let _ = tx.send(Chunk::Broken(describe(&e)));
-                    return;
-                }
+                let _ = tx.send(Chunk::Broken(describe(&e)));
+                return;
+            }
+            if n < want {
+                eof = true;
+                break;
             }
             if buf.len() >= CHUNK_BYTES && memchr::memrchr(b'\n', &buf[have..]).is_some() {
                 break;
@@ -203,7 +207,8 @@ fn produce(mut reader: Box<dyn Read + Send>, tx: SyncSender<Chunk>, spare: Recei
     }
 }
 
-fn read_full(reader: &mut dyn Read, mut buf: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buf` is full or the stream ends; returns the bytes read and the error that stopped it, if any.
+fn read_full(reader: &mut dyn Read, mut buf: &mut [u8]) -> (usize, Option<io::Error>) {
     let mut n = 0;
     while !buf.is_empty() {
         match reader.read(buf) {
@@ -213,10 +218,10 @@ fn read_full(reader: &mut dyn Read, mut buf: &mut [u8]) -> io::Result<usize> {
                 buf = &mut buf[k..];
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return (n, Some(e)),
         }
     }
-    Ok(n)
+    (n, None)
 }
 
 fn describe(e: &io::Error) -> String {
