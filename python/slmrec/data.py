@@ -91,6 +91,15 @@ def _paths(inputs: PathLike | Iterable[PathLike]) -> list[str]:
     return [os.fspath(p) for p in inputs]
 
 
+def _check_int(name: str, value: int | None, low: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not low <= value < 2**32:
+        raise ValueError(f"{name} must be in {low}..{2**32 - 1}, got {value}")
+
+
 def prepare(
     inputs: PathLike | Sequence[PathLike],
     out_dir: PathLike,
@@ -115,6 +124,9 @@ def prepare(
 
     Raises DataFormatError (``file:line: reason``), FileNotFoundError, EmptyDatasetError, OutputExistsError.
     """
+    _check_int("user_min", user_min, 0)
+    _check_int("item_min", item_min, 0)
+    _check_int("threads", threads, 1)
     arrays = _core.prepare(
         _paths(inputs),
         os.fspath(out_dir),

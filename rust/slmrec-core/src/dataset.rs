@@ -123,9 +123,9 @@ impl Dataset {
         let (kept, rst) = apply(&table, &opts.recipe);
         if kept.is_empty() {
             return Err(Error::Empty(format!(
-                "the recipe {:?} drops all {} records of {} (by rating {}, duplicates {}, k-core {}, \
+                "the recipe {} drops all {} records of {} (by rating {}, duplicates {}, k-core {}, \
                  paper filters {}); lower --user-min/--item-min or use --recipe none",
-                opts.recipe.name,
+                opts.recipe.name.name(),
                 table.len(),
                 list(inputs),
                 rst.dropped_by_rating,

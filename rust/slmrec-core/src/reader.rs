@@ -21,15 +21,18 @@ use crate::json::{Field, Scanner};
 
 /// An input format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// Amazon review JSON lines (2018 or 2014): reviewerID, asin, unixReviewTime, overall.
+    #[serde(rename = "amazon-json")]
     AmazonJson,
     /// Amazon ratings CSV without header: item,user,rating,timestamp.
+    #[serde(rename = "ratings-csv")]
     RatingsCsv,
     /// RecBole atomic `.inter` file: tab-separated with a typed header.
+    #[serde(rename = "recbole")]
     RecboleInter,
     /// One user per line: `user item item ...`; timestamps are the positions.
+    #[serde(rename = "seq")]
     SeqLines,
 }
 
@@ -300,11 +303,7 @@ fn read_one(
         };
         for raw in buf.split_inclusive(|&b| b == b'\n') {
             line_no += 1;
-            let mut line = raw.strip_suffix(b"\n").unwrap_or(raw);
-            line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line_no == 1 {
-                line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-            }
+            let line = line_body(raw, line_no);
             if line.iter().all(|b| b.is_ascii_whitespace()) {
                 stats.blank_lines += 1;
                 continue;
@@ -358,6 +357,17 @@ fn read_one(
     Ok(())
 }
 
+/// A line without its newline (LF or CRLF), and without a UTF-8 byte-order mark on line 1.
+fn line_body(raw: &[u8], line_no: u64) -> &[u8] {
+    let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line_no == 1 {
+        line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
+    } else {
+        line
+    }
+}
+
 enum LineKind {
     Data,
     Header,
@@ -404,7 +414,12 @@ fn parse_line(
             let user = json_id(&f[0], "reviewerID")?;
             let item = json_id(&f[1], "asin")?;
             let ts = match &f[2] {
-                Field::Num(n) => parse_ts(n).map_err(|e| bad("invalid value", format!("unixReviewTime {e}")))?.0,
+                Field::Num(n) => {
+                    let (ts, truncated) =
+                        parse_ts(n).map_err(|e| bad("invalid value", format!("unixReviewTime {e}")))?;
+                    stats.timestamps_truncated += truncated as u64;
+                    ts
+                }
                 Field::Missing => return Err(bad("missing field", "missing field \"unixReviewTime\"")),
                 other => return Err(wrong_type("unixReviewTime", "a number", other)),
             };
@@ -602,8 +617,7 @@ pub fn read_meta(
             };
             for raw in buf.split_inclusive(|&b| b == b'\n') {
                 line_no += 1;
-                let line = raw.strip_suffix(b"\n").unwrap_or(raw);
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let line = line_body(raw, line_no);
                 if line.iter().all(|b| b.is_ascii_whitespace()) {
                     continue;
                 }
@@ -655,7 +669,63 @@ pub fn read_meta(
     Ok((out, stats))
 }
 
-/// Decodes the HTML entities that appear in Amazon metadata (`&amp;`, `&quot;`, `&#39;`, `&#x27;`, ...).
+/// The HTML 4 named entities that occur in product titles: markup, Latin-1 letters and symbols, typography.
+fn named_entity(name: &str) -> Option<char> {
+    const LATIN1: [&str; 96] = [
+        "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf", "laquo", "not",
+        "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro", "para", "middot", "cedil", "sup1",
+        "ordm", "raquo", "frac14", "frac12", "frac34", "iquest", "Agrave", "Aacute", "Acirc", "Atilde", "Auml",
+        "Aring", "AElig", "Ccedil", "Egrave", "Eacute", "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH",
+        "Ntilde", "Ograve", "Oacute", "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc",
+        "Uuml", "Yacute", "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil",
+        "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde", "ograve", "oacute",
+        "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave", "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml",
+    ];
+    if let Some(k) = LATIN1.iter().position(|&n| n == name) {
+        return char::from_u32(0xA0 + k as u32);
+    }
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "ndash" => '\u{2013}',
+        "mdash" => '\u{2014}',
+        "lsquo" => '\u{2018}',
+        "rsquo" => '\u{2019}',
+        "sbquo" => '\u{201A}',
+        "ldquo" => '\u{201C}',
+        "rdquo" => '\u{201D}',
+        "bdquo" => '\u{201E}',
+        "bull" => '\u{2022}',
+        "hellip" => '\u{2026}',
+        "prime" => '\u{2032}',
+        "Prime" => '\u{2033}',
+        "euro" => '\u{20AC}',
+        "trade" => '\u{2122}',
+        "dagger" => '\u{2020}',
+        "Dagger" => '\u{2021}',
+        "permil" => '\u{2030}',
+        "OElig" => '\u{152}',
+        "oelig" => '\u{153}',
+        "Scaron" => '\u{160}',
+        "scaron" => '\u{161}',
+        "Yuml" => '\u{178}',
+        "circ" => '\u{2C6}',
+        "tilde" => '\u{2DC}',
+        "ensp" => '\u{2002}',
+        "emsp" => '\u{2003}',
+        "thinsp" => '\u{2009}',
+        "hearts" => '\u{2665}',
+        "larr" => '\u{2190}',
+        "rarr" => '\u{2192}',
+        "frasl" => '\u{2044}',
+        _ => return None,
+    })
+}
+
+/// Decodes the HTML entities that appear in Amazon metadata (`&amp;`, `&eacute;`, `&#39;`, `&#x27;`, ...).
 pub fn decode_html(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
@@ -667,14 +737,9 @@ pub fn decode_html(s: &str) -> String {
         rest = &rest[at..];
         let decoded = rest.find(';').filter(|&end| end <= 10).and_then(|end| {
             let ent = &rest[1..end];
-            let ch = match ent {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "nbsp" => Some('\u{a0}'),
-                _ => ent
+            let ch = match named_entity(ent) {
+                Some(c) => Some(c),
+                None => ent
                     .strip_prefix("#x")
                     .or_else(|| ent.strip_prefix("#X"))
                     .and_then(|h| u32::from_str_radix(h, 16).ok())

@@ -31,6 +31,17 @@ pub enum RecipeKind {
     None,
 }
 
+impl RecipeKind {
+    /// The name used by `--recipe`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecipeKind::Kcore => "kcore",
+            RecipeKind::SlmrecPaper => "slmrec-paper",
+            RecipeKind::None => "none",
+        }
+    }
+}
+
 impl FromStr for RecipeKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -188,13 +199,12 @@ fn kcore(t: &RawTable, alive: &mut [bool], user_min: u32, item_min: u32) -> Vec<
 /// back to byte order). Returns (new id per interned key, 0 when gone; raw names in new-id order).
 pub fn assign_ids(names: &[Box<str>], present: &[bool]) -> (Vec<u32>, Vec<Box<str>>) {
     let mut keys: Vec<usize> = (0..names.len()).filter(|&k| present[k]).collect();
-    let numeric: Option<Vec<i128>> = keys.iter().map(|&k| names[k].parse::<i128>().ok()).collect();
-    match numeric {
-        Some(_) => keys.par_sort_unstable_by(|&a, &b| {
-            let (x, y) = (names[a].parse::<i128>().unwrap_or(0), names[b].parse::<i128>().unwrap_or(0));
-            x.cmp(&y).then_with(|| names[a].as_bytes().cmp(names[b].as_bytes()))
-        }),
-        None => keys.par_sort_unstable_by(|&a, &b| names[a].as_bytes().cmp(names[b].as_bytes())),
+    if keys.iter().all(|&k| is_integer(&names[k])) {
+        keys.par_sort_unstable_by(|&a, &b| {
+            integer_cmp(&names[a], &names[b]).then_with(|| names[a].as_bytes().cmp(names[b].as_bytes()))
+        });
+    } else {
+        keys.par_sort_unstable_by(|&a, &b| names[a].as_bytes().cmp(names[b].as_bytes()));
     }
     let mut new_id = vec![0u32; names.len()];
     let mut sorted = Vec::with_capacity(keys.len());
@@ -203,6 +213,29 @@ pub fn assign_ids(names: &[Box<str>], present: &[bool]) -> (Vec<u32>, Vec<Box<st
         sorted.push(names[k].clone());
     }
     (new_id, sorted)
+}
+
+/// Whether `s` is a decimal integer: an optional sign, then one or more ASCII digits (any length).
+fn is_integer(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Compares two decimal integers of any length by value (they must pass [`is_integer`]).
+fn integer_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn split(s: &str) -> (bool, &str) {
+        let neg = s.starts_with('-');
+        let digits = s.strip_prefix(['-', '+']).unwrap_or(s).trim_start_matches('0');
+        (neg && !digits.is_empty(), digits)
+    }
+    let ((na, da), (nb, db)) = (split(a), split(b));
+    let magnitude = da.len().cmp(&db.len()).then_with(|| da.cmp(db));
+    match (na, nb) {
+        (false, false) => magnitude,
+        (true, true) => magnitude.reverse(),
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +287,18 @@ mod tests {
         let (kept, st) = apply(&t, &r);
         assert_eq!(kept, vec![0]);
         assert_eq!(st.dropped_by_rating, 2);
+    }
+
+    #[test]
+    fn integers_of_any_length_compare_by_value() {
+        use std::cmp::Ordering::*;
+        let big = format!("1{}", "0".repeat(40));
+        assert_eq!(integer_cmp("2", &big), Less);
+        assert_eq!(integer_cmp("-5", "3"), Less);
+        assert_eq!(integer_cmp("-5", "-30"), Greater);
+        assert_eq!(integer_cmp("007", "7"), Equal);
+        assert_eq!(integer_cmp("-0", "0"), Equal);
+        assert!(is_integer("+12") && !is_integer("-") && !is_integer("1e3"));
     }
 
     #[test]
