@@ -8,12 +8,17 @@ no traceback reaches the user.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
-import threading
-import time
-from pathlib import Path
+
+# The data tools use NumPy only to hold arrays; an idle OpenBLAS thread pool would spin on the cores the
+# Rust parser needs. Set before NumPy is first imported (a user's explicit setting wins).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 PROGRESS_MIN_BYTES = 32 << 20
 

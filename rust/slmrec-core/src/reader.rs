@@ -8,6 +8,8 @@
 //! without a count.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc;
+use std::sync::Mutex;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -232,11 +234,13 @@ pub struct ReadOptions {
     pub on_bad_line: OnBadLine,
 }
 
-/// Per-file parsing state.
-enum Parser {
-    Json(Scanner),
+/// How one file's lines are parsed, fixed once its format (and RecBole header) is known, so that chunks of
+/// lines can be parsed on any thread.
+#[derive(Debug)]
+enum LineParser {
+    Json,
     Csv,
-    Recbole(Option<RecboleHeader>),
+    Recbole(RecboleHeader),
     Seq,
 }
 
@@ -247,6 +251,40 @@ struct RecboleHeader {
     item: usize,
     rating: Option<usize>,
     timestamp: Option<usize>,
+}
+
+/// One record of a parsed chunk; its raw ids live in the chunk's arena (`user_start..user_end`, then the
+/// item up to `item_end`). `ts` is `None` when the file has no timestamps (the position is used).
+struct ParsedRec {
+    user_start: u32,
+    user_end: u32,
+    item_end: u32,
+    ts: Option<i64>,
+    rating: f32,
+}
+
+/// What a worker made of one chunk of lines; merged into the table in input order.
+#[derive(Default)]
+struct ParsedChunk {
+    lines: u64,
+    blank: u64,
+    header: u64,
+    data: u64,
+    truncated: u64,
+    arena: String,
+    recs: Vec<ParsedRec>,
+    /// Bad lines: (1-based line index inside the chunk, what is wrong).
+    bad: Vec<(u64, BadLine)>,
+}
+
+impl ParsedChunk {
+    fn push(&mut self, user: &str, item: &str, ts: Option<i64>, rating: f32) {
+        let user_start = self.arena.len() as u32;
+        self.arena.push_str(user);
+        let user_end = self.arena.len() as u32;
+        self.arena.push_str(item);
+        self.recs.push(ParsedRec { user_start, user_end, item_end: self.arena.len() as u32, ts, rating });
+    }
 }
 
 /// Reads every file, in order, into one table.
@@ -275,6 +313,11 @@ pub fn read_interactions(
     Ok((table, stats))
 }
 
+/// One parse job: chunk number, its bytes, the parser, the header line inside it (if any), whether it starts
+/// the file.
+type Job = (u64, Vec<u8>, Arc<LineParser>, Option<u64>, bool);
+
+/// Reads one file: a reader thread inflates, `threads` workers parse chunks, this thread merges them in order.
 fn read_one(
     path: &Path,
     size: u64,
@@ -284,93 +327,247 @@ fn read_one(
     stats: &mut ReadStats,
 ) -> Result<()> {
     let mut chunks = LineChunks::spawn(path, progress)?;
-    let mut fs = FileStats {
-        path: path.display().to_string(),
-        format: opts.format.unwrap_or(Format::AmazonJson),
-        gzip: chunks.gzip,
-        bytes: size,
-        lines: 0,
-        records: 0,
-        bad_lines: 0,
+    let mut merger = Merger {
+        path,
+        policy: opts.on_bad_line,
+        table,
+        stats,
+        file: FileStats {
+            path: path.display().to_string(),
+            format: opts.format.unwrap_or(Format::AmazonJson),
+            gzip: chunks.gzip,
+            bytes: size,
+            lines: 0,
+            records: 0,
+            bad_lines: 0,
+        },
+        line_base: 0,
     };
-    let mut parser: Option<Parser> = None;
-    let records_before = table.len() as u64;
-    let mut line_no: u64 = 0;
-    while let Some(chunk) = chunks.next_chunk() {
-        let buf = match chunk {
-            Chunk::Lines(buf) => buf,
-            Chunk::Broken(reason) => return Err(Error::format(path, line_no + 1, reason)),
-        };
-        for raw in buf.split_inclusive(|&b| b == b'\n') {
-            line_no += 1;
-            let line = line_body(raw, line_no);
-            if line.iter().all(|b| b.is_ascii_whitespace()) {
-                stats.blank_lines += 1;
-                continue;
-            }
-            let outcome = match std::str::from_utf8(line) {
-                Err(e) => Err(bad("invalid UTF-8", format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1))),
-                Ok(text) => {
-                    let p = match &mut parser {
-                        Some(p) => p,
-                        None => {
-                            let format = match opts.format {
-                                Some(f) => f,
-                                None => detect(path, text)?,
-                            };
-                            fs.format = format;
-                            parser.insert(match format {
-                                Format::AmazonJson => Parser::Json(Scanner::new()),
-                                Format::RatingsCsv => Parser::Csv,
-                                Format::RecboleInter => Parser::Recbole(None),
-                                Format::SeqLines => Parser::Seq,
-                            })
-                        }
-                    };
-                    parse_line(p, text, table, stats)
+    let records_before = merger.table.len() as u64;
+    let workers = rayon::current_num_threads().max(1);
+    let stop_at_first_bad = opts.on_bad_line == OnBadLine::Fail;
+
+    std::thread::scope(|scope| -> Result<()> {
+        let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<u8>, ParsedChunk)>();
+        for _ in 0..workers {
+            let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
+            scope.spawn(move || loop {
+                let job = match job_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok((seq, buf, parser, header_at, file_start)) = job else { return };
+                let parsed = parse_chunk(&parser, &buf, header_at, file_start, stop_at_first_bad);
+                if done_tx.send((seq, buf, parsed)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+
+        let mut parser: Option<Arc<LineParser>> = None;
+        let (mut sent, mut merged) = (0u64, 0u64);
+        let mut waiting: BTreeMap<u64, (Vec<u8>, ParsedChunk)> = BTreeMap::new();
+        let mut broken: Option<String> = None;
+        while let Some(chunk) = chunks.next_chunk() {
+            let buf = match chunk {
+                Chunk::Lines(buf) => buf,
+                Chunk::Broken(reason) => {
+                    broken = Some(reason);
+                    break;
                 }
             };
-            match outcome {
-                Ok(LineKind::Data) => stats.data_lines += 1,
-                Ok(LineKind::Header) => stats.header_lines += 1,
-                Err(b) => {
-                    if opts.on_bad_line == OnBadLine::Fail || b.fatal {
-                        return Err(Error::format(path, line_no, b.detail));
+            let file_start = sent == 0 && merger.line_base == 0;
+            let mut header_at = None;
+            if parser.is_none() {
+                match first_line(&buf, file_start) {
+                    None => {
+                        // Nothing to detect from yet: the chunk's lines are blank or not UTF-8.
+                        let parsed = parse_chunk(&LineParser::Seq, &buf, None, file_start, stop_at_first_bad);
+                        waiting.insert(sent, (buf, parsed));
+                        sent += 1;
+                        merge_ready(&chunks, &mut waiting, &mut merged, &mut merger)?;
+                        continue;
                     }
-                    stats.bad_lines += 1;
-                    fs.bad_lines += 1;
-                    let entry = stats.bad_line_reasons.entry(b.reason.to_string()).or_default();
-                    entry.count += 1;
-                    if entry.first.len() < FIRST_BAD_KEPT {
-                        entry.first.push(format!("{}:{line_no}: {}", path.display(), b.detail));
+                    Some((idx, text)) => {
+                        let format = match opts.format {
+                            Some(f) => f,
+                            None => detect(path, &text)?,
+                        };
+                        merger.file.format = format;
+                        parser = Some(Arc::new(match format {
+                            Format::AmazonJson => LineParser::Json,
+                            Format::RatingsCsv => LineParser::Csv,
+                            Format::SeqLines => LineParser::Seq,
+                            Format::RecboleInter => {
+                                header_at = Some(idx);
+                                let line = merger.line_base + idx;
+                                LineParser::Recbole(recbole_header(&text).map_err(|e| Error::format(path, line, e))?)
+                            }
+                        }));
                     }
                 }
             }
+            let Some(p) = &parser else { continue };
+            if job_tx.send((sent, buf, p.clone(), header_at, file_start)).is_err() {
+                break;
+            }
+            sent += 1;
+            while let Ok((seq, buf, parsed)) = done_rx.try_recv() {
+                waiting.insert(seq, (buf, parsed));
+            }
+            merge_ready(&chunks, &mut waiting, &mut merged, &mut merger)?;
         }
-        chunks.give_back(buf);
-    }
-    fs.lines = line_no;
-    fs.records = table.len() as u64 - records_before;
-    stats.lines_read += line_no;
-    stats.records += fs.records;
-    stats.files.push(fs);
+        drop(job_tx);
+        while merged < sent {
+            match done_rx.recv() {
+                Ok((seq, buf, parsed)) => {
+                    waiting.insert(seq, (buf, parsed));
+                    merge_ready(&chunks, &mut waiting, &mut merged, &mut merger)?;
+                }
+                Err(_) => break,
+            }
+        }
+        if let Some(reason) = broken {
+            return Err(Error::format(path, merger.line_base + 1, reason));
+        }
+        Ok(())
+    })?;
+
+    let Merger { mut file, table, stats, line_base, .. } = merger;
+    file.lines = line_base;
+    file.records = table.len() as u64 - records_before;
+    stats.lines_read += line_base;
+    stats.records += file.records;
+    stats.files.push(file);
     Ok(())
 }
 
-/// A line without its newline (LF or CRLF), and without a UTF-8 byte-order mark on line 1.
-fn line_body(raw: &[u8], line_no: u64) -> &[u8] {
+/// Merges the parsed chunks that are next in input order, handing their buffers back to the reader.
+fn merge_ready(
+    chunks: &LineChunks,
+    waiting: &mut BTreeMap<u64, (Vec<u8>, ParsedChunk)>,
+    merged: &mut u64,
+    merger: &mut Merger<'_>,
+) -> Result<()> {
+    while let Some((buf, parsed)) = waiting.remove(merged) {
+        merger.merge(parsed)?;
+        chunks.give_back(buf);
+        *merged += 1;
+    }
+    Ok(())
+}
+
+/// The first non-blank, valid UTF-8 line of a chunk (what the format is detected from): its 1-based index
+/// and its text. Lines before it that are not UTF-8 are left to the parser, which reports them.
+fn first_line(buf: &[u8], file_start: bool) -> Option<(u64, String)> {
+    for (k, raw) in buf.split_inclusive(|&b| b == b'\n').enumerate() {
+        let line = line_body(raw, file_start && k == 0);
+        if !line.iter().all(|b| b.is_ascii_whitespace()) {
+            if let Ok(text) = std::str::from_utf8(line) {
+                return Some((k as u64 + 1, text.to_string()));
+            }
+        }
+    }
+    None
+}
+
+/// Merges parsed chunks into the table, in input order, turning chunk-relative line numbers into file ones.
+struct Merger<'a> {
+    path: &'a Path,
+    policy: OnBadLine,
+    table: &'a mut RawTable,
+    stats: &'a mut ReadStats,
+    file: FileStats,
+    /// Lines of this file merged so far.
+    line_base: u64,
+}
+
+impl Merger<'_> {
+    fn merge(&mut self, chunk: ParsedChunk) -> Result<()> {
+        for (idx, b) in chunk.bad {
+            let line = self.line_base + idx;
+            if self.policy == OnBadLine::Fail || b.fatal {
+                return Err(Error::format(self.path, line, b.detail));
+            }
+            self.stats.bad_lines += 1;
+            self.file.bad_lines += 1;
+            let entry = self.stats.bad_line_reasons.entry(b.reason.to_string()).or_default();
+            entry.count += 1;
+            if entry.first.len() < FIRST_BAD_KEPT {
+                entry.first.push(format!("{}:{line}: {}", self.path.display(), b.detail));
+            }
+        }
+        for r in &chunk.recs {
+            let user = &chunk.arena[r.user_start as usize..r.user_end as usize];
+            let item = &chunk.arena[r.user_end as usize..r.item_end as usize];
+            let ts = match r.ts {
+                Some(ts) => ts,
+                None => {
+                    self.stats.timestamps_from_position += 1;
+                    self.table.len() as i64
+                }
+            };
+            self.table.push(user, item, ts, r.rating);
+        }
+        self.stats.blank_lines += chunk.blank;
+        self.stats.header_lines += chunk.header;
+        self.stats.data_lines += chunk.data;
+        self.stats.timestamps_truncated += chunk.truncated;
+        self.line_base += chunk.lines;
+        Ok(())
+    }
+}
+
+/// Parses the lines of one chunk (any thread). With `stop_at_first_bad`, stops at the first bad line.
+fn parse_chunk(
+    parser: &LineParser,
+    buf: &[u8],
+    header_at: Option<u64>,
+    file_start: bool,
+    stop_at_first_bad: bool,
+) -> ParsedChunk {
+    let mut out = ParsedChunk::default();
+    let mut scanner = Scanner::new();
+    for raw in buf.split_inclusive(|&b| b == b'\n') {
+        out.lines += 1;
+        let line = line_body(raw, file_start && out.lines == 1);
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            out.blank += 1;
+            continue;
+        }
+        if header_at == Some(out.lines) {
+            out.header += 1;
+            continue;
+        }
+        let outcome = match std::str::from_utf8(line) {
+            Err(e) => Err(bad("invalid UTF-8", format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1))),
+            Ok(text) => parse_line(parser, &mut scanner, text, &mut out),
+        };
+        match outcome {
+            Ok(()) => out.data += 1,
+            Err(b) => {
+                out.bad.push((out.lines, b));
+                if stop_at_first_bad {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A line without its newline (LF or CRLF), and without a UTF-8 byte-order mark when it starts the file.
+fn line_body(raw: &[u8], file_start: bool) -> &[u8] {
     let line = raw.strip_suffix(b"\n").unwrap_or(raw);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line_no == 1 {
+    if file_start {
         line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
     } else {
         line
     }
-}
-
-enum LineKind {
-    Data,
-    Header,
 }
 
 /// Guesses the format of a file from its name and its first non-blank line.
@@ -399,14 +596,15 @@ fn detect(path: &Path, first: &str) -> Result<Format> {
     Err(Error::format(path, 1, format!("cannot tell the format of this file; pass --format ({})", Format::NAMES)))
 }
 
+/// Parses one non-blank, non-header line into `out`.
 fn parse_line(
-    p: &mut Parser,
+    p: &LineParser,
+    scanner: &mut Scanner,
     text: &str,
-    table: &mut RawTable,
-    stats: &mut ReadStats,
-) -> std::result::Result<LineKind, BadLine> {
+    out: &mut ParsedChunk,
+) -> std::result::Result<(), BadLine> {
     match p {
-        Parser::Json(scanner) => {
+        LineParser::Json => {
             let mut f = [Field::Missing, Field::Missing, Field::Missing, Field::Missing];
             scanner
                 .scan(text, &["reviewerID", "asin", "unixReviewTime", "overall"], &mut f)
@@ -417,7 +615,7 @@ fn parse_line(
                 Field::Num(n) => {
                     let (ts, truncated) =
                         parse_ts(n).map_err(|e| bad("invalid value", format!("unixReviewTime {e}")))?;
-                    stats.timestamps_truncated += truncated as u64;
+                    out.truncated += truncated as u64;
                     ts
                 }
                 Field::Missing => return Err(bad("missing field", "missing field \"unixReviewTime\"")),
@@ -428,10 +626,10 @@ fn parse_line(
                 Field::Missing | Field::Other("null") => f32::NAN,
                 other => return Err(wrong_type("overall", "a number", other)),
             };
-            table.push(user, item, ts, rating);
-            Ok(LineKind::Data)
+            out.push(user, item, Some(ts), rating);
+            Ok(())
         }
-        Parser::Csv => {
+        LineParser::Csv => {
             let cols: Vec<&str> = text.split(',').collect();
             if cols.len() != 4 {
                 return Err(bad(
@@ -446,15 +644,11 @@ fn parse_line(
             let rating = parse_rating(cols[2].trim()).map_err(|e| bad("invalid value", format!("rating {e}")))?;
             let (ts, truncated) =
                 parse_ts(cols[3].trim()).map_err(|e| bad("invalid value", format!("timestamp {e}")))?;
-            stats.timestamps_truncated += truncated as u64;
-            table.push(user, item, ts, rating);
-            Ok(LineKind::Data)
+            out.truncated += truncated as u64;
+            out.push(user, item, Some(ts), rating);
+            Ok(())
         }
-        Parser::Recbole(header) => {
-            let Some(h) = header else {
-                *header = Some(recbole_header(text).map_err(|e| BadLine { fatal: true, ..bad("invalid header", e) })?);
-                return Ok(LineKind::Header);
-            };
+        LineParser::Recbole(h) => {
             let cols: Vec<&str> = text.split('\t').collect();
             if cols.len() != h.columns {
                 return Err(bad(
@@ -473,21 +667,18 @@ fn parse_line(
                 _ => f32::NAN,
             };
             let ts = match h.timestamp {
-                Some(c) => {
+                Some(c) => Some({
                     let (ts, truncated) = parse_ts(cols[c].trim())
                         .map_err(|e| bad("invalid value", format!("timestamp {e}")))?;
-                    stats.timestamps_truncated += truncated as u64;
+                    out.truncated += truncated as u64;
                     ts
-                }
-                None => {
-                    stats.timestamps_from_position += 1;
-                    table.len() as i64
-                }
+                }),
+                None => None,
             };
-            table.push(user, item, ts, rating);
-            Ok(LineKind::Data)
+            out.push(user, item, ts, rating);
+            Ok(())
         }
-        Parser::Seq => {
+        LineParser::Seq => {
             let mut toks = text.split_ascii_whitespace();
             let user = toks.next().unwrap_or_default();
             let items: Vec<&str> = toks.collect();
@@ -500,9 +691,9 @@ fn parse_line(
                 return Err(bad("invalid value", "a user with no items"));
             }
             for (pos, item) in items.iter().enumerate() {
-                table.push(user, item, pos as i64, f32::NAN);
+                out.push(user, item, Some(pos as i64), f32::NAN);
             }
-            Ok(LineKind::Data)
+            Ok(())
         }
     }
 }
@@ -617,7 +808,7 @@ pub fn read_meta(
             };
             for raw in buf.split_inclusive(|&b| b == b'\n') {
                 line_no += 1;
-                let line = line_body(raw, line_no);
+                let line = line_body(raw, line_no == 1);
                 if line.iter().all(|b| b.is_ascii_whitespace()) {
                     continue;
                 }
