@@ -4,12 +4,15 @@
 //! ([`recipe`]), and writes or loads a dataset directory of per-user sequences ([`dataset`]).
 //! Everything here is usable from other Rust projects; the Python bindings live in `slmrec-py`.
 
+pub mod batch;
 pub mod dataset;
 pub mod error;
 pub mod input;
 pub mod json;
 pub mod reader;
 pub mod recipe;
+pub mod rng;
+pub mod sampler;
 
 pub use dataset::{prepare, Dataset, PrepareOptions};
 pub use error::{Error, Result};

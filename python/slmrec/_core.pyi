@@ -1,0 +1,103 @@
+"""Type stubs of the Rust extension ``slmrec._core`` (built from ``rust/slmrec-py``).
+
+Each part is written by the owner of the matching bindings; until every part is here, the module-level
+``__getattr__`` below marks the stub as partial (PEP 484), so undeclared names are ``Any``, not errors.
+"""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+def __getattr__(name: str) -> Any: ...
+
+# --- sampling (rust/slmrec-py/src/sampling.rs; wrapped by slmrec.sampling) -----------------------------
+
+_I64 = npt.NDArray[np.int64]
+_Items = npt.NDArray[np.uint32] | npt.NDArray[np.int64]
+
+class NegativeSampler:
+    def __init__(
+        self,
+        offsets: _I64,
+        items: _Items,
+        num_items: int,
+        *,
+        seed: int = 0,
+        threads: int | None = None,
+        distribution: str = "uniform",
+        alpha: float = 1.0,
+        pad_short: bool = False,
+    ) -> None: ...
+    def sample(self, users: _I64, k: int, *, epoch: int = 0) -> _I64: ...
+    def eval_candidates(self, users: _I64, positives: _I64, n: int = 999, *, stream: int = 0) -> _I64: ...
+    def available(self, users: _I64) -> _I64: ...
+    @property
+    def num_users(self) -> int: ...
+    @property
+    def num_items(self) -> int: ...
+
+class EpochOrder:
+    @property
+    def num_batches(self) -> int: ...
+    @property
+    def epoch(self) -> int: ...
+    def __len__(self) -> int: ...
+
+class LastItemBatches:
+    def __init__(
+        self,
+        offsets: _I64,
+        items: _Items,
+        num_items: int,
+        *,
+        max_len: int = 30,
+        batch_size: int = 256,
+        seed: int = 0,
+        all_prefixes: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        even: bool = True,
+        threads: int | None = None,
+    ) -> None: ...
+    def order(self, epoch: int) -> EpochOrder: ...
+    def batch(self, order: EpochOrder, b: int) -> dict[str, _I64]: ...
+    def batches(self, order: EpochOrder, which: list[int]) -> list[dict[str, _I64]]: ...
+    def num_batches(self) -> int: ...
+    @property
+    def num_examples(self) -> int: ...
+    @property
+    def rank_examples(self) -> int: ...
+
+class SequenceBatches:
+    def __init__(
+        self,
+        offsets: _I64,
+        items: _Items,
+        num_items: int,
+        *,
+        max_len: int = 50,
+        batch_size: int = 256,
+        num_negatives: int = 1,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        even: bool = True,
+        threads: int | None = None,
+    ) -> None: ...
+    def order(self, epoch: int) -> EpochOrder: ...
+    def batch(self, order: EpochOrder, b: int) -> dict[str, _I64]: ...
+    def batches(self, order: EpochOrder, which: list[int]) -> list[dict[str, _I64]]: ...
+    def num_batches(self) -> int: ...
+    @property
+    def num_examples(self) -> int: ...
+    @property
+    def rank_examples(self) -> int: ...
+
+def history_inputs(
+    offsets: _I64, items: _Items, users: _I64, *, split: str, max_len: int, threads: int | None = None
+) -> _I64: ...

@@ -1,0 +1,442 @@
+"""Negative sampling, evaluation candidates and training batches, computed in Rust and handed to NumPy
+without a copy.
+
+Everything here works on a history CSR: ``offsets`` (int64, ``num_users + 1``) and ``items`` (item ids
+``1..num_items``, 0 is padding), row ``u`` being a user's chronological history. A :class:`slmrec.Dataset`
+provides them (``ds.offsets``, ``ds.items``); any other project can pass its own arrays. ``users`` are
+always 0-based row indices into that CSR. Leave-one-out: a row's last item is the test target, the second
+last the valid target, the rest (``seq[:-2]``) is train.
+
+Design choices:
+
+- Determinism: every row is drawn from its own counter-based random stream keyed by
+  ``(seed, purpose, epoch, user)`` (SplitMix64, see ``slmrec-core``'s ``rng``), never from a shared stream.
+  Results are identical across calls, thread counts and batch splits, and differ across epochs.
+  ``sample`` and ``eval_candidates`` use different purposes, so evaluation negatives never mirror training.
+- Speed: the heavy work (sampling, batch assembly, the per-epoch permutation) is Rust, runs on a rayon
+  pool with the GIL released, and writes into buffers that become the NumPy arrays (``owndata`` is False:
+  the array borrows the Rust buffer; ``torch.from_numpy`` shares it in turn).
+- Sharding: an epoch's examples are permuted with ``(seed, epoch)``; rank ``r`` of ``world_size`` takes
+  positions ``r, r + world_size, ...`` (no overlap, no loss). With ``even=True`` (the default) the shorter
+  shards are topped up with the examples at the start of that epoch's permutation, so every rank runs the
+  same number of steps, which DDP needs (``torch.utils.data.DistributedSampler`` does the same); a few
+  examples are then seen twice per epoch. ``even=False`` gives exact shards.
+- Processes: the Rust side is multi-threaded already, so the supported way to feed a model is
+  ``DataLoader(ds.torch_dataset(), batch_size=None, num_workers=0)``. Fork-based workers are safe too
+  (the sampling thread pools are per process: a forked child builds its own instead of waiting forever
+  on the parent's threads, which do not exist after ``fork``), and so are ``spawn`` workers (the objects
+  pickle); give such workers ``threads=1`` to avoid oversubscription, and call
+  ``set_epoch(e)`` on the dataset before each epoch unless ``persistent_workers=True``.
+
+``import slmrec.sampling`` does not import torch; :meth:`LastItemBatches.torch_dataset` does.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
+
+from slmrec import _core
+
+if TYPE_CHECKING:
+    from slmrec.data import Dataset
+
+__all__ = [
+    "LastItemBatches",
+    "NegativeSampler",
+    "SequenceBatches",
+    "eval_candidates_for",
+    "history_inputs",
+]
+
+#: Stream salt of the evaluation candidates of each split (valid and test get independent negatives).
+_EVAL_STREAM = {"valid": 0, "test": 1}
+
+
+def _int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if v < lo or (hi is not None and v >= hi):
+        bound = f"in {lo}..{hi - 1}" if hi is not None else f"at least {lo}"
+        raise ValueError(f"{name} must be {bound}, got {v}")
+    return v
+
+
+def _seed(name: str, value: Any) -> int:
+    return _int(name, value, 0, 2**64)
+
+
+def _threads(threads: Any) -> int | None:
+    return None if threads is None else _int("threads", threads, 1)
+
+
+def _ints(name: str, a: Any) -> np.ndarray:
+    """A contiguous int64 1-D array (integer input only; the values are checked in Rust)."""
+    arr = np.asarray(a)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _items(a: Any) -> np.ndarray:
+    """uint32 arrays pass through untouched (a Dataset's); anything else becomes int64 and is checked in Rust."""
+    arr = np.asarray(a)
+    if arr.dtype == np.uint32 and arr.ndim == 1:
+        return np.ascontiguousarray(arr)
+    return _ints("items", arr)
+
+
+class NegativeSampler:
+    """Negatives and evaluation candidates that never contain an item of the user's history, nor 0.
+
+    ``distribution="uniform"``: every item outside the history is equally likely. ``"popularity"``:
+    ``p(i) ~ count(i) ** alpha`` with counts taken from the CSR (items that never occur are never drawn),
+    via alias tables; a row is then a sequence of draws proportional to weight among the items not yet
+    taken. Rows are distinct either way.
+
+    A user with fewer available items than asked for raises ``ValueError`` naming the user; with
+    ``pad_short=True`` its row instead holds all its available items (random order) followed by 0s.
+    ``threads=None`` uses every core. Bad input (item ids 0 or out of range, offsets not monotone,
+    mismatched lengths, k <= 0, a user out of range) raises ``ValueError`` naming the offending index.
+    The CSR is copied once into Rust.
+    """
+
+    def __init__(
+        self,
+        offsets: Any,
+        items: Any,
+        num_items: int,
+        *,
+        seed: int = 0,
+        threads: int | None = None,
+        distribution: str = "uniform",
+        alpha: float = 1.0,
+        pad_short: bool = False,
+    ):
+        self._args = (_ints("offsets", offsets), _items(items), _int("num_items", num_items, 1))
+        self._kwargs = dict(
+            seed=_seed("seed", seed),
+            threads=_threads(threads),
+            distribution=distribution,
+            alpha=float(alpha),
+            pad_short=bool(pad_short),
+        )
+        self._core = _core.NegativeSampler(*self._args, **self._kwargs)
+
+    def sample(self, users: Any, k: int, *, epoch: int = 0) -> np.ndarray:
+        """int64 ``[len(users), k]``: ``k`` distinct negatives per user, a function of (seed, epoch, user)."""
+        return self._core.sample(_ints("users", users), _int("k", k, 1), epoch=_seed("epoch", epoch))
+
+    def eval_candidates(self, users: Any, positives: Any, n: int = 999, *, stream: int = 0) -> np.ndarray:
+        """int64 ``[len(users), n + 1]``: column 0 is the positive, then ``n`` distinct negatives outside the
+        user's full history (and other than the positive). Keyed by (seed, stream, user) apart from
+        :meth:`sample`; ``stream`` draws an independent set (``eval_candidates_for`` uses 0 for valid, 1 for
+        test)."""
+        return self._core.eval_candidates(
+            _ints("users", users), _ints("positives", positives), _int("n", n, 1), stream=_seed("stream", stream)
+        )
+
+    def available(self, users: Any) -> np.ndarray:
+        """int64 ``[len(users)]``: how many items each user can get as negatives (the largest valid k)."""
+        return self._core.available(_ints("users", users))
+
+    @property
+    def num_users(self) -> int:
+        return self._core.num_users
+
+    @property
+    def num_items(self) -> int:
+        return self._core.num_items
+
+    @property
+    def seed(self) -> int:
+        return self._kwargs["seed"]
+
+    def __getstate__(self) -> dict:
+        return {"args": self._args, "kwargs": self._kwargs}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(*state["args"], **state["kwargs"])
+
+    def __repr__(self) -> str:
+        kw = self._kwargs
+        return (
+            f"NegativeSampler(users={self.num_users}, items={self.num_items}, seed={kw['seed']}, "
+            f"distribution={kw['distribution']!r})"
+        )
+
+
+def history_inputs(offsets: Any, items: Any, users: Any, *, split: str, max_len: int) -> np.ndarray:
+    """int64 ``[len(users), max_len]``: the model input for ``split`` of each user (a CSR row index).
+
+    ``"valid"``: the items before ``seq[-2]``; ``"test"``: the items before ``seq[-1]``; ``"train"``: the
+    items before ``seq[-3]``. The most recent ``max_len`` are kept, left-padded with 0. A user too short
+    for the split raises ``ValueError`` naming it.
+    """
+    return _core.history_inputs(
+        _ints("offsets", offsets), _items(items), _ints("users", users), split=split, max_len=_int("max_len", max_len, 1)
+    )
+
+
+def eval_candidates_for(dataset: "Dataset", split: str, *, n: int = 999, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(users, candidates)`` for an evaluation split of a prepared dataset, persisted and re-used.
+
+    ``users``: int64 ``[U]``, the CSR rows of length >= 3, ascending. ``candidates``: int64 ``[U, n + 1]``,
+    column 0 the positive (``seq[-2]`` for ``"valid"``, ``seq[-1]`` for ``"test"``), then ``n`` uniform
+    negatives outside the user's full history. The first call writes
+    ``dataset.path / f"candidates_{split}_seed{seed}_n{n}.npy"`` (atomically: a temporary file, then
+    ``os.replace``); later calls load it, so every model is scored against the same candidates. A file
+    whose shape, dtype or positives do not match is rebuilt with a warning. Raises ``ValueError`` when a
+    user has fewer than ``n`` items outside its history, with the largest ``n`` that works.
+    """
+    if split not in _EVAL_STREAM:
+        raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
+    n = _int("n", n, 1)
+    seed = _seed("seed", seed)
+    offsets = _ints("offsets", dataset.offsets)
+    lengths = np.diff(offsets)
+    users = np.flatnonzero(lengths >= 3).astype(np.int64)
+    positives = np.asarray(dataset.items)[offsets[users + 1] - (2 if split == "valid" else 1)].astype(np.int64)
+    path = Path(dataset.path) / f"candidates_{split}_seed{seed}_n{n}.npy"
+
+    if path.exists():
+        problem = None
+        try:
+            cached = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            problem = f"cannot be read ({e})"
+        else:
+            if cached.dtype != np.int64 or cached.shape != (len(users), n + 1):
+                problem = f"has dtype {cached.dtype} and shape {cached.shape}, expected int64 {(len(users), n + 1)}"
+            elif not np.array_equal(cached[:, 0], positives):
+                problem = "does not match the dataset's positives (was the dataset rebuilt?)"
+            else:
+                return users, cached
+        warnings.warn(f"{path} {problem}; rebuilding it", RuntimeWarning, stacklevel=2)
+
+    sampler = NegativeSampler(offsets, dataset.items, dataset.num_items, seed=seed)
+    if len(users):
+        avail = sampler.available(users)
+        worst = int(np.argmin(avail))
+        if avail[worst] < n:
+            raise ValueError(
+                f"user {users[worst]} has only {avail[worst]} items outside its history, fewer than n = {n} "
+                f"negatives for the {split} split of {dataset.path}; pass n <= {avail[worst]}"
+            )
+    candidates = sampler.eval_candidates(users, positives, n, stream=_EVAL_STREAM[split])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.save(f, candidates)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        warnings.warn(f"cannot persist {path} ({e}); the candidates are deterministic, so a later call "
+                      "rebuilds the same ones", RuntimeWarning, stacklevel=2)
+    return users, candidates
+
+
+class _Batches:
+    """What the two batch builders share: epochs, sharding over ranks and DataLoader workers, pickling."""
+
+    _core_class: Any = None
+
+    def __init__(self, offsets: Any, items: Any, num_items: int, **kwargs: Any):
+        world_size = _int("world_size", kwargs["world_size"], 1)
+        kwargs.update(
+            world_size=world_size,
+            rank=_int("rank", kwargs["rank"], 0, world_size),
+            seed=_seed("seed", kwargs["seed"]),
+            threads=_threads(kwargs["threads"]),
+            max_len=_int("max_len", kwargs["max_len"], 1),
+            batch_size=_int("batch_size", kwargs["batch_size"], 1),
+        )
+        self._args = (_ints("offsets", offsets), _items(items), _int("num_items", num_items, 1))
+        self._kwargs = kwargs
+        self._core = self._core_class(*self._args, **kwargs)
+
+    def epoch(self, e: int = 0) -> Iterator[dict[str, np.ndarray]]:
+        """This rank's batches of epoch ``e``: dicts of int64 arrays (ready for ``torch.from_numpy``)."""
+        return self._iter(e, 0, 1)
+
+    #: Batches built per call into Rust (in parallel); they are then yielded one by one.
+    _CHUNK = 8
+
+    def _iter(self, e: int, worker: int, num_workers: int) -> Iterator[dict[str, np.ndarray]]:
+        order = self._core.order(_seed("epoch", e))
+        mine = range(worker, order.num_batches, num_workers)
+        for start in range(0, len(mine), self._CHUNK):
+            yield from self._core.batches(order, list(mine[start : start + self._CHUNK]))
+
+    def num_batches(self, e: int = 0) -> int:
+        """This rank's number of batches in epoch ``e`` (the same in every epoch, and on every rank when even)."""
+        _seed("epoch", e)
+        return self._core.num_batches()
+
+    @property
+    def num_examples(self) -> int:
+        """Examples per epoch over all ranks."""
+        return self._core.num_examples
+
+    @property
+    def rank_examples(self) -> int:
+        """This rank's examples per epoch (padding included when ``even``)."""
+        return self._core.rank_examples
+
+    def torch_dataset(self, epoch_start: int = 0) -> Any:
+        """A ``torch.utils.data.IterableDataset`` yielding the same batches as torch tensors (sharing memory).
+
+        Each ``iter()`` runs one epoch, starting at ``epoch_start`` and counting up; ``set_epoch(e)`` picks
+        one. Use ``DataLoader(ds, batch_size=None, num_workers=0)``; with workers, batches are dealt out
+        round-robin so the order is unchanged (see the module docs about fork, spawn and ``set_epoch``).
+        """
+        return _torch_class()(self, _seed("epoch_start", epoch_start))
+
+    def __getstate__(self) -> dict:
+        return {"args": self._args, "kwargs": self._kwargs}
+
+    def __setstate__(self, state: dict) -> None:
+        self._args, self._kwargs = state["args"], state["kwargs"]
+        self._core = self._core_class(*self._args, **self._kwargs)
+
+    def __repr__(self) -> str:
+        kw = ", ".join(f"{k}={v!r}" for k, v in self._kwargs.items() if k != "threads")
+        return f"{type(self).__name__}(examples={self.num_examples}, {kw})"
+
+
+class LastItemBatches(_Batches):
+    """Last-item training batches (SLMRec/E4SRec), from the train part of each user of length >= 3.
+
+    Default (the paper's): one example per user, target ``seq[-3]``, input the items before it (the most
+    recent ``max_len``, left-padded with 0; a user of length 3 has an all-padding input).
+    ``all_prefixes=True``: every position ``t >= 1`` of the train part ``seq[:-2]`` is a target with input
+    ``seq[:t]``; the unit shuffled and sharded is then the example, not the user.
+
+    ``epoch(e)`` yields ``{"users": [B], "input_ids": [B, max_len], "target": [B]}`` (int64; ``users`` are
+    CSR rows). Sharding, ``even`` and workers: see the module docs.
+    """
+
+    _core_class = _core.LastItemBatches
+
+    def __init__(
+        self,
+        offsets: Any,
+        items: Any,
+        num_items: int,
+        *,
+        max_len: int = 30,
+        batch_size: int = 256,
+        seed: int = 0,
+        all_prefixes: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        even: bool = True,
+        threads: int | None = None,
+    ):
+        super().__init__(
+            offsets, items, num_items, max_len=max_len, batch_size=batch_size, seed=seed,
+            all_prefixes=bool(all_prefixes), rank=rank, world_size=world_size, shuffle=bool(shuffle),
+            drop_last=bool(drop_last), even=bool(even), threads=threads,
+        )
+
+
+class SequenceBatches(_Batches):
+    """All-position training batches (SASRec) over the train part ``seq[:-2]`` of each user of length >= 3.
+
+    Input ``train[:-1]``, positives ``train[1:]`` (the most recent ``max_len``, left-padded with 0, so
+    positives are 0 where padded) and ``num_negatives`` distinct uniform negatives per position, never in
+    the user's full history (0 where padded). Negatives are a function of (seed, epoch, user). A user of
+    length 3 has no position (its train part is one item): its row is all padding, to be masked.
+
+    ``epoch(e)`` yields ``{"users": [B], "input_ids": [B, L], "positives": [B, L],
+    "negatives": [B, L, num_negatives]}`` (int64). Sharding, ``even`` and workers: see the module docs.
+    """
+
+    _core_class = _core.SequenceBatches
+
+    def __init__(
+        self,
+        offsets: Any,
+        items: Any,
+        num_items: int,
+        *,
+        max_len: int = 50,
+        batch_size: int = 256,
+        num_negatives: int = 1,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        even: bool = True,
+        threads: int | None = None,
+    ):
+        super().__init__(
+            offsets, items, num_items, max_len=max_len, batch_size=batch_size,
+            num_negatives=_int("num_negatives", num_negatives, 1), seed=seed, rank=rank, world_size=world_size,
+            shuffle=bool(shuffle), drop_last=bool(drop_last), even=bool(even), threads=threads,
+        )
+
+
+def _make_torch_batches() -> type:
+    import torch
+    from torch.utils.data import IterableDataset, get_worker_info
+
+    class TorchBatches(IterableDataset):
+        """The batches of a :class:`LastItemBatches`/:class:`SequenceBatches` as dicts of int64 tensors.
+
+        One ``iter()`` = one epoch (then the epoch counter moves on); ``set_epoch(e)`` chooses it. DataLoader
+        workers take batches round-robin (worker ``w`` of ``W`` builds batches ``w, w + W, ...``), which the
+        DataLoader yields in the original order.
+        """
+
+        def __init__(self, batches: _Batches, epoch_start: int = 0):
+            super().__init__()
+            self.batches = batches
+            self.epoch = epoch_start
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = _seed("epoch", epoch)
+
+        def __len__(self) -> int:
+            return self.batches.num_batches(self.epoch)
+
+        def __iter__(self) -> Iterator[dict[str, "torch.Tensor"]]:
+            epoch = self.epoch
+            self.epoch += 1
+            info = get_worker_info()
+            worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+            for batch in self.batches._iter(epoch, worker, workers):
+                yield {k: torch.from_numpy(v) for k, v in batch.items()}
+
+    TorchBatches.__module__ = __name__
+    TorchBatches.__qualname__ = "TorchBatches"
+    return TorchBatches
+
+
+def _torch_class() -> type:
+    cls = globals().get("TorchBatches")
+    if cls is None:
+        cls = globals()["TorchBatches"] = _make_torch_batches()
+    return cls
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: the torch dataset class is made (and torch imported) on first use, under a stable name so
+    # that it pickles for spawn-based DataLoader workers.
+    if name == "TorchBatches":
+        return _torch_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
