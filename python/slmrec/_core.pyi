@@ -1,15 +1,39 @@
-"""Type stubs of the Rust extension ``slmrec._core`` (built from ``rust/slmrec-py``).
-
-Each part is written by the owner of the matching bindings; until every part is here, the module-level
-``__getattr__`` below marks the stub as partial (PEP 484), so undeclared names are ``Any``, not errors.
-"""
+"""Type stubs of the Rust extension ``slmrec._core`` (built from ``rust/slmrec-py``)."""
 
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-def __getattr__(name: str) -> Any: ...
+__version__: str
+
+# --- preparation (rust/slmrec-py/src/lib.rs; wrapped by slmrec.data) ------------------------------------
+
+class Progress:
+    """Bytes read so far, polled by a Python thread while ``prepare`` runs with the interpreter released."""
+
+    def __init__(self) -> None: ...
+    @property
+    def done(self) -> int: ...
+    @property
+    def total(self) -> int: ...
+
+def prepare(
+    inputs: list[str],
+    out_dir: str,
+    *,
+    meta: list[str] = ...,
+    format: str | None = None,
+    recipe: str = "kcore",
+    min_rating: float | None = None,
+    user_min: int | None = None,
+    item_min: int | None = None,
+    on_bad_line: str = "fail",
+    threads: int | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]: ...
+def load(path: str) -> dict[str, Any]: ...
 
 # --- sampling (rust/slmrec-py/src/sampling.rs; wrapped by slmrec.sampling) -----------------------------
 
