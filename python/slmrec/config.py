@@ -1,0 +1,316 @@
+"""The run configuration: frozen dataclasses, three presets, and overrides from strings.
+
+Design: one ``Config`` made of small frozen sections (``data``, ``sasrec``, ``llm``, ``teacher``, ``student``,
+``distill``, ``eval``, ``run``), each field with one comment. Keys are dotted (``teacher.lr``); the CLI derives one
+flag per key from these fields (``--teacher.lr 3e-4``), and an unknown key is a :class:`~slmrec.errors.ConfigError`,
+never silently ignored. ``validate`` checks what can be checked before any training (layers that divide into
+blocks, batches that divide into devices and accumulation steps). The resolved config is saved with every run as
+JSON and read back with :func:`from_dict`, which refuses unknown keys too.
+
+Defaults follow METHOD.md §7 (the authors' run scripts): teacher 8 layers -> student 4 layers, B = 4 blocks,
+LoRA r=16/alpha=16/dropout 0.05 on gate/up/down, lr 1e-3 cosine, warmup 100/50, epochs 3/5, history 30,
+lambda_cos = 1, lambda_norm = 0.1, lambda_ms = 1, model selection on validation MRR.
+This module imports no torch, so ``import slmrec`` stays light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+
+from slmrec.errors import ConfigError
+
+STAGES = ("sasrec", "teacher", "student", "student_nokd", "probe")
+SELECT_METRICS = ("mrr", "ndcg@10")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    max_len: int = 30  # history length fed to every model (left-padded with 0, most recent kept)
+    train_mode: str = "last"  # "last": one example per user (target = last training item, as the code) | "all_prefixes"
+    synth_users: int = 2000  # users of the embedded synthetic dataset, used when --data is not given
+    synth_items: int = 0  # items of the embedded synthetic dataset (0 = the generator's default)
+    seed: int = 0  # seed of the synthetic dataset and of the training batch order
+
+
+@dataclass(frozen=True)
+class SASRecConfig:
+    emb_dim: int = 128  # item embedding size handed to the LLM stages (METHOD.md §3: 128)
+    hidden: int = 32  # transformer width (the code's up_emb 128 -> 32)
+    layers: int = 2  # transformer blocks
+    heads: int = 1  # attention heads
+    dropout: float = 0.5  # dropout on embeddings, attention and feed-forward
+    epochs: int = 50  # training epochs
+    batch_size: int = 1024  # global batch (all processes, all accumulation steps)
+    lr: float = 1e-4  # Adam learning rate, constant (METHOD.md §3.2 [C-old])
+    eval_every: int = 0  # validate (and checkpoint) every this many steps and at the end (0 = each epoch end)
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    backbone: str = ""  # "random" | "smollm2" | a local HF checkpoint dir | a local .gguf file
+    teacher_layers: int = 8  # M: decoder layers kept for the teacher (the first M)
+    student_layers: int = 4  # N: decoder layers kept for the student (the first N)
+    finetune: str = "lora"  # "lora" (peft, on gate/up/down projections) | "full"
+    lora_r: int = 16  # LoRA rank
+    lora_alpha: int = 16  # LoRA alpha
+    lora_dropout: float = 0.05  # LoRA dropout
+    prompt: bool = True  # wrap the item slots in the code's alpaca prompt (needs the backbone's tokenizer)
+    random_hidden: int = 64  # "random" backbone only: hidden size
+    random_intermediate: int = 128  # "random" backbone only: MLP size
+    random_heads: int = 4  # "random" backbone only: attention heads
+    random_kv_heads: int = 2  # "random" backbone only: key/value heads
+    random_vocab: int = 128  # "random" backbone only: vocabulary size
+    random_layers: int = 8  # "random" backbone only: layers of the full random decoder (>= teacher_layers)
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    epochs: int = 3  # training epochs
+    batch_size: int = 256  # global batch: per-device micro batch x processes x grad_accum
+    grad_accum: int = 1  # gradient accumulation steps per optimizer step
+    lr: float = 1e-3  # AdamW peak learning rate
+    warmup_steps: int = 100  # linear warmup (optimizer steps), then cosine decay to 0
+    weight_decay: float = 0.0  # AdamW weight decay
+    max_grad_norm: float = 1.0  # gradient clipping (0 = off)
+    eval_every: int = 100  # validate (and checkpoint) every this many steps and at the end (0 = each epoch end)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    blocks: int = 4  # B: teacher and student are cut into B blocks; block k ends at layer k*M/B resp. k*N/B
+    lambda_cos: float = 1.0  # weight of sum_k (1 - cos(student_k, teacher_k))
+    lambda_norm: float = 0.1  # weight of sum_k ||student_k - teacher_k||_2 (hard-coded 0.1 in the code)
+    lambda_ms: float = 1.0  # weight of the multi-supervision CE of the B-1 extra heads on intermediate blocks
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    negatives: int = 999  # sampled negatives per user (fixed, seeded, persisted; capped at what the catalogue allows)
+    seed: int = 0  # seed of the negatives
+    select: str = "mrr"  # validation metric for model selection: "mrr" | "ndcg@10" (never test)
+    batch_size: int = 256  # users per evaluation batch and process
+    full_ranking: bool = True  # also rank the target among all items (the user's other history excluded)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    stages: str = "sasrec,teacher,student,student_nokd,probe"  # comma-separated stages to run, in this order
+    seed: int = 42  # seed of model initialisation and dropout
+    mixed_precision: str = "auto"  # "auto" (bf16 where the GPU supports it, else fp32) | "no" | "bf16" | "fp16"
+    save_every: int = 0  # also checkpoint every this many optimizer steps (0 = at evaluations and epoch ends)
+    progress: bool = True  # show progress bars (loss, step/s, ETA)
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)  # dataset shape and batch order
+    sasrec: SASRecConfig = field(default_factory=SASRecConfig)  # stage 1: item embeddings
+    llm: LLMConfig = field(default_factory=LLMConfig)  # backbone, depths, fine-tuning mode
+    teacher: StageConfig = field(default_factory=StageConfig)  # stage 2 optimisation
+    student: StageConfig = field(  # stage 3 optimisation (also used for the no-KD student)
+        default_factory=lambda: StageConfig(epochs=5, warmup_steps=50)
+    )
+    distill: DistillConfig = field(default_factory=DistillConfig)  # the SLMRec loss
+    eval: EvalConfig = field(default_factory=EvalConfig)  # candidates and model selection
+    run: RunConfig = field(default_factory=RunConfig)  # seeds, precision, stages
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def stages(self) -> list[str]:
+        return [s.strip() for s in self.run.stages.split(",") if s.strip()]
+
+
+def _tiny() -> Config:
+    return Config(
+        data=DataConfig(max_len=10, synth_users=300, synth_items=120),
+        sasrec=SASRecConfig(emb_dim=32, hidden=16, epochs=6, batch_size=64, lr=3e-3, dropout=0.2),
+        llm=LLMConfig(backbone="random", teacher_layers=4, student_layers=2, prompt=False, random_layers=4),
+        teacher=StageConfig(epochs=2, batch_size=64, lr=3e-3, warmup_steps=2, eval_every=0),
+        student=StageConfig(epochs=2, batch_size=64, lr=3e-3, warmup_steps=2, eval_every=0),
+        distill=DistillConfig(blocks=2),
+        eval=EvalConfig(negatives=49, batch_size=128),
+    )
+
+
+def _small() -> Config:
+    # SmolLM2-135M on 2 CPU cores, fp32, prompt on (55 + 30 + 5 positions), batch 64: measured 6.6 s per 8-layer
+    # LoRA step and 3.1 s per 4-layer step, inference 27 (teacher) / 51 (student) users/s (benches/bench_train.py,
+    # quiet machine; about 2x that under load). 1000 synthetic users -> ~880 kept -> 14 steps per epoch, so the
+    # whole pipeline takes about 15 minutes (LastFM, 1090 users: about 20).
+    return Config(
+        data=DataConfig(synth_users=1000),
+        sasrec=SASRecConfig(epochs=200, batch_size=128, lr=1e-3, eval_every=100),
+        llm=LLMConfig(backbone="smollm2"),
+        teacher=StageConfig(epochs=2, batch_size=64, warmup_steps=5, eval_every=0),
+        student=StageConfig(epochs=2, batch_size=64, warmup_steps=5, eval_every=0),
+        eval=EvalConfig(batch_size=128),
+    )
+
+
+def _paper() -> Config:
+    # METHOD.md §7.2; the backbone path must be given (--backbone /path/to/Llama-2-7b-hf).
+    return Config(
+        llm=LLMConfig(backbone=""),
+        teacher=StageConfig(epochs=3, batch_size=256, lr=1e-3, warmup_steps=100, eval_every=100),
+        student=StageConfig(epochs=5, batch_size=256, lr=1e-3, warmup_steps=50, eval_every=100),
+        eval=EvalConfig(batch_size=512),
+        run=RunConfig(mixed_precision="bf16"),
+    )
+
+
+PRESETS = {"tiny": _tiny, "small": _small, "paper": _paper}
+
+
+def preset(name: str) -> Config:
+    """The named preset (``tiny``, ``small``, ``paper``)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]()
+
+
+def keys(cfg: Config | None = None) -> dict[str, Any]:
+    """Every dotted key with its current value, e.g. ``{"teacher.lr": 0.001, ...}``."""
+    cfg = cfg or Config()
+    out = {}
+    for section in fields(cfg):
+        values = getattr(cfg, section.name)
+        for f in fields(values):
+            out[f"{section.name}.{f.name}"] = getattr(values, f.name)
+    return out
+
+
+def field_comments() -> dict[str, str]:
+    """Dotted key -> the one-line comment of its field in this file (used as CLI help)."""
+    import inspect
+
+    out: dict[str, str] = {}
+    for section in fields(Config):
+        cls = section.default_factory().__class__  # type: ignore[misc]
+        for line in inspect.getsource(cls).splitlines():
+            name, _, rest = line.strip().partition(":")
+            if "#" in rest and name.isidentifier():
+                out[f"{section.name}.{name}"] = rest.split("#", 1)[1].strip()
+    return out
+
+
+def _parse(key: str, text: Any, like: Any) -> Any:
+    if not isinstance(text, str):
+        value = text
+    elif isinstance(like, bool):
+        low = text.lower()
+        if low not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"{key} takes true or false, not {text!r}")
+        value = low in ("true", "1", "yes")
+    elif isinstance(like, int):
+        try:
+            value = int(text)
+        except ValueError:
+            raise ConfigError(f"{key} takes an integer, not {text!r}") from None
+    elif isinstance(like, float):
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"{key} takes a number, not {text!r}") from None
+    else:
+        value = text
+    if isinstance(like, bool) != isinstance(value, bool) or (
+        isinstance(like, (int, float)) and not isinstance(value, (int, float))
+    ):
+        raise ConfigError(f"{key} takes a {type(like).__name__}, not {value!r}")
+    if isinstance(like, float):
+        value = float(value)
+    return value
+
+
+def override(cfg: Config, overrides: Mapping[str, Any]) -> Config:
+    """A copy of ``cfg`` with dotted keys replaced; values may be strings (parsed by the field's type)."""
+    known = keys(cfg)
+    sections: dict[str, dict[str, Any]] = {}
+    for key, text in overrides.items():
+        if key not in known:
+            raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(known)}")
+        section, name = key.split(".", 1)
+        sections.setdefault(section, {})[name] = _parse(key, text, known[key])
+    return replace(cfg, **{s: replace(getattr(cfg, s), **kv) for s, kv in sections.items()})
+
+
+def to_dict(cfg: Config) -> dict:
+    return cfg.to_dict()
+
+
+def from_dict(d: Mapping[str, Any]) -> Config:
+    """Inverse of :meth:`Config.to_dict`; unknown sections or keys are errors."""
+    flat: dict[str, Any] = {}
+    for section, values in d.items():
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"config section {section!r} must be an object")
+        for name, value in values.items():
+            flat[f"{section}.{name}"] = value
+    return override(Config(), flat)
+
+
+def save(cfg: Config, path) -> None:
+    """Writes the resolved config as JSON (to a temporary name, then renamed)."""
+    from pathlib import Path
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    tmp.replace(path)
+
+
+def load(path) -> Config:
+    from pathlib import Path
+
+    try:
+        return from_dict(json.loads(Path(path).read_text()))
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e})") from None
+
+
+def validate(cfg: Config, world_size: int = 1) -> Config:
+    """Raises ConfigError, with what to fix, for a config that cannot run; returns ``cfg``."""
+    unknown = [s for s in cfg.stages() if s not in STAGES]
+    if unknown:
+        raise ConfigError(f"unknown stage(s) {', '.join(unknown)} in run.stages; choose from {', '.join(STAGES)}")
+    m, n, b = cfg.llm.teacher_layers, cfg.llm.student_layers, cfg.distill.blocks
+    if b < 1 or m < 1 or n < 1:
+        raise ConfigError("llm.teacher_layers, llm.student_layers and distill.blocks must be >= 1")
+    if m % b or n % b:
+        raise ConfigError(
+            f"teacher layers M={m} and student layers N={n} must both divide by distill.blocks B={b} "
+            f"(e.g. M=8, N=4, B=4)"
+        )
+    if n > m:
+        raise ConfigError(f"the student (N={n} layers) must not be deeper than the teacher (M={m})")
+    if cfg.llm.backbone == "random" and cfg.llm.random_layers < m:
+        raise ConfigError(f"llm.random_layers={cfg.llm.random_layers} must be >= llm.teacher_layers={m}")
+    if not cfg.llm.backbone:
+        raise ConfigError(
+            "no backbone: pass --backbone PATH (a local HF checkpoint dir or .gguf file), smollm2 or random"
+        )
+    if cfg.llm.finetune not in ("lora", "full"):
+        raise ConfigError(f"llm.finetune must be lora or full, not {cfg.llm.finetune!r}")
+    if cfg.data.train_mode not in ("last", "all_prefixes"):
+        raise ConfigError(f"data.train_mode must be last or all_prefixes, not {cfg.data.train_mode!r}")
+    if cfg.eval.select not in SELECT_METRICS:
+        raise ConfigError(f"eval.select must be one of {', '.join(SELECT_METRICS)}, not {cfg.eval.select!r}")
+    if cfg.run.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+        raise ConfigError(f"run.mixed_precision must be auto, no, bf16 or fp16, not {cfg.run.mixed_precision!r}")
+    if cfg.data.max_len < 1 or cfg.eval.negatives < 1:
+        raise ConfigError("data.max_len and eval.negatives must be >= 1")
+    for name in ("sasrec", "teacher", "student"):
+        st = getattr(cfg, name)
+        accum = getattr(st, "grad_accum", 1)
+        if st.epochs < 0 or st.batch_size < 1 or accum < 1:
+            raise ConfigError(f"{name}: epochs must be >= 0, batch_size and grad_accum >= 1")
+        if st.batch_size % (world_size * accum):
+            raise ConfigError(
+                f"{name}.batch_size={st.batch_size} must divide by processes ({world_size}) x "
+                f"grad_accum ({accum}); pick a multiple of {world_size * accum}"
+            )
+    return cfg

@@ -1,0 +1,65 @@
+"""The training objectives: full-softmax CE, and the SLMRec distillation loss that adds to it.
+
+Design: one function per term, each a pure function of tensors, so the one training loop calls
+``objective(model, batch)`` for every stage and distillation only adds terms (METHOD.md §5.3, code form):
+
+    L = CE(score(h_s[N]) . E^T, y)                                    (next-item CE over all items)
+      + lambda_ms  * sum_{k=1}^{B-1} CE(W_k(h_s[k*N/B]) . E^T, y)      (multi-supervision heads)
+      + sum_{k=1}^{B} [ lambda_cos  * (1 - mean_b cos(h_s[k*N/B], h_t[k*M/B]))
+                      + lambda_norm * mean_b ||h_s[k*N/B] - h_t[k*M/B]||_2 ]
+
+with last-position states in Hugging Face indexing (k = B is the final-RMSNorm output of both), blocks summed
+not averaged, the L2 norm not squared, and the teacher frozen (its states computed under ``no_grad``). Unlike the
+released code there is no bare ``except``: a KD term that cannot be computed is an error, never a silent
+fallback to plain CE (METHOD.md B3-B5). Every term is returned for logging.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def block_pairs(teacher_layers: int, student_layers: int, blocks: int) -> list[tuple[int, int]]:
+    """(student index, teacher index) into ``hidden_states`` for blocks k = 1..B; e.g. 8->4, B=4: (1,2)...(4,8)."""
+    if blocks < 1 or teacher_layers % blocks or student_layers % blocks:
+        raise ValueError(f"M={teacher_layers} and N={student_layers} must divide by B={blocks}")
+    m, n = teacher_layers // blocks, student_layers // blocks
+    return [(k * n, k * m) for k in range(1, blocks + 1)]
+
+
+def full_ce(user: torch.Tensor, item_emb: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """CE of the target over every item: user [B, D], item_emb [I+1, D] (row 0 = padding, excluded), target [B]."""
+    logits = user.float() @ item_emb.float().T  # [B, I+1]
+    logits[:, 0] = float("-inf")
+    return F.cross_entropy(logits, target)
+
+
+def kd_terms(student_states, teacher_states, pairs) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum_k (1 - mean cos), sum_k mean L2) over the block pairs; states are lists of [B, H]."""
+    cos_term = norm_term = 0.0
+    for s_idx, t_idx in pairs:
+        s, t = student_states[s_idx].float(), teacher_states[t_idx].float()  # [B, H]
+        cos_term = cos_term + (1.0 - F.cosine_similarity(s, t, dim=-1, eps=1e-8).mean())
+        norm_term = norm_term + (s - t).norm(dim=-1).mean()
+    return cos_term, norm_term
+
+
+def recommendation_loss(model, batch: dict, table: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """Plain next-item CE (SASRec, teacher, student without distillation); ``table`` = item embeddings [I+1, D]."""
+    ce = full_ce(model(batch["input_ids"])["user"], table, batch["target"])
+    return ce, {"ce": ce.detach()}
+
+
+def slmrec_loss(model, batch: dict, table, teacher, pairs, lambda_cos: float, lambda_norm: float, lambda_ms: float):
+    """The SLMRec objective: CE + lambda_ms * multi-supervision CE + block-wise cos and L2 to a frozen teacher."""
+    out = model(batch["input_ids"], states=True)
+    target = batch["target"]
+    ce = full_ce(out["user"], table, target)
+    ms = sum((full_ce(u, table, target) for u in out["head_users"]), torch.zeros((), device=ce.device))
+    with torch.no_grad():
+        teacher_states = teacher(batch["input_ids"], states=True)["states"]
+    cos_term, norm_term = kd_terms(out["states"], teacher_states, pairs)
+    loss = ce + lambda_ms * ms + lambda_cos * cos_term + lambda_norm * norm_term
+    parts = {"ce": ce.detach(), "ms": ms.detach(), "cos": cos_term.detach(), "norm": norm_term.detach()}
+    return loss, parts

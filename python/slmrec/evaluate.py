@@ -1,0 +1,108 @@
+"""Evaluation: sampled (1 positive + n fixed negatives) and full ranking, sharded over processes.
+
+Design: the candidates are fixed and seeded (``slmrec.sampling.eval_candidates_for`` persists them in the dataset
+dir), so every evaluation of a split scores the same sets (METHOD.md O16 fixed). Users are split over processes
+by an accelerate-prepared ``DataLoader``; each process ranks its users on its device and
+``gather_for_metrics`` collects the ranks (dropping the padding duplicates) before the pure metric functions of
+:mod:`slmrec.metrics` run. Full ranking scores every item; padding and the user's other history items (the
+whole sequence except the target, as for the sampled negatives) are set to -inf. Ties count against the
+target (pessimistic rank). An ``encode`` function maps histories [B, L] to a dict of named user vectors, so one
+pass can score several heads at once (the layer probe).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from slmrec.metrics import metrics_from_ranks, rank_of_target
+
+
+@dataclass
+class EvalSet:
+    """One split, fixed: histories, candidates, full-ranking targets and exclusions (CPU tensors)."""
+
+    split: str
+    users: torch.Tensor  # [U] CSR rows
+    history: torch.Tensor  # [U, L] left-padded item ids
+    candidates: torch.Tensor  # [U, 1+n], column 0 = the target
+    exclude: torch.Tensor  # [U, X] items to rank below everything (0-padded; never the target)
+
+
+def max_negatives(dataset) -> int:
+    """The most negatives every evaluated user (length >= 3) can get: items outside its whole history."""
+    from slmrec.sampling import NegativeSampler
+
+    users = np.flatnonzero(np.diff(dataset.offsets) >= 3).astype(np.int64)
+    if not len(users):
+        return 0
+    return int(NegativeSampler(dataset.offsets, dataset.items, dataset.num_items).available(users).min())
+
+
+def build_eval_set(dataset, split: str, *, max_len: int, negatives: int, seed: int) -> EvalSet:
+    from slmrec.errors import ConfigError
+    from slmrec.sampling import eval_candidates_for, history_inputs
+
+    try:
+        users, cands = eval_candidates_for(dataset, split, n=negatives, seed=seed)
+    except ValueError as e:  # too few items outside some history for n negatives
+        raise ConfigError(f"{e} (--eval.negatives)") from None
+    users = np.asarray(users, dtype=np.int64)
+    hist = history_inputs(dataset.offsets, dataset.items, users, split=split, max_len=max_len)
+    off, items = dataset.offsets, dataset.items
+    lens = off[users + 1] - off[users]
+    exclude = np.zeros((len(users), int(lens.max()) if len(users) else 1), dtype=np.int64)
+    for i, u in enumerate(users):
+        seq = items[off[u] : off[u + 1]].astype(np.int64)
+        exclude[i, : len(seq)] = np.where(seq == cands[i, 0], 0, seq)
+    t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long)
+    return EvalSet(split, t(users), t(hist), t(cands), t(exclude))
+
+
+@torch.no_grad()
+def evaluate(accelerator, encode, table: torch.Tensor, data: EvalSet, *, batch_size: int, full: bool = True) -> dict:
+    """Metrics of every user vector ``encode`` returns: ``{name: {"hr@1": .., "full_hr@1": .., ...}}``.
+
+    ``table`` [I+1, D] is the item embedding table on the device; ``encode(input_ids) -> {name: [B, D]}``.
+    Also reports ``users_per_s`` (encode + scoring, this process) under the key ``"_speed"``.
+    """
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(data.history, data.candidates, data.exclude), batch_size=batch_size
+    )
+    loader = accelerator.prepare_data_loader(loader, device_placement=True)
+    table = table.float()
+    ranks: dict[str, list] = {}
+    seen, seconds = 0, 0.0
+    for hist, cands, excl in loader:
+        start = time.perf_counter()
+        users = {k: v.float() for k, v in encode(hist).items()}  # name -> [b, D]
+        for name, u in users.items():
+            sampled = torch.einsum("bd,bcd->bc", u, table[cands])  # [b, 1+n]
+            r, ties = rank_of_target(sampled, sampled[:, 0])
+            pos_ok = torch.isfinite(sampled[:, 0])
+            cols = [torch.where(pos_ok, r, -1), ties]
+            if full:
+                s = u @ table.T  # [b, I+1]
+                target = s.gather(1, cands[:, :1]).squeeze(1)  # [b]
+                s[:, 0] = float("-inf")
+                s.scatter_(1, excl, float("-inf"))
+                fr, fties = rank_of_target(s, target)
+                cols += [torch.where(torch.isfinite(target), fr, -1), fties]
+            ranks.setdefault(name, []).append(accelerator.gather_for_metrics(torch.stack(cols, 1)))
+        if accelerator.device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds += time.perf_counter() - start
+        seen += hist.shape[0]
+    out = {}
+    n_items = table.shape[0] - 1
+    for name, chunks in ranks.items():
+        a = torch.cat(chunks).cpu().numpy()  # [U, 2 or 4]
+        m = metrics_from_ranks(a[:, 0], a[:, 1], num_candidates=data.candidates.shape[1])
+        if full:
+            m.update(metrics_from_ranks(a[:, 2], a[:, 3], num_candidates=n_items, prefix="full_"))
+        out[name] = m
+    out["_speed"] = {"users_per_s": seen / seconds if seconds > 0 else float("nan")}
+    return out

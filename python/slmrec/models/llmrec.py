@@ -1,0 +1,106 @@
+"""The E4SRec-style LLM recommender (METHOD.md §4): teacher and student are this class at two depths.
+
+Forward (one pass, all tensors batch-first):
+  E[input_ids]                 frozen item table (the SASRec embeddings)           [B, L, D]
+  input_proj                   Linear(D -> H, bias) into the decoder's width       [B, L, H]
+  [prefix | items | suffix]    prompt token embeddings around the item slots       [B, P+L+S, H]
+  decoder (first n layers)     attention mask 0 on left padding, default positions [B, T, H]
+  last position -> score       Linear(H -> D, no bias): the user vector            [B, D]
+Scores are dot products with the same frozen table E (padding row 0 is never a target).
+
+``forward(..., states=True)`` also returns the last position's hidden state after every layer, in Hugging Face
+indexing (0 = input embeddings, i < n = residual stream after layer i, n = final-RMSNorm output), which is what
+the distillation compares (METHOD.md §5.2, A15). A student built with ``blocks = B`` carries B - 1 extra heads
+``W_k = Linear(H -> D)`` on the states at layers k*N/B, k = 1..B-1 (multi-supervision, METHOD.md §5.3).
+The item table is a non-persistent buffer: checkpoints hold the trainable weights only.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+PROMPT_PREFIX = (
+    "Below is an instruction that describes a task, paired with an input that provides further context. Write a "
+    "response that appropriately completes the request.\n\n### Instruction:\nGiven the user\u2019s purchase history, "
+    "predict next possible item to be purchased.\n\n### Input:\n"
+)
+PROMPT_SUFFIX = "\n### Response:\n"
+
+
+class LLMRec(nn.Module):
+    def __init__(self, backbone: nn.Module, item_emb: torch.Tensor, *, tokenizer=None, blocks: int = 0):
+        super().__init__()
+        self.backbone = backbone
+        hidden = backbone.config.hidden_size
+        self.num_layers = backbone.config.num_hidden_layers
+        self.register_buffer("item_emb", item_emb.detach().float().clone(), persistent=False)  # [I+1, D]
+        d = item_emb.shape[1]
+        self.input_proj = nn.Linear(d, hidden, bias=True)
+        self.score = nn.Linear(hidden, d, bias=False)
+        # multi-supervision heads on the states at layers k*N/B, k = 1..B-1
+        self.head_layers = [k * self.num_layers // blocks for k in range(1, blocks)] if blocks > 1 else []
+        self.heads = nn.ModuleList(nn.Linear(hidden, d, bias=False) for _ in self.head_layers)
+        if tokenizer is not None:
+            enc = lambda s: torch.tensor(tokenizer(s, add_special_tokens=False)["input_ids"], dtype=torch.long)
+            prefix, suffix = enc(PROMPT_PREFIX), enc(PROMPT_SUFFIX)
+        else:
+            prefix = suffix = torch.zeros(0, dtype=torch.long)
+        self.register_buffer("prefix_ids", prefix, persistent=False)  # [P]
+        self.register_buffer("suffix_ids", suffix, persistent=False)  # [S]
+
+    def decoder(self) -> nn.Module:
+        """The plain decoder (under a peft wrapper, if any)."""
+        m = self.backbone
+        return m.get_base_model() if hasattr(m, "get_base_model") else m
+
+    def forward(self, input_ids: torch.Tensor, states: bool = False) -> dict:
+        b = input_ids.shape[0]
+        x = self.input_proj(self.item_emb[input_ids])  # [B, L, H]
+        mask = input_ids > 0  # [B, L]
+        embed = self.decoder().embed_tokens
+        parts, masks = [], []
+        if self.prefix_ids.numel():
+            parts.append(embed(self.prefix_ids).unsqueeze(0).expand(b, -1, -1))  # [B, P, H]
+            masks.append(mask.new_ones(b, self.prefix_ids.numel()))
+        parts.append(x.to(embed.weight.dtype))
+        masks.append(mask)
+        if self.suffix_ids.numel():
+            parts.append(embed(self.suffix_ids).unsqueeze(0).expand(b, -1, -1))  # [B, S, H]
+            masks.append(mask.new_ones(b, self.suffix_ids.numel()))
+        h0 = torch.cat(parts, dim=1)  # [B, T, H]
+        attn = torch.cat(masks, dim=1).long()  # [B, T]
+        out = self.backbone(inputs_embeds=h0, attention_mask=attn, output_hidden_states=states or bool(self.heads),
+                            use_cache=False)
+        last = out.last_hidden_state[:, -1]  # [B, H]
+        result = {"user": self.score(last)}  # [B, D]
+        if states or self.heads:
+            hs = [h[:, -1] for h in out.hidden_states]  # n+1 x [B, H]
+            result["states"] = hs
+            result["head_users"] = [w(hs[i]) for w, i in zip(self.heads, self.head_layers)]  # B-1 x [B, D]
+        return result
+
+    def layer_users(self, input_ids: torch.Tensor) -> list[torch.Tensor]:
+        """User vectors [B, D] from the first k layers only, k = 1..n (the layer probe, paper Fig. 1).
+
+        For k < n the state is passed through the final RMSNorm first, so "first k layers" means exactly the
+        model truncated to k layers (the code's probe skips that norm; METHOD.md §8.2).
+        """
+        hs = self.forward(input_ids, states=True)["states"]
+        norm = self.decoder().norm
+        return [self.score(norm(hs[k]) if k < self.num_layers else hs[k]) for k in range(1, self.num_layers + 1)]
+
+    def scores(self, user: torch.Tensor) -> torch.Tensor:
+        """User vectors [B, D] -> scores of every item [B, I+1], padding column at -inf."""
+        s = user.float() @ self.item_emb.T
+        s[:, 0] = float("-inf")
+        return s
+
+
+def with_lora(backbone: nn.Module, r: int, alpha: int, dropout: float) -> nn.Module:
+    """LoRA on the MLP projections (gate/up/down), bias none, as the reference code; the rest frozen."""
+    from peft import LoraConfig, get_peft_model
+
+    conf = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none",
+                      target_modules=["gate_proj", "up_proj", "down_proj"])
+    return get_peft_model(backbone, conf)

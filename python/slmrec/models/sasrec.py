@@ -1,0 +1,73 @@
+"""SASRec as the SLMRec code builds it (METHOD.md §3.1), with the padding fixed.
+
+Architecture (the code's): item table E [num_items + 1, emb_dim]; ``up`` Linear(emb_dim -> hidden); scaled by
+sqrt(emb_dim); learned positions; dropout; ``layers`` pre-LN blocks of causal single-head attention + a
+position-wise FFN; a final LayerNorm (eps 1e-8); the last position goes through ``down`` Linear(hidden -> emb_dim)
+and is scored against every row of E (full-softmax CE on the last item, as the code trains it).
+
+Fixed on purpose (METHOD.md B10/B11): row 0 of E is padding (``padding_idx=0``, never a target, its logit is
+-inf), and padded positions are masked as attention keys and zeroed after every block. A query attends to itself
+even when it is padding, so an all-padding row stays finite.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class _Block(nn.Module):
+    def __init__(self, hidden: int, heads: int, dropout: float):
+        super().__init__()
+        self.attn_norm = nn.LayerNorm(hidden, eps=1e-8)
+        self.attn = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
+        self.ffn_norm = nn.LayerNorm(hidden, eps=1e-8)
+        self.ffn = nn.Sequential(
+            nn.Linear(hidden, hidden), nn.Dropout(dropout), nn.ReLU(), nn.Linear(hidden, hidden), nn.Dropout(dropout)
+        )
+
+    def forward(self, x: torch.Tensor, blocked: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        # x [B, L, H]; blocked [B*heads, L, L] True = may not attend; keep [B, L, 1]
+        q = self.attn_norm(x)
+        x = q + self.attn(q, x, x, attn_mask=blocked, need_weights=False)[0]
+        x = self.ffn_norm(x)
+        x = x + self.ffn(x)
+        return x * keep
+
+
+class SASRec(nn.Module):
+    """History [B, L] of item ids (0 = padding) -> ``{"user": [B, emb_dim]}``."""
+
+    def __init__(self, num_items: int, max_len: int, emb_dim=128, hidden=32, layers=2, heads=1, dropout=0.5):
+        super().__init__()
+        self.item_emb = nn.Embedding(num_items + 1, emb_dim, padding_idx=0)  # [I+1, D]
+        self.up = nn.Linear(emb_dim, hidden)
+        self.pos_emb = nn.Embedding(max_len, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(_Block(hidden, heads, dropout) for _ in range(layers))
+        self.final_norm = nn.LayerNorm(hidden, eps=1e-8)
+        self.down = nn.Linear(hidden, emb_dim)
+        self.heads = heads
+        self.scale = math.sqrt(emb_dim)
+
+    def forward(self, input_ids: torch.Tensor) -> dict:
+        b, length = input_ids.shape
+        pad = input_ids == 0  # [B, L]
+        x = self.up(self.item_emb(input_ids)) * self.scale  # [B, L, H]
+        x = self.dropout(x + self.pos_emb.weight[:length])
+        causal = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)  # [L, L]
+        eye = torch.eye(length, dtype=torch.bool, device=x.device)
+        blocked = (causal | pad[:, None, :]) & ~eye  # [B, L, L]
+        blocked = blocked.repeat_interleave(self.heads, dim=0)  # [B*heads, L, L]
+        keep = (~pad).unsqueeze(-1).to(x.dtype)  # [B, L, 1]
+        for block in self.blocks:
+            x = block(x, blocked, keep)
+        return {"user": self.down(self.final_norm(x)[:, -1])}  # [B, D]
+
+    def scores(self, user: torch.Tensor) -> torch.Tensor:
+        """User vectors [B, D] -> scores of every item [B, I+1], padding column at -inf."""
+        s = user @ self.item_emb.weight.T
+        s[:, 0] = float("-inf")
+        return s

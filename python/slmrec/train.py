@@ -1,0 +1,360 @@
+"""The training pipeline: SASRec -> LLM teacher -> distilled student (and the same student without KD).
+
+Design: ONE training loop, :func:`train_stage`, read top to bottom with accelerate's verbs (``prepare``,
+``accumulate``, ``autocast``, ``backward``, ``clip_grad_norm_``, ``save_state``/``load_state``; evaluation uses
+``gather_for_metrics``). Every stage hands it a model and an objective ``(model, batch, table) -> (loss, parts)``:
+plain next-item CE for SASRec, the teacher and the no-KD student; the SLMRec loss (:mod:`slmrec.distill`) for the
+distilled student, which only adds terms. Batches come from the Rust sampler, sharded per process
+(``rank``/``world_size``); an optimizer step takes ``grad_accum`` micro batches, and an epoch drops the micro
+batches that do not fill a last step, so the number of steps per epoch is known up front (the schedule: linear
+warmup, then cosine to 0; SASRec: constant, AdamW with weight decay 0 = the code's Adam). Mixed precision is
+accelerate's autocast (bf16 where the GPU has it); the frozen teacher runs under the same autocast as the
+student (the reference runs it outside and can hit a dtype error that its bare ``except`` hides, METHOD.md B4).
+
+Model selection is on validation only (``eval.select``: MRR, or NDCG@10), evaluated at each epoch end, or every
+``eval_every`` steps and at the last step when that is set; the best weights are kept, and the test split is
+scored once, with them, at the end.
+
+Resume: a stage whose ``result.json`` exists is done and skipped; otherwise the stage restarts from its last
+checkpoint (``checkpoint/``: accelerate state + ``trainer_state.json``), skipping the micro batches already used
+in that epoch. Batches are a pure function of (seed, epoch) and the RNG states are restored, so on CPU the
+resumed run is bit-identical to an uninterrupted one.
+
+Student initialisation (METHOD.md §5.1, the code's choice; the paper is silent): the student is the first N
+layers of the same *pretrained* backbone the teacher started from, with fresh LoRA adapters and fresh
+``input_proj``/``score``/heads; it is not copied from the trained teacher. The no-KD student is the same model
+trained with CE only (no heads), i.e. what the released code actually trains (METHOD.md B5).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from slmrec import backbone as backbones
+from slmrec import checkpoint
+from slmrec.config import Config, StageConfig
+from slmrec.distill import block_pairs, recommendation_loss, slmrec_loss
+from slmrec.errors import ConfigError
+from slmrec.evaluate import EvalSet, build_eval_set, evaluate
+
+LLM_STAGES = ("teacher", "student", "student_nokd")
+CRASH_ENV = "SLMREC_CRASH_AFTER"  # testing aid: "stage:step" ends the process abruptly after that step
+
+
+@dataclass
+class Stage:
+    """What the loop needs to train one model."""
+
+    name: str
+    model: torch.nn.Module
+    objective: Callable  # (model, batch, table) -> (loss [], parts {name: []})
+    table: Callable  # () -> item embeddings [I+1, D] on the device (SASRec's is trainable)
+    opt: StageConfig
+    schedule: str  # "cosine" (warmup then cosine to 0) | "constant"
+
+
+def make_accelerator(cfg: Config):
+    from accelerate import Accelerator
+
+    mp = cfg.run.mixed_precision
+    if mp == "auto":
+        mp = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    # cpu=True without a GPU: multi-process runs then use gloo (torchrun / accelerate launch --multi_gpu)
+    return Accelerator(mixed_precision=mp, step_scheduler_with_optimizer=False, cpu=not torch.cuda.is_available())
+
+
+def _batches(cfg: Config, dataset, opt: StageConfig, accelerator):
+    from slmrec.sampling import LastItemBatches
+
+    micro = opt.batch_size // (accelerator.num_processes * opt.grad_accum)
+    return LastItemBatches(
+        dataset.offsets, dataset.items, dataset.num_items, max_len=cfg.data.max_len, batch_size=micro,
+        seed=cfg.data.seed, all_prefixes=cfg.data.train_mode == "all_prefixes",
+        rank=accelerator.process_index, world_size=accelerator.num_processes,
+    )
+
+
+def _crash_step(stage: str) -> int:
+    name, _, step = os.environ.get(CRASH_ENV, "").partition(":")
+    return int(step) if name == stage and step else -1
+
+
+def _on(device, batch: dict) -> dict:
+    return {k: torch.as_tensor(v).to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _encoder(accelerator, model) -> Callable:
+    def encode(ids):
+        with accelerator.autocast():
+            return {"": model(ids)["user"]}
+
+    return encode
+
+
+def lr_factor(schedule: str, warmup: int, total: int) -> Callable[[int], float]:
+    """Multiplier of the peak lr after ``step`` optimizer steps: linear warmup, then cosine to 0 (or constant)."""
+
+    def factor(step: int) -> float:
+        if schedule == "constant":
+            return 1.0
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet, out: Path) -> dict:
+    """Trains ``stage.model`` in place (best validation weights loaded at the end); returns its history."""
+    opt_cfg, main = stage.opt, accelerator.is_main_process
+    out.mkdir(parents=True, exist_ok=True)
+    accelerator.gradient_accumulation_steps = opt_cfg.grad_accum
+    batches = _batches(cfg, dataset, opt_cfg, accelerator)
+    steps_per_epoch = batches.num_batches(0) // opt_cfg.grad_accum
+    if steps_per_epoch == 0:
+        raise ConfigError(f"{stage.name}: batch_size {opt_cfg.batch_size} is larger than the training set; lower it")
+    total_steps = steps_per_epoch * opt_cfg.epochs
+
+    params = [p for p in stage.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=opt_cfg.lr, weight_decay=opt_cfg.weight_decay)
+    factor = lr_factor(stage.schedule, opt_cfg.warmup_steps, total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    model, optimizer, scheduler = accelerator.prepare(stage.model, optimizer, scheduler)
+
+    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": -math.inf, "best_step": -1,
+             "losses": [], "evals": [], "epoch_seconds": [], "epoch_train_seconds": 0.0, "data_seconds": 0.0,
+             "step_seconds": 0.0}
+    ckpt_dir, best_path = out / "checkpoint", out / "best.safetensors"
+    if ckpt_dir.exists():
+        state = checkpoint.load_state(accelerator, ckpt_dir)
+    select = cfg.eval.select
+
+    def validate_and_keep_best():
+        model.eval()
+        m = evaluate(accelerator, _encoder(accelerator, model), stage.table(), valid,
+                     batch_size=cfg.eval.batch_size, full=False)[""]
+        model.train()
+        state["evals"].append({"step": state["global_step"], **{k: m[k] for k in ("hr@10", "ndcg@10", "mrr")}})
+        if m[select] > state["best"]:
+            state["best"], state["best_step"] = m[select], state["global_step"]
+            if main:
+                checkpoint.save_weights(checkpoint.trainable_state(accelerator.unwrap_model(model)), best_path)
+        accelerator.wait_for_everyone()
+
+    crash_at = _crash_step(stage.name)
+    bar = None
+    if main and cfg.run.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_steps, initial=state["global_step"], desc=stage.name, unit="step", dynamic_ncols=True)
+    model.train()
+    for epoch in range(state["epoch"], opt_cfg.epochs):
+        stream = iter(batches.epoch(epoch))
+        skip = state["step_in_epoch"] * opt_cfg.grad_accum  # micro batches already used before a resume
+        for i in range(steps_per_epoch * opt_cfg.grad_accum):
+            start = time.perf_counter()
+            batch = next(stream)
+            if i < skip:
+                continue
+            batch = _on(accelerator.device, batch)  # input_ids [b, L], target [b]
+            state["data_seconds"] += time.perf_counter() - start
+            with accelerator.accumulate(model):
+                with accelerator.autocast():
+                    loss, parts = stage.objective(model, batch, stage.table())
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and opt_cfg.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(params, opt_cfg.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            if accelerator.sync_gradients:
+                scheduler.step()
+                state["global_step"] += 1
+                state["step_in_epoch"] += 1
+                state["losses"].append({"step": state["global_step"], "loss": loss.item(),
+                                        **{k: float(v) for k, v in parts.items()}})
+            state["epoch_train_seconds"] += time.perf_counter() - start  # training only: no eval, no saving
+            if not accelerator.sync_gradients:
+                continue
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss.item():.4f}", epoch=epoch)
+                bar.update(1)
+            last_in_epoch = state["step_in_epoch"] == steps_per_epoch
+            if last_in_epoch:
+                state["epoch_seconds"].append(state["epoch_train_seconds"])
+                state["step_seconds"] += state["epoch_train_seconds"]
+                state.update(epoch=epoch + 1, step_in_epoch=0, epoch_train_seconds=0.0)
+            evaluate_now = (
+                (last_in_epoch and not opt_cfg.eval_every)
+                or (opt_cfg.eval_every and state["global_step"] % opt_cfg.eval_every == 0)
+                or state["global_step"] == total_steps
+            )
+            if evaluate_now:
+                validate_and_keep_best()
+            if evaluate_now or (cfg.run.save_every and state["global_step"] % cfg.run.save_every == 0):
+                checkpoint.save_state(accelerator, ckpt_dir, state)
+            if state["global_step"] == crash_at:
+                os._exit(137)  # simulate a killed process: no cleanup, no final write
+    if bar is not None:
+        bar.close()
+    if state["best_step"] < 0:  # no training step at all (epochs = 0): the initial model is the best
+        validate_and_keep_best()
+    accelerator.wait_for_everyone()
+    checkpoint.load_weights(accelerator.unwrap_model(model), best_path)
+    accelerator.free_memory()
+    return state
+
+
+def count_params(model: torch.nn.Module) -> dict:
+    return {"total": sum(p.numel() for p in model.parameters()),
+            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+
+
+class Pipeline:
+    """Builds each stage's model from the config and the outputs of earlier stages, and runs the stages."""
+
+    def __init__(self, cfg: Config, dataset, run_dir: Path, accelerator=None):
+        self.cfg, self.dataset, self.run_dir = cfg, dataset, Path(run_dir)
+        self.acc = accelerator or make_accelerator(cfg)
+        self.spec = backbones.resolve(cfg.llm.backbone) if set(cfg.stages()) & {*LLM_STAGES, "probe"} else None
+        self._eval_sets: dict[str, EvalSet] = {}
+        self._negatives: int | None = None
+
+    # ----- data
+    def negatives(self) -> int:
+        """eval.negatives, capped at what this dataset can supply (small catalogues); the cap is reported."""
+        if self._negatives is None:
+            from slmrec.evaluate import max_negatives
+
+            most = max_negatives(self.dataset)
+            self._negatives = min(self.cfg.eval.negatives, most)
+            if self._negatives < 1:
+                raise ConfigError(f"{self.dataset.path}: no user has an item outside its history to sample")
+            if self._negatives < self.cfg.eval.negatives and self.acc.is_main_process:
+                print(f"note: {self.dataset.num_items} items leave at most {most} negatives per user; "
+                      f"evaluating with 1 + {most} candidates instead of 1 + {self.cfg.eval.negatives}", flush=True)
+        return self._negatives
+
+    def eval_set(self, split: str) -> EvalSet:
+        if split not in self._eval_sets:
+            c = self.cfg
+            self._eval_sets[split] = build_eval_set(self.dataset, split, max_len=c.data.max_len,
+                                                    negatives=self.negatives(), seed=c.eval.seed)
+        return self._eval_sets[split]
+
+    # ----- models
+    def item_table(self) -> torch.Tensor:
+        return checkpoint.read_weights(self.run_dir / "sasrec" / "item_emb.safetensors")["item_emb"]  # [I+1, D]
+
+    def sasrec(self):
+        from slmrec.models import SASRec
+
+        c = self.cfg.sasrec
+        return SASRec(self.dataset.num_items, self.cfg.data.max_len, emb_dim=c.emb_dim, hidden=c.hidden,
+                      layers=c.layers, heads=c.heads, dropout=c.dropout)
+
+    def llmrec(self, layers: int, blocks: int = 0):
+        from slmrec.models import LLMRec
+        from slmrec.models.llmrec import with_lora
+
+        c = self.cfg.llm
+        bb, tok = backbones.load(self.spec, layers, c, max_layers=c.teacher_layers, seed=self.cfg.run.seed)
+        if c.prompt and tok is None:
+            raise ConfigError(f"backbone {c.backbone} has no tokenizer for the prompt; set --llm.prompt false")
+        if c.finetune == "lora":
+            bb = with_lora(bb, c.lora_r, c.lora_alpha, c.lora_dropout)
+        return LLMRec(bb, self.item_table(), tokenizer=tok if c.prompt else None, blocks=blocks)
+
+    def teacher(self, frozen: bool):
+        """The trained teacher (best weights), for distillation and the probe."""
+        torch.manual_seed(self.cfg.run.seed)
+        model = self.llmrec(self.cfg.llm.teacher_layers)
+        checkpoint.load_weights(model, self.run_dir / "teacher" / "best.safetensors")
+        if frozen:
+            model.eval().requires_grad_(False)
+        return model.to(self.acc.device)
+
+    def build(self, name: str) -> Stage:
+        c = self.cfg
+        torch.manual_seed(c.run.seed)  # every stage starts from the same seed: skipping done stages changes nothing
+        if name == "sasrec":
+            model = self.sasrec()
+            s = c.sasrec
+            opt = StageConfig(epochs=s.epochs, batch_size=s.batch_size, grad_accum=1, lr=s.lr, warmup_steps=0,
+                              weight_decay=0.0, max_grad_norm=0.0, eval_every=s.eval_every)
+            return Stage(name, model, recommendation_loss, lambda: model.item_emb.weight, opt, "constant")
+        if name == "teacher":
+            model = self.llmrec(c.llm.teacher_layers)
+            return Stage(name, model, recommendation_loss, lambda: model.item_emb, c.teacher, "cosine")
+        if name == "student_nokd":
+            model = self.llmrec(c.llm.student_layers)
+            return Stage(name, model, recommendation_loss, lambda: model.item_emb, c.student, "cosine")
+        if name == "student":
+            d = c.distill
+            model = self.llmrec(c.llm.student_layers, blocks=d.blocks if d.lambda_ms > 0 else 0)
+            teacher = self.teacher(frozen=True)
+            pairs = block_pairs(c.llm.teacher_layers, c.llm.student_layers, d.blocks)
+
+            def objective(m, batch, table):
+                return slmrec_loss(m, batch, table, teacher, pairs, d.lambda_cos, d.lambda_norm, d.lambda_ms)
+
+            return Stage(name, model, objective, lambda: model.item_emb, c.student, "cosine")
+        raise ConfigError(f"unknown stage {name!r}")
+
+    # ----- running
+    def run_stage(self, name: str) -> dict:
+        out = self.run_dir / name
+        result_path = out / "result.json"
+        if result_path.exists():
+            return json.loads(result_path.read_text())
+        stage = self.build(name)
+        state = train_stage(self.acc, self.cfg, stage, self.dataset, self.eval_set("valid"), out)
+        model = stage.model.to(self.acc.device).eval()
+        encode = _encoder(self.acc, model)
+        table = stage.table().detach()
+        result = {}
+        for split in ("valid", "test"):
+            m = evaluate(self.acc, encode, table, self.eval_set(split), batch_size=self.cfg.eval.batch_size,
+                         full=self.cfg.eval.full_ranking)
+            result[split] = m[""]
+            if split == "test":
+                result["inference_users_per_s"] = m["_speed"]["users_per_s"]
+        epochs = state["epoch_seconds"]
+        result.update(
+            params=count_params(model),
+            train_seconds_per_epoch=sum(epochs) / len(epochs) if epochs else 0.0,
+            data_fraction=state["data_seconds"] / state["step_seconds"] if state["step_seconds"] else 0.0,
+            best_step=state["best_step"],
+            negatives=self.negatives(),
+            processes=self.acc.num_processes,
+        )
+        if self.acc.is_main_process:
+            if name == "sasrec":
+                table = {"item_emb": model.item_emb.weight.detach().cpu()}  # [I+1, D], handed to the LLM stages
+                checkpoint.save_weights(table, out / "item_emb.safetensors")
+            checkpoint.write_json(out / "history.json", {"losses": state["losses"], "evals": state["evals"]})
+            checkpoint.write_json(result_path, result)  # the stage's done-marker, written last
+        self.acc.wait_for_everyone()
+        return result
+
+    def run(self) -> dict:
+        from slmrec import probe, report
+
+        results = {}
+        for name in self.cfg.stages():
+            if name == "probe":
+                results["probe"] = probe.run_probe(self)
+            else:
+                results[name] = self.run_stage(name)
+        if self.acc.is_main_process:
+            report.write_all(self.run_dir, self.cfg)
+        self.acc.wait_for_everyone()
+        return results

@@ -1,0 +1,175 @@
+"""`slmrec-train`: SASRec -> teacher -> distilled student (and the no-KD student) -> report, in one command.
+
+Design: a flag for every config key, derived from the dataclass fields (``--teacher.lr 3e-4``; positional
+``teacher.lr=3e-4`` works too), on top of a preset. Everything the user can get wrong (unknown preset or key, layers
+that do not divide, a missing or non-decoder backbone, a dataset dir with missing files or the wrong schema, a
+run dir that exists, a corrupt checkpoint) is checked before training where possible and always ends in one
+``slmrec-train: error: ...`` line and exit code 2. A run dir that this invocation created is removed again
+when it fails before any stage finished, so nothing half-written is left behind. ``--resume`` continues a run
+from its saved ``config.json`` (any override given must agree with it), skipping finished stages and restarting
+the current one from its last checkpoint. Multi-process (DDP): ``accelerate launch --multi_gpu --num_processes 2
+-m slmrec.train_cli ...`` (on GPUs, or on CPU with gloo; plain ``accelerate launch --cpu`` starts one process
+only), or ``torchrun --nproc_per_node 2 -m slmrec.train_cli ...``; FSDP/DeepSpeed come from ``accelerate config``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from slmrec import config as configs
+from slmrec.errors import ConfigError, SlmrecError
+
+PROG = "slmrec-train"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints the whole usage otherwise)
+        raise ConfigError(message)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Train SASRec -> LLM teacher -> distilled small student (SLMRec) and report.",
+                allow_abbrev=False)
+    p.add_argument("--data", nargs="+", metavar="DIR_OR_FILE",
+                   help="a prepared dataset dir (with stats.json) or raw files to prepare into RUN_DIR/data; "
+                        "default: the embedded synthetic dataset")
+    p.add_argument("--preset", choices=list(configs.PRESETS), help="base config (default small; tiny for tests)")
+    p.add_argument("--out", metavar="RUN_DIR", help="run directory (default runs/<preset>)")
+    p.add_argument("--stages", help=f"comma-separated subset of {','.join(configs.STAGES)} (= --run.stages)")
+    p.add_argument("--backbone", help="random | smollm2 | local HF checkpoint dir | .gguf file (= --llm.backbone)")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoints")
+    p.add_argument("--force", action="store_true", help="delete RUN_DIR first if it exists")
+    comments = configs.field_comments()
+    group = p.add_argument_group("config keys (override the preset)")
+    for key, value in configs.keys().items():
+        group.add_argument(f"--{key}", dest=f"cfg:{key}", metavar=type(value).__name__.upper(),
+                           help=f"{comments.get(key, '')} (default per preset)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="more config overrides, e.g. teacher.epochs=1")
+    return p
+
+
+def resolve_config(args) -> configs.Config:
+    overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg:") and v is not None}
+    for item in args.overrides:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ConfigError(f"override {item!r} is not KEY=VALUE")
+        overrides[key.lstrip("-")] = value
+    if args.stages is not None:
+        overrides["run.stages"] = args.stages
+    if args.backbone is not None:
+        overrides["llm.backbone"] = args.backbone
+    if args.resume:
+        saved = Path(args.out or "") / "config.json"
+        if not args.out or not saved.is_file():
+            raise ConfigError(f"--resume needs --out RUN_DIR of an earlier run (no {saved})")
+        base = configs.load(saved)
+        cfg = configs.override(base, overrides)
+        if args.preset:
+            raise ConfigError("--resume takes the config saved in RUN_DIR; drop --preset")
+        free = ("run.progress", "run.stages")  # may change on resume: they do not change any result
+        diff = [k for k, v in configs.keys(cfg).items() if configs.keys(base)[k] != v and k not in free]
+        if diff:
+            raise ConfigError(f"--resume: {', '.join(diff)} would change the run saved in {saved}; start a new run "
+                              "(another --out) to change them")
+        return cfg
+    return configs.override(configs.preset(args.preset or "small"), overrides)
+
+
+def _is_prepared(path: Path) -> bool:
+    return path.is_dir() and (path / "stats.json").is_file()
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    created, run_dir = False, None
+    try:
+        args = parser().parse_args(argv)
+        cfg = resolve_config(args)
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        configs.validate(cfg, world_size=world)
+        run_dir = Path(args.out or f"runs/{args.preset or 'small'}")
+        import slmrec
+        from slmrec import backbone
+
+        if set(cfg.stages()) & {"teacher", "student", "student_nokd", "probe"}:
+            backbone.resolve(cfg.llm.backbone)  # a bad path fails here, before anything is written
+        data_paths = [Path(p) for p in (args.data or [])]
+        for p in data_paths:
+            if not p.exists():
+                raise ConfigError(f"--data {p}: no such file or directory")
+        if not data_paths and args.resume and (run_dir / "data_source.json").is_file():
+            data_paths = [Path(json.loads((run_dir / "data_source.json").read_text())["path"])]
+        prepared = len(data_paths) == 1 and data_paths[0].is_dir()
+        if prepared:
+            dataset = slmrec.load(data_paths[0])  # missing files or a wrong schema fail here
+        if run_dir.exists() and not args.resume:
+            if not args.force:
+                raise ConfigError(f"{run_dir} exists; pass --resume to continue it, --force to start over, "
+                                  "or another --out")
+
+        from slmrec.train import Pipeline, make_accelerator
+
+        acc = make_accelerator(cfg)
+        if acc.is_main_process:
+            if args.force and run_dir.exists() and not args.resume:
+                shutil.rmtree(run_dir)
+            created = not run_dir.exists()
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if not args.resume:  # a resumed run keeps its config (only run.stages/run.progress may differ)
+                configs.save(cfg, run_dir / "config.json")
+            if prepared:
+                (run_dir / "data_source.json").write_text(json.dumps({"path": str(data_paths[0].resolve())}))
+            if not prepared:
+                _prepare_data(cfg, data_paths, run_dir)
+        acc.wait_for_everyone()
+        if not prepared:
+            dataset = slmrec.load(run_dir / "data")
+        results = Pipeline(cfg, dataset, run_dir, acc).run()
+        if acc.is_main_process:
+            for name, r in results.items():
+                if name != "probe":
+                    t = r["test"]
+                    print(f"{name:>13}: test hr@10 {t['hr@10']:.4f} ndcg@10 {t['ndcg@10']:.4f} mrr {t['mrr']:.4f} "
+                          f"full_hr@10 {t.get('full_hr@10', float('nan')):.4f}")
+            print(f"wrote {run_dir}/metrics.json, results.md, curves.png")
+        return 0
+    except (SlmrecError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
+        _cleanup(created, run_dir)
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"{PROG}: error: {msg}", file=sys.stderr)
+        return 2
+    except BaseException:
+        _cleanup(created, run_dir)
+        raise
+
+
+def _prepare_data(cfg, data_paths: list[Path], run_dir: Path) -> None:
+    import slmrec
+
+    target = run_dir / "data"
+    if _is_prepared(target):
+        return
+    if data_paths:
+        slmrec.prepare([str(p) for p in data_paths], target)
+        return
+    from slmrec.synth import generate_reviews
+
+    raw = run_dir / "synthetic.json.gz"
+    generate_reviews(raw, n_users=cfg.data.synth_users, n_items=cfg.data.synth_items or None, seed=cfg.data.seed)
+    slmrec.prepare([str(raw)], target)
+
+
+def _cleanup(created: bool, run_dir: Path | None) -> None:
+    """Removes a run dir made by this invocation if no stage finished in it."""
+    if created and run_dir is not None and run_dir.exists() and not list(run_dir.glob("*/result.json")):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Config: presets, dotted overrides parsed by field type, unknown keys refused, JSON round-trip, validation."""
+
+import json
+
+import pytest
+
+from slmrec import config
+from slmrec.errors import ConfigError
+
+
+@pytest.mark.parametrize("name", ["tiny", "small", "paper"])
+def test_round_trip(name, tmp_path):
+    cfg = config.preset(name)
+    config.save(cfg, tmp_path / "config.json")
+    assert config.load(tmp_path / "config.json") == cfg
+    assert config.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_overrides_are_typed():
+    cfg = config.override(config.preset("tiny"), {"teacher.lr": "3e-4", "llm.prompt": "true", "teacher.epochs": "7"})
+    assert cfg.teacher.lr == 3e-4 and cfg.llm.prompt is True and cfg.teacher.epochs == 7
+    with pytest.raises(ConfigError, match="integer"):
+        config.override(cfg, {"teacher.epochs": "two"})
+
+
+def test_unknown_keys_and_presets_are_errors():
+    with pytest.raises(ConfigError, match="unknown config key 'teacher.lrr'"):
+        config.override(config.Config(), {"teacher.lrr": "1"})
+    with pytest.raises(ConfigError, match="unknown preset"):
+        config.preset("huge")
+    with pytest.raises(ConfigError):
+        config.from_dict({"teacher": {"nope": 1}})
+
+
+def test_layers_must_divide_into_blocks():
+    bad = config.override(config.preset("small"), {"llm.teacher_layers": "6"})
+    with pytest.raises(ConfigError, match="divide by distill.blocks"):
+        config.validate(bad)
+    config.validate(config.preset("small"))
+    with pytest.raises(ConfigError, match="no backbone"):
+        config.validate(config.preset("paper"))
+
+
+def test_batch_must_divide_into_processes():
+    cfg = config.override(config.preset("tiny"), {"teacher.batch_size": "63"})
+    with pytest.raises(ConfigError, match="teacher.batch_size=63"):
+        config.validate(cfg, world_size=2)
+
+
+def test_every_field_has_a_comment():
+    comments = config.field_comments()
+    assert set(comments) == set(config.keys())
+    assert all(comments.values())

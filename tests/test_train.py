@@ -1,0 +1,154 @@
+"""`slmrec-train` end to end on the tiny preset (CPU), resume after a crash, and every bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from slmrec.train_cli import main  # noqa: E402
+
+STAGES = ("sasrec", "teacher", "student", "student_nokd")
+KEYS = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "mrr")
+TIMING = ("train_seconds_per_epoch", "inference_users_per_s", "data_fraction")
+
+
+def _cli(*args, env=None):
+    """Runs slmrec-train in a fresh process (a crash must not take pytest with it)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "slmrec.train_cli", *args], capture_output=True, text=True,
+                          env=full_env, timeout=600)
+
+
+def _without_timing(metrics: dict) -> dict:
+    return {s: {k: v for k, v in r.items() if k not in TIMING} for s, r in metrics.items()}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    assert main(["--preset", "tiny", "--out", str(out), "--run.progress", "false", "--run.save_every", "2"]) == 0
+    return out
+
+
+def test_tiny_run_writes_everything(tiny_run):
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert set(metrics) == set(STAGES)
+    for stage in STAGES:
+        for split in ("valid", "test"):
+            m = metrics[stage][split]
+            for k in KEYS:
+                assert 0.0 <= m[k] <= 1.0 and 0.0 <= m["full_" + k] <= 1.0
+            assert m["users"] > 0 and 0.0 <= m["tie_rate"] <= 1.0
+        assert metrics[stage]["params"]["trainable"] > 0
+        assert metrics[stage]["inference_users_per_s"] > 0 and metrics[stage]["train_seconds_per_epoch"] > 0
+    # the models learn: SASRec and the teacher beat a random ranking (hr@10 = 10/50 over 1 + 49 candidates)
+    assert metrics["sasrec"]["test"]["hr@10"] > 0.25 and metrics["teacher"]["test"]["hr@10"] > 0.25
+    # the student is shallower: fewer parameters
+    assert metrics["student"]["params"]["total"] < metrics["teacher"]["params"]["total"]
+    losses = json.loads((tiny_run / "student" / "history.json").read_text())["losses"]
+    assert all(x["cos"] > 0 and x["norm"] > 0 and x["ms"] > 0 for x in losses)  # KD actually runs
+    saved = json.loads((tiny_run / "config.json").read_text())
+    assert saved["llm"]["teacher_layers"] == 4 and saved["distill"]["blocks"] == 2
+    for f in ("results.md", "curves.png", "probe.png", "probe/result.json", "teacher/best.safetensors"):
+        assert (tiny_run / f).is_file(), f
+    assert "| SLMRec student" in (tiny_run / "results.md").read_text()
+    assert not list(tiny_run.rglob("*.tmp"))
+    probe = json.loads((tiny_run / "probe" / "result.json").read_text())
+    assert probe["layers"] == [1, 2, 3, 4]
+    assert probe["test"]["4"]["mrr"] == pytest.approx(metrics["teacher"]["test"]["mrr"])
+
+
+def test_resume_after_a_crash_is_bit_exact(tiny_run, tmp_path):
+    out = tmp_path / "crashed"
+    args = ["--preset", "tiny", "--out", str(out), "--run.progress", "false", "--run.save_every", "2"]
+    crashed = _cli(*args, env={"SLMREC_CRASH_AFTER": "teacher:3"})
+    assert crashed.returncode == 137, crashed.stderr[-2000:]
+    assert (out / "sasrec" / "result.json").is_file() and not (out / "teacher" / "result.json").exists()
+    state = json.loads((out / "teacher" / "checkpoint" / "trainer_state.json").read_text())
+    assert state["global_step"] == 2  # the crash lost step 3; resume redoes it
+    assert main(["--out", str(out), "--resume", "--run.progress", "false"]) == 0
+    expected = json.loads((tiny_run / "metrics.json").read_text())
+    got = json.loads((out / "metrics.json").read_text())
+    assert _without_timing(got) == _without_timing(expected)
+
+
+def _fails(capsys, *args) -> str:
+    assert main(list(args)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("slmrec-train: error: ") and "\n" not in err
+    return err
+
+
+def test_bad_inputs_exit_2_and_leave_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["--preset", "tiny", "--out", str(out)]
+    assert "huge" in _fails(capsys, "--preset", "huge", "--out", str(out))
+    assert "teacher.lrr" in _fails(capsys, *base, "teacher.lrr=1")
+    assert "--teacher.lrr" in _fails(capsys, *base, "--teacher.lrr", "1")
+    assert "divide by distill.blocks" in _fails(capsys, *base, "--llm.teacher_layers", "3")
+    assert "no such file" in _fails(capsys, *base, "--backbone", str(tmp_path / "nope"))
+    (tmp_path / "enc").mkdir()
+    (tmp_path / "enc" / "config.json").write_text('{"model_type": "t5", "is_encoder_decoder": true}')
+    assert "not a supported decoder" in _fails(capsys, *base, "--backbone", str(tmp_path / "enc"))
+    (tmp_path / "badset").mkdir()
+    (tmp_path / "badset" / "stats.json").write_text("{}")
+    _fails(capsys, *base, "--data", str(tmp_path / "badset"))
+    assert "--resume" in _fails(capsys, "--out", str(out), "--resume")
+    assert not out.exists()
+
+
+def test_corrupt_checkpoint_on_resume(tiny_run, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(tiny_run, out)
+    shutil.rmtree(out / "student_nokd")  # unfinished stage ...
+    shutil.copytree(tiny_run / "student_nokd" / "checkpoint", out / "student_nokd" / "checkpoint")
+    model = out / "student_nokd" / "checkpoint" / "model.safetensors"
+    model.write_bytes(model.read_bytes()[:100])  # ... with a truncated checkpoint
+    err = _fails(capsys, "--out", str(out), "--resume", "--run.progress", "false")
+    assert "corrupt" in err and "student_nokd" in err
+    assert out.exists()  # a resumed run is never deleted
+
+
+def test_existing_run_dir_is_not_overwritten(tiny_run, capsys):
+    assert "exists" in _fails(capsys, "--preset", "tiny", "--out", str(tiny_run))
+
+
+def test_two_processes_match_one(tmp_path):
+    """DDP on CPU (gloo): same global batches, so without dropout the metrics match a 1-process run."""
+    args = ["--preset", "tiny", "--run.progress", "false", "--stages", "sasrec,teacher",
+            "--sasrec.dropout", "0", "--llm.lora_dropout", "0"]
+    one = _cli(*args, "--out", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr[-2000:]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    two = subprocess.run([*launch, "-m", "slmrec.train_cli", *args, "--out", str(tmp_path / "two")],
+                         capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr[-2000:]
+    a = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    for stage in ("sasrec", "teacher"):
+        for split in ("valid", "test"):
+            assert a[stage][split]["users"] == b[stage][split]["users"]  # no user dropped or counted twice
+            for k in KEYS:
+                assert abs(a[stage][split][k] - b[stage][split][k]) <= 0.01, (stage, split, k)
+
+
+@pytest.mark.gpu
+def test_tiny_run_on_gpu_in_bf16(tmp_path):
+    torch = pytest.importorskip("torch")
+    if not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()):
+        pytest.skip("needs a CUDA GPU with bf16")
+    out = tmp_path / "gpu"
+    assert main(["--preset", "tiny", "--out", str(out), "--run.progress", "false", "--run.mixed_precision", "bf16",
+                 "--stages", "sasrec,teacher,student"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["teacher"]["test"]["hr@10"] > 0.2 and metrics["student"]["test"]["unscorable"] == 0
