@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # shellcheck disable=SC1091
 source .venv/bin/activate
-slmrec-prep --synthetic 2000 --out runs/out/synthetic --force
+slmrec-train --preset tiny --out runs/out/demo --force
