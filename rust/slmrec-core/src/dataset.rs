@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::input::Progress;
 use crate::reader::{read_interactions, read_meta, ItemMeta, ReadOptions};
-use crate::recipe::{apply, assign_ids, Recipe, RecipeKind};
+use crate::recipe::{apply, assign_ids, bucket, Recipe, RecipeKind};
 
 /// File names inside a dataset directory.
 pub const INTERACTIONS: &str = "interactions.parquet";
@@ -147,17 +147,14 @@ impl Dataset {
         let (item_id, item_names) = assign_ids(&item_raw, &item_present);
         drop((user_raw, item_raw));
 
-        // Sort survivors by (user, timestamp, input order): the kept indices are the input order.
-        let mut order = kept;
-        order.par_sort_unstable_by_key(|&r| (user_id[table.user[r] as usize], table.ts[r], r));
+        // Order survivors by (user, timestamp, input order): group by user, then sort each user's rows.
         let n_users = user_names.len();
-        let mut offsets = vec![0i64; n_users + 1];
-        for &r in &order {
-            offsets[user_id[table.user[r] as usize] as usize] += 1;
+        let (starts, mut order) = bucket(&kept, n_users, |r| user_id[table.user[r] as usize] as usize - 1);
+        drop(kept);
+        for w in starts.windows(2) {
+            order[w[0]..w[1]].sort_unstable_by_key(|&r| (table.ts[r], r));
         }
-        for u in 0..n_users {
-            offsets[u + 1] += offsets[u];
-        }
+        let offsets: Vec<i64> = starts.iter().map(|&s| s as i64).collect();
         let items: Vec<u32> = order.par_iter().map(|&r| item_id[table.item[r] as usize]).collect();
         let timestamps: Vec<i64> = order.par_iter().map(|&r| table.ts[r]).collect();
         let ratings: Vec<f32> = order.par_iter().map(|&r| table.rating[r]).collect();

@@ -141,17 +141,43 @@ fn drop_where(alive: &mut [bool], dead: impl Fn(usize) -> bool) -> u64 {
 
 /// Keeps, for each (user, item), the earliest alive record by (timestamp, input order).
 fn dedup(t: &RawTable, alive: &mut [bool]) -> u64 {
-    let mut idx: Vec<usize> = (0..t.len()).filter(|&i| alive[i]).collect();
-    idx.par_sort_unstable_by_key(|&i| (((t.user[i] as u64) << 32) | t.item[i] as u64, t.ts[i], i));
+    let rows: Vec<usize> = (0..t.len()).filter(|&i| alive[i]).collect();
+    let (starts, grouped) = bucket(&rows, t.users.len(), |r| t.user[r] as usize);
     let mut dropped = 0;
-    for w in 1..idx.len() {
-        let (a, b) = (idx[w - 1], idx[w]);
-        if t.user[a] == t.user[b] && t.item[a] == t.item[b] {
-            alive[b] = false;
-            dropped += 1;
+    let mut seg: Vec<(u32, i64, usize)> = Vec::new();
+    for g in starts.windows(2).map(|w| &grouped[w[0]..w[1]]).filter(|g| g.len() > 1) {
+        seg.clear();
+        seg.extend(g.iter().map(|&r| (t.item[r], t.ts[r], r)));
+        seg.sort_unstable();
+        for w in 1..seg.len() {
+            if seg[w].0 == seg[w - 1].0 {
+                alive[seg[w].2] = false;
+                dropped += 1;
+            }
         }
     }
     dropped
+}
+
+/// Groups `rows` by `key(row)` in `0..n_keys` with a counting sort: returns the group starts (`n_keys + 1`)
+/// and the rows, grouped, each group keeping the order of `rows`. Linear time and cache-friendly, unlike a
+/// comparison sort whose key reads scattered arrays.
+pub(crate) fn bucket(rows: &[usize], n_keys: usize, key: impl Fn(usize) -> usize) -> (Vec<usize>, Vec<usize>) {
+    let mut starts = vec![0usize; n_keys + 1];
+    for &r in rows {
+        starts[key(r) + 1] += 1;
+    }
+    for k in 0..n_keys {
+        starts[k + 1] += starts[k];
+    }
+    let mut next = starts.clone();
+    let mut grouped = vec![0usize; rows.len()];
+    for &r in rows {
+        let k = key(r);
+        grouped[next[k]] = r;
+        next[k] += 1;
+    }
+    (starts, grouped)
 }
 
 fn counts(keys: &[u32], n: usize, alive: &[bool]) -> Vec<u32> {
