@@ -89,20 +89,36 @@ impl FromStr for OnBadLine {
 }
 
 /// Raw ids interned to dense numbers in first-seen order.
+///
+/// The last key is remembered: dumps come grouped (Amazon lines by asin, sequence lines by user), so the same
+/// id often repeats on consecutive records and skips the hash lookup.
 #[derive(Debug, Default)]
 pub struct Interner {
     map: HashMap<Box<str>, u32, FxBuildHasher>,
+    last_key: String,
+    last_id: Option<u32>,
 }
 
 impl Interner {
     /// The number of `key`, given a new one if unseen.
     #[inline]
     pub fn intern(&mut self, key: &str) -> u32 {
-        if let Some(&id) = self.map.get(key) {
-            return id;
+        if let Some(id) = self.last_id {
+            if self.last_key == key {
+                return id;
+            }
         }
-        let id = self.map.len() as u32;
-        self.map.insert(key.into(), id);
+        let id = match self.map.get(key) {
+            Some(&id) => id,
+            None => {
+                let id = self.map.len() as u32;
+                self.map.insert(key.into(), id);
+                id
+            }
+        };
+        self.last_key.clear();
+        self.last_key.push_str(key);
+        self.last_id = Some(id);
         id
     }
     /// How many distinct keys.
