@@ -1,18 +1,31 @@
 """Type stubs of the Rust extension ``slmrec._core`` (built from ``rust/slmrec-py``)."""
 
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
+
+__all__ = [
+    "__version__",
+    "Progress",
+    "prepare",
+    "load",
+    "NegativeSampler",
+    "EpochOrder",
+    "LastItemBatches",
+    "SequenceBatches",
+    "history_inputs",
+]
 
 __version__: str
 
 # --- preparation (rust/slmrec-py/src/lib.rs; wrapped by slmrec.data) ------------------------------------
 
+@final
 class Progress:
     """Bytes read so far, polled by a Python thread while ``prepare`` runs with the interpreter released."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls) -> Progress: ...
     @property
     def done(self) -> int: ...
     @property
@@ -40,9 +53,10 @@ def load(path: str) -> dict[str, Any]: ...
 _I64 = npt.NDArray[np.int64]
 _Items = npt.NDArray[np.uint32] | npt.NDArray[np.int64]
 
+@final
 class NegativeSampler:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         offsets: _I64,
         items: _Items,
         num_items: int,
@@ -52,7 +66,7 @@ class NegativeSampler:
         distribution: str = "uniform",
         alpha: float = 1.0,
         pad_short: bool = False,
-    ) -> None: ...
+    ) -> NegativeSampler: ...
     def sample(self, users: _I64, k: int, *, epoch: int = 0) -> _I64: ...
     def eval_candidates(self, users: _I64, positives: _I64, n: int = 999, *, stream: int = 0) -> _I64: ...
     def available(self, users: _I64) -> _I64: ...
@@ -61,6 +75,7 @@ class NegativeSampler:
     @property
     def num_items(self) -> int: ...
 
+@final
 class EpochOrder:
     @property
     def num_batches(self) -> int: ...
@@ -68,9 +83,10 @@ class EpochOrder:
     def epoch(self) -> int: ...
     def __len__(self) -> int: ...
 
+@final
 class LastItemBatches:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         offsets: _I64,
         items: _Items,
         num_items: int,
@@ -85,7 +101,7 @@ class LastItemBatches:
         drop_last: bool = False,
         even: bool = True,
         threads: int | None = None,
-    ) -> None: ...
+    ) -> LastItemBatches: ...
     def order(self, epoch: int) -> EpochOrder: ...
     def batch(self, order: EpochOrder, b: int) -> dict[str, _I64]: ...
     def batches(self, order: EpochOrder, which: list[int]) -> list[dict[str, _I64]]: ...
@@ -95,9 +111,10 @@ class LastItemBatches:
     @property
     def rank_examples(self) -> int: ...
 
+@final
 class SequenceBatches:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         offsets: _I64,
         items: _Items,
         num_items: int,
@@ -112,7 +129,7 @@ class SequenceBatches:
         drop_last: bool = False,
         even: bool = True,
         threads: int | None = None,
-    ) -> None: ...
+    ) -> SequenceBatches: ...
     def order(self, epoch: int) -> EpochOrder: ...
     def batch(self, order: EpochOrder, b: int) -> dict[str, _I64]: ...
     def batches(self, order: EpochOrder, which: list[int]) -> list[dict[str, _I64]]: ...
