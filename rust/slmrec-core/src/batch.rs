@@ -237,6 +237,11 @@ impl Schedule {
         self.starts[self.starts.len() - 1]
     }
 
+    /// This rank's number of batches per epoch.
+    fn num_batches(&self) -> usize {
+        num_batches(self.rank_examples(), self.opts.batch_size, self.opts.drop_last)
+    }
+
     /// This rank's number of examples per epoch.
     fn rank_examples(&self) -> usize {
         let (t, w, r) = (self.total() as usize, self.opts.world_size, self.opts.rank);
@@ -342,7 +347,7 @@ impl LastItemBatches {
     }
     /// This rank's number of batches per epoch.
     pub fn num_batches(&self) -> usize {
-        num_batches(self.rank_examples(), self.schedule.opts.batch_size, self.schedule.opts.drop_last)
+        self.schedule.num_batches()
     }
     /// This rank's examples of `epoch`, in order.
     pub fn order(&self, epoch: u64) -> EpochOrder {
@@ -430,7 +435,7 @@ impl SequenceBatches {
     }
     /// This rank's number of batches per epoch.
     pub fn num_batches(&self) -> usize {
-        num_batches(self.rank_examples(), self.schedule.opts.batch_size, self.schedule.opts.drop_last)
+        self.schedule.num_batches()
     }
     /// This rank's examples of `epoch`, in order.
     pub fn order(&self, epoch: u64) -> EpochOrder {

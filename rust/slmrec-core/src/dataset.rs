@@ -247,8 +247,7 @@ impl Dataset {
         } else {
             match std::fs::rename(&tmp.0, out) {
                 Ok(()) => std::mem::forget(tmp),
-                Err(e) if out.is_dir() => {
-                    let _ = e;
+                Err(_) if out.is_dir() => {
                     return Err(Error::OutputExists {
                         path: out.to_path_buf(),
                         reason: "another process wrote this dataset directory first".into(),
