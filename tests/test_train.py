@@ -152,3 +152,53 @@ def test_tiny_run_on_gpu_in_bf16(tmp_path):
                  "--stages", "sasrec,teacher,student"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["teacher"]["test"]["hr@10"] > 0.2 and metrics["student"]["test"]["unscorable"] == 0
+
+
+def test_reuse_copies_finished_stages_for_an_ablation(tiny_run, tmp_path, capsys):
+    data = str(tiny_run / "data")
+    base, abl = tmp_path / "base", tmp_path / "ablation"
+    common = ["--preset", "tiny", "--data", data, "--run.progress", "false"]
+    assert main([*common, "--out", str(base), "--stages", "sasrec,teacher"]) == 0
+    assert main([*common, "--out", str(abl), "--stages", "student", "--reuse", str(base),
+                 "--distill.lambda_cos", "0"]) == 0
+    for stage in ("sasrec", "teacher"):  # copied, not retrained
+        assert (abl / stage / "result.json").read_bytes() == (base / stage / "result.json").read_bytes()
+        assert not (abl / stage / "checkpoint").exists()
+    losses = json.loads((abl / "student" / "history.json").read_text())["losses"]
+    assert all(x["cos"] > 0 for x in losses)  # the term is computed (and logged) but weighted 0
+    assert json.loads((abl / "config.json").read_text())["distill"]["lambda_cos"] == 0
+    # a teacher trained differently is not reused, and nothing is left behind
+    bad = tmp_path / "bad"
+    assert main([*common, "--out", str(bad), "--stages", "student", "--reuse", str(base), "--teacher.lr", "0.5"]) == 2
+    assert "teacher stage differs in teacher.lr" in capsys.readouterr().err and not bad.exists()
+
+
+def test_full_ranking_selection_and_time_to_quality(tiny_run, tmp_path):
+    out = tmp_path / "full"
+    assert main(["--preset", "tiny", "--data", str(tiny_run / "data"), "--out", str(out), "--run.progress", "false",
+                 "--stages", "sasrec", "--eval.select", "full_ndcg@10", "--sasrec.eval_every", "3"]) == 0
+    evals = json.loads((out / "sasrec" / "history.json").read_text())["evals"]
+    seconds = [e["seconds"] for e in evals]
+    assert len(evals) >= 3 and all(b > a > 0 for a, b in zip(seconds, seconds[1:]))
+    best = max(evals, key=lambda e: e["full_ndcg@10"])  # selection used the full-ranking metric
+    assert json.loads((out / "sasrec" / "result.json").read_text())["best_step"] == best["step"]
+
+
+def test_random_init_keeps_the_architecture_and_drops_the_weights():
+    import torch
+
+    from slmrec import backbone as backbones
+    from slmrec.config import LLMConfig
+
+    spec = backbones.resolve("random")
+    cfg = LLMConfig(backbone="random", teacher_layers=4, random_layers=4)
+    pre, _ = backbones.load(spec, 4, cfg, max_layers=4, seed=0)
+    rand, _ = backbones.load(spec, 4, LLMConfig(**{**cfg.__dict__, "init": "random"}), max_layers=4, seed=0)
+    again, _ = backbones.load(spec, 2, LLMConfig(**{**cfg.__dict__, "init": "random"}), max_layers=4, seed=0)
+    a, b, c = pre.state_dict(), rand.state_dict(), again.state_dict()
+    assert a.keys() == b.keys()
+    assert not torch.equal(a["layers.0.mlp.up_proj.weight"], b["layers.0.mlp.up_proj.weight"])
+    assert torch.equal(b["layers.0.mlp.up_proj.weight"], c["layers.0.mlp.up_proj.weight"])  # student = teacher prefix
+    assert torch.equal(b["norm.weight"], torch.ones_like(b["norm.weight"]))
+    std = b["layers.1.self_attn.q_proj.weight"].std().item()
+    assert abs(std - pre.config.initializer_range) < 0.005

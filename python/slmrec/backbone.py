@@ -132,4 +132,27 @@ def load(spec: Spec, n_layers: int, llm_cfg, *, max_layers: int, seed: int = 0):
     model.config.num_hidden_layers = n_layers
     if getattr(model.config, "layer_types", None):
         model.config.layer_types = model.config.layer_types[:n_layers]
+    if getattr(llm_cfg, "init", "pretrained") == "random":
+        reinitialise(model, seed)
     return model, tokenizer
+
+
+def reinitialise(model, seed: int) -> None:
+    """Replaces every weight with a fresh draw, as a model of this config is initialised before pre-training.
+
+    The architecture, the tokenizer and the depth stay; only what pre-training learned is gone: Linear and
+    Embedding weights ~ N(0, initializer_range) (biases 0), norm weights 1 (the Llama family's scheme). Done by
+    hand rather than through ``_init_weights``, which skips tensors marked as loaded from a checkpoint.
+    """
+    import torch
+
+    std = getattr(model.config, "initializer_range", 0.02)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):
+                module.weight.copy_(torch.randn(module.weight.shape, generator=gen) * std)
+                if getattr(module, "bias", None) is not None:
+                    module.bias.zero_()
+            elif "Norm" in type(module).__name__ and getattr(module, "weight", None) is not None:
+                module.weight.fill_(1.0)

@@ -6,11 +6,16 @@ loaded with a strict key and shape check. (2) *Resume state* in a directory made
 (model as safetensors; optimizer, scheduler and RNG states as torch files that accelerate reads back with
 ``torch.load(weights_only=True)``) plus our ``trainer_state.json`` (epoch, step, best metric, curves). Both are
 written under a temporary name and renamed, so a killed run leaves either the previous state or the new one,
-never half of one. A checkpoint that cannot be read raises :class:`CheckpointError` with what to delete.
+never half of one (a run killed between the two renames of a save resumes from the previous state, see
+:func:`exists`). ``trainer_state.json`` also records the size and SHA-256 of every file of the checkpoint and
+of the state itself, so a truncated, bit-flipped, edited, missing or swapped file is caught before anything is
+loaded (safetensors has no checksum, and accelerate silently skips RNG states it cannot read). A checkpoint
+that cannot be read raises :class:`CheckpointError` with what to delete; it never restarts a stage silently.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -23,6 +28,7 @@ from safetensors.torch import save_file
 from slmrec.errors import SlmrecError
 
 STATE_FILE = "trainer_state.json"
+INTEGRITY = "integrity"  # the key of trainer_state.json that holds the digests
 
 
 class CheckpointError(SlmrecError):
@@ -31,6 +37,26 @@ class CheckpointError(SlmrecError):
 
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def gathered_trainable_state(accelerator, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The trainable weights of a prepared model, full-size on the main process; call it on EVERY process.
+
+    Under DDP every process holds the whole model, so the unwrapped parameters are the weights. Under FSDP (or
+    DeepSpeed ZeRO-3) each process holds a shard: ``accelerator.get_state_dict`` gathers them (a collective, hence
+    every process), and the names are those of the unwrapped model's trainable parameters.
+    """
+    inner = accelerator.unwrap_model(model)
+    names = [n for n, p in inner.named_parameters() if p.requires_grad]
+    if accelerator.distributed_type.name not in ("FSDP", "DEEPSPEED"):
+        return trainable_state(inner)
+    full = accelerator.get_state_dict(model)  # gathered on the main process (others may get an empty dict)
+    if not accelerator.is_main_process:
+        return {}
+    missing = [n for n in names if n not in full]
+    if missing:
+        raise RuntimeError(f"gathered state dict lacks trainable weights {missing[:3]}...")
+    return {n: full[n].detach().cpu().contiguous() for n in names}
 
 
 def save_weights(tensors: dict[str, torch.Tensor], path: Path) -> None:
@@ -79,7 +105,10 @@ def save_state(accelerator, directory: Path, state: dict) -> None:
     accelerator.save_state(str(tmp), safe_serialization=True)
     accelerator.wait_for_everyone()  # every process has written its RNG state before the rename
     if accelerator.is_main_process:
-        (tmp / STATE_FILE).write_text(json.dumps(state))
+        files = {p.relative_to(tmp).as_posix(): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+                 for p in sorted(tmp.rglob("*")) if p.is_file()}
+        record = {"files": files, "state_sha256": _state_sha256(state)}
+        (tmp / STATE_FILE).write_text(json.dumps({**state, INTEGRITY: record}))
         old = directory.with_name(directory.name + ".old")
         if directory.exists():
             os.replace(directory, old)
@@ -88,13 +117,59 @@ def save_state(accelerator, directory: Path, state: dict) -> None:
     accelerator.wait_for_everyone()
 
 
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _state_sha256(state: dict) -> str:
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+
+def _verify(directory: Path, state: dict) -> dict:
+    """Checks the digests that :func:`save_state` recorded; returns the state without them."""
+    record = state.pop(INTEGRITY, None)
+    if not isinstance(record, dict):
+        raise ValueError(f"{STATE_FILE} has no integrity record")
+    if record.get("state_sha256") != _state_sha256(state):
+        raise ValueError(f"{STATE_FILE} was edited (its SHA-256 does not match the one recorded)")
+    for name, want in record["files"].items():
+        path = directory / name
+        if not path.is_file():
+            raise ValueError(f"{name} is missing")
+        if path.stat().st_size != want["bytes"]:
+            raise ValueError(f"{name} has {path.stat().st_size} bytes, {want['bytes']} were written (truncated?)")
+        if _sha256(path) != want["sha256"]:
+            raise ValueError(f"{name} does not match the SHA-256 recorded when it was written")
+    return state
+
+
+def exists(directory: Path) -> bool:
+    """Whether a checkpoint exists at ``directory``. A save killed between its two renames (the old state moved
+    aside, the new one not yet in place) leaves ``directory.old``: it is put back, so the run resumes from it
+    instead of restarting the stage."""
+    directory = Path(directory)
+    old = directory.with_name(directory.name + ".old")
+    if not directory.exists() and old.is_dir():
+        try:
+            os.replace(old, directory)
+        except FileNotFoundError:  # another process of this run put it back first
+            pass
+    return directory.exists()
+
+
 def load_state(accelerator, directory: Path) -> dict:
     """Restores model, optimizer, scheduler and RNG states; returns our JSON state."""
     directory = Path(directory)
     try:
-        state = json.loads((directory / STATE_FILE).read_text())
+        state = _verify(directory, json.loads((directory / STATE_FILE).read_text()))
         with safe_open(str(directory / "model.safetensors"), framework="pt") as f:
             f.keys()
+        # accelerate reads the RNG state with torch.load(weights_only=True) but goes on silently when that fails
+        # (the resumed run would then not be bit-exact); read it the same way first, and fail loudly.
+        from accelerate.utils import load as weights_only_load
+
+        weights_only_load(directory / f"random_states_{accelerator.process_index}.pkl")
     except Exception as e:
         raise CheckpointError(
             f"checkpoint {directory} is corrupt ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
@@ -109,6 +184,16 @@ def load_state(accelerator, directory: Path) -> dict:
             "this stage"
         ) from None
     return state
+
+
+def read_json(path: Path):
+    """A JSON file a run wrote (a stage's ``result.json``); unreadable -> :class:`CheckpointError`, not a traceback."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: unreadable ({type(e).__name__}: {e}); delete its stage directory to rerun "
+                              "that stage") from None
 
 
 def write_json(path: Path, obj) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 from slmrec.errors import ConfigError
 
 STAGES = ("sasrec", "teacher", "student", "student_nokd", "probe")
-SELECT_METRICS = ("mrr", "ndcg@10")
+SELECT_METRICS = ("mrr", "ndcg@10", "full_mrr", "full_ndcg@10")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class LLMConfig:
     teacher_layers: int = 8  # M: decoder layers kept for the teacher (the first M)
     student_layers: int = 4  # N: decoder layers kept for the student (the first N)
     finetune: str = "lora"  # "lora" (peft, on gate/up/down projections) | "full"
+    init: str = "pretrained"  # "pretrained" (the backbone's weights) | "random" (same architecture, re-initialised)
     lora_r: int = 16  # LoRA rank
     lora_alpha: int = 16  # LoRA alpha
     lora_dropout: float = 0.05  # LoRA dropout
@@ -90,7 +91,7 @@ class DistillConfig:
 class EvalConfig:
     negatives: int = 999  # sampled negatives per user (fixed, seeded, persisted; capped at what the catalogue allows)
     seed: int = 0  # seed of the negatives
-    select: str = "mrr"  # validation metric for model selection: "mrr" | "ndcg@10" (never test)
+    select: str = "mrr"  # validation metric for model selection: "mrr" | "ndcg@10" | "full_mrr" | "full_ndcg@10"
     batch_size: int = 256  # users per evaluation batch and process
     full_ranking: bool = True  # also rank the target among all items (the user's other history excluded)
 
@@ -297,6 +298,8 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(f"llm.finetune must be lora or full, not {cfg.llm.finetune!r}")
     if cfg.data.train_mode not in ("last", "all_prefixes"):
         raise ConfigError(f"data.train_mode must be last or all_prefixes, not {cfg.data.train_mode!r}")
+    if cfg.llm.init not in ("pretrained", "random"):
+        raise ConfigError(f"llm.init must be pretrained or random, not {cfg.llm.init!r}")
     if cfg.eval.select not in SELECT_METRICS:
         raise ConfigError(f"eval.select must be one of {', '.join(SELECT_METRICS)}, not {cfg.eval.select!r}")
     if cfg.run.mixed_precision not in ("auto", "no", "bf16", "fp16"):

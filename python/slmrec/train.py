@@ -11,9 +11,11 @@ warmup, then cosine to 0; SASRec: constant, AdamW with weight decay 0 = the code
 accelerate's autocast (bf16 where the GPU has it); the frozen teacher runs under the same autocast as the
 student (the reference runs it outside and can hit a dtype error that its bare ``except`` hides, METHOD.md B4).
 
-Model selection is on validation only (``eval.select``: MRR, or NDCG@10), evaluated at each epoch end, or every
-``eval_every`` steps and at the last step when that is set; the best weights are kept, and the test split is
-scored once, with them, at the end.
+Model selection is on validation only (``eval.select``: MRR or NDCG@10, sampled or full ranking), evaluated at
+each epoch end, or every ``eval_every`` steps and at the last step when that is set; the best weights are kept,
+and the test split is scored once, with them, at the end. Each evaluation records the stage's wall seconds so
+far (training + evaluation + saving, carried across a resume), for time-to-quality comparisons. Under FSDP the
+best weights are gathered from every process (``accelerator.get_state_dict``) before the main one saves them.
 
 Resume: a stage whose ``result.json`` exists is done and skipped; otherwise the stage restarts from its last
 checkpoint (``checkpoint/``: accelerate state + ``trainer_state.json``), skipping the micro batches already used
@@ -134,20 +136,27 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
              "losses": [], "evals": [], "epoch_seconds": [], "epoch_train_seconds": 0.0, "data_seconds": 0.0,
              "step_seconds": 0.0}
     ckpt_dir, best_path = out / "checkpoint", out / "best.safetensors"
-    if ckpt_dir.exists():
+    if checkpoint.exists(ckpt_dir):
         state = checkpoint.load_state(accelerator, ckpt_dir)
     select = cfg.eval.select
+
+    # wall seconds of this stage so far (training, evaluation, saving; carried across a resume): time-to-quality
+    began = time.perf_counter() - state.setdefault("wall_seconds", 0.0)
+    full = select.startswith("full_")
 
     def validate_and_keep_best():
         model.eval()
         m = evaluate(accelerator, _encoder(accelerator, model), stage.table(), valid,
-                     batch_size=cfg.eval.batch_size, full=False)[""]
+                     batch_size=cfg.eval.batch_size, full=full)[""]
         model.train()
-        state["evals"].append({"step": state["global_step"], **{k: m[k] for k in ("hr@10", "ndcg@10", "mrr")}})
+        shown = ("hr@10", "ndcg@10", "mrr") + (("full_hr@10", "full_ndcg@10", "full_mrr") if full else ())
+        state["evals"].append({"step": state["global_step"], "seconds": time.perf_counter() - began,
+                               **{k: m[k] for k in shown}})
         if m[select] > state["best"]:
             state["best"], state["best_step"] = m[select], state["global_step"]
+            weights = checkpoint.gathered_trainable_state(accelerator, model)  # every process (FSDP gathers)
             if main:
-                checkpoint.save_weights(checkpoint.trainable_state(accelerator.unwrap_model(model)), best_path)
+                checkpoint.save_weights(weights, best_path)
         accelerator.wait_for_everyone()
 
     crash_at = _crash_step(stage.name)
@@ -200,6 +209,7 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
             if evaluate_now:
                 validate_and_keep_best()
             if evaluate_now or (cfg.run.save_every and state["global_step"] % cfg.run.save_every == 0):
+                state["wall_seconds"] = time.perf_counter() - began
                 checkpoint.save_state(accelerator, ckpt_dir, state)
             if state["global_step"] == crash_at:
                 os._exit(137)  # simulate a killed process: no cleanup, no final write
@@ -314,7 +324,7 @@ class Pipeline:
         out = self.run_dir / name
         result_path = out / "result.json"
         if result_path.exists():
-            return json.loads(result_path.read_text())
+            return checkpoint.read_json(result_path)
         stage = self.build(name)
         state = train_stage(self.acc, self.cfg, stage, self.dataset, self.eval_set("valid"), out)
         model = stage.model.to(self.acc.device).eval()

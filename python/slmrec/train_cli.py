@@ -44,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone", help="random | smollm2 | local HF checkpoint dir | .gguf file (= --llm.backbone)")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoints")
     p.add_argument("--force", action="store_true", help="delete RUN_DIR first if it exists")
+    p.add_argument("--reuse", metavar="OTHER_RUN_DIR",
+                   help="copy the finished sasrec/teacher stages of another run on the same data instead of training "
+                        "them again, when every config key they depend on is equal (ablations of the student)")
     comments = configs.field_comments()
     group = p.add_argument_group("config keys (override the preset)")
     for key, value in configs.keys().items():
@@ -104,10 +107,16 @@ def main(argv=None) -> int:
             if not p.exists():
                 raise ConfigError(f"--data {p}: no such file or directory")
         if not data_paths and args.resume and (run_dir / "data_source.json").is_file():
-            data_paths = [Path(json.loads((run_dir / "data_source.json").read_text())["path"])]
+            source = run_dir / "data_source.json"
+            try:
+                data_paths = [Path(json.loads(source.read_text())["path"])]
+            except (ValueError, KeyError, TypeError) as e:
+                raise ConfigError(f"{source}: unreadable ({type(e).__name__}: {e}); give --data again") from None
         prepared = len(data_paths) == 1 and data_paths[0].is_dir()
         if prepared:
             dataset = slmrec.load(data_paths[0])  # missing files or a wrong schema fail here
+        if args.reuse and not prepared:
+            raise ConfigError("--reuse needs --data to be a prepared dataset dir (the same as the other run's)")
         if run_dir.exists() and not args.resume:
             if not args.force:
                 raise ConfigError(f"{run_dir} exists; pass --resume to continue it, --force to start over, "
@@ -127,6 +136,8 @@ def main(argv=None) -> int:
                 (run_dir / "data_source.json").write_text(json.dumps({"path": str(data_paths[0].resolve())}))
             if not prepared:
                 _prepare_data(cfg, data_paths, run_dir)
+            if args.reuse:
+                _reuse(cfg, Path(args.reuse), run_dir)
         acc.wait_for_everyone()
         if not prepared:
             dataset = slmrec.load(run_dir / "data")
@@ -163,6 +174,37 @@ def _prepare_data(cfg, data_paths: list[Path], run_dir: Path) -> None:
     raw = run_dir / "synthetic.json.gz"
     generate_reviews(raw, n_users=cfg.data.synth_users, n_items=cfg.data.synth_items or None, seed=cfg.data.seed)
     slmrec.prepare([str(raw)], target)
+
+
+# the config keys (dotted prefixes) a stage's result depends on: a stage is reused only when all of them are equal
+REUSE_KEYS = {
+    "sasrec": ("data.", "sasrec.", "eval.", "run.seed", "run.mixed_precision"),
+    "teacher": ("data.", "sasrec.", "eval.", "run.seed", "run.mixed_precision", "llm.", "teacher."),
+}
+
+
+def _reuse(cfg, other: Path, run_dir: Path) -> None:
+    """Copies the finished sasrec/teacher stages of ``other`` into ``run_dir`` (weights and results; no checkpoint)."""
+    saved = other / "config.json"
+    if not saved.is_file():
+        raise ConfigError(f"--reuse {other}: not a run dir (no config.json)")
+    try:
+        same_data = json.loads((other / "data_source.json").read_text()) == json.loads(
+            (run_dir / "data_source.json").read_text())
+    except (OSError, ValueError):
+        same_data = False
+    if not same_data:
+        raise ConfigError(f"--reuse {other}: that run used other data (compare its data_source.json)")
+    mine, theirs = configs.keys(cfg), configs.keys(configs.load(saved))
+    for stage, prefixes in REUSE_KEYS.items():
+        diff = [k for k in mine if k.startswith(prefixes) and mine[k] != theirs[k]]
+        if not (other / stage / "result.json").is_file():
+            raise ConfigError(f"--reuse {other}: its {stage} stage did not finish")
+        if diff:
+            raise ConfigError(f"--reuse {other}: its {stage} stage differs in {', '.join(diff)}")
+    for stage in REUSE_KEYS:  # all checked first: a refused reuse copies nothing
+        if not (run_dir / stage / "result.json").is_file():
+            shutil.copytree(other / stage, run_dir / stage, ignore=shutil.ignore_patterns("checkpoint"))
 
 
 def _cleanup(created: bool, run_dir: Path | None) -> None:
