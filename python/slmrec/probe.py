@@ -9,8 +9,6 @@ k = 1..M are scored on the same fixed validation and test candidates; the result
 
 from __future__ import annotations
 
-import json
-
 from slmrec import checkpoint
 from slmrec.evaluate import evaluate
 
@@ -19,7 +17,7 @@ def run_probe(pipe) -> dict:
     out = pipe.run_dir / "probe"
     result_path = out / "result.json"
     if result_path.exists():
-        return json.loads(result_path.read_text())
+        return checkpoint.read_json(result_path)
     acc, cfg = pipe.acc, pipe.cfg
     teacher = pipe.teacher(frozen=True)
 

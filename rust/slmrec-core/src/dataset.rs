@@ -225,15 +225,24 @@ impl Dataset {
         let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
         let unique = format!("{}-{}", std::process::id(), started.elapsed().as_nanos());
         let tmp = TempDir(parent.join(format!(".{name}.tmp-{unique}")));
-        std::fs::create_dir(&tmp.0).map_err(|e| Error::io(&tmp.0, e))?;
+        // An OS error while filling the hidden temporary directory (a full disk, a read-only or foreign
+        // directory) names the output the user asked for; the temporary directory is removed on return.
+        let in_tmp = |e: Error| match e {
+            Error::Io { source, .. } => Error::Io {
+                path: out.to_path_buf(),
+                source: std::io::Error::new(source.kind(), format!("cannot write the dataset directory: {source}")),
+            },
+            e => e,
+        };
+        std::fs::create_dir(&tmp.0).map_err(|e| in_tmp(Error::io(&tmp.0, e)))?;
 
-        self.write_interactions(&tmp.0.join(INTERACTIONS))?;
-        write_names(&tmp.0.join(USERS), "user", &self.user_names, None)?;
-        write_names(&tmp.0.join(ITEMS), "item", &self.item_names, self.item_meta.as_deref())?;
+        self.write_interactions(&tmp.0.join(INTERACTIONS)).map_err(in_tmp)?;
+        write_names(&tmp.0.join(USERS), "user", &self.user_names, None).map_err(in_tmp)?;
+        write_names(&tmp.0.join(ITEMS), "item", &self.item_names, self.item_meta.as_deref()).map_err(in_tmp)?;
         self.stats["elapsed_seconds"] = json!(started.elapsed().as_secs_f64());
         let stats_path = tmp.0.join(STATS);
         let text = serde_json::to_string_pretty(&self.stats).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        write_synced(&stats_path, text.as_bytes())?;
+        write_synced(&stats_path, text.as_bytes()).map_err(in_tmp)?;
 
         if out.exists() {
             if !force {
@@ -402,6 +411,17 @@ fn pq(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> Error + '_ {
     move |e| Error::format(path, 0, format!("parquet: {e}"))
 }
 
+/// Like [`pq`], for writing: an OS error under the writer (a full disk) stays an I/O error, not bad data.
+fn pq_write(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> Error + '_ {
+    move |e| match e {
+        parquet::errors::ParquetError::External(inner) if inner.is::<std::io::Error>() => match inner.downcast() {
+            Ok(io) => Error::io(path, *io),
+            Err(inner) => Error::format(path, 0, format!("parquet: {inner}")),
+        },
+        e => Error::format(path, 0, format!("parquet: {e}")),
+    }
+}
+
 struct ParquetOut<'p> {
     path: &'p Path,
     w: SerializedFileWriter<File>,
@@ -411,10 +431,10 @@ type RowGroupWriter<'a> = parquet::file::writer::SerializedRowGroupWriter<'a, Fi
 
 impl<'p> ParquetOut<'p> {
     fn create(path: &'p Path, schema: &str) -> Result<Self> {
-        let schema = Arc::new(parse_message_type(schema).map_err(pq(path))?);
+        let schema = Arc::new(parse_message_type(schema).map_err(pq_write(path))?);
         let props = Arc::new(WriterProperties::builder().set_compression(Compression::SNAPPY).build());
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
-        let w = SerializedFileWriter::new(file, schema, props).map_err(pq(path))?;
+        let w = SerializedFileWriter::new(file, schema, props).map_err(pq_write(path))?;
         Ok(Self { path, w })
     }
 
@@ -422,15 +442,15 @@ impl<'p> ParquetOut<'p> {
         &mut self,
         f: impl FnOnce(&mut RowGroupWriter<'_>) -> parquet::errors::Result<()>,
     ) -> Result<()> {
-        let mut rg = self.w.next_row_group().map_err(pq(self.path))?;
-        f(&mut rg).map_err(pq(self.path))?;
-        rg.close().map_err(pq(self.path))?;
+        let mut rg = self.w.next_row_group().map_err(pq_write(self.path))?;
+        f(&mut rg).map_err(pq_write(self.path))?;
+        rg.close().map_err(pq_write(self.path))?;
         Ok(())
     }
 
     fn finish(self) -> Result<()> {
         let path = self.path;
-        let file = self.w.into_inner().map_err(pq(path))?;
+        let file = self.w.into_inner().map_err(pq_write(path))?;
         file.sync_all().map_err(|e| Error::io(path, e))
     }
 }

@@ -7,7 +7,8 @@
 //! a backslash. The line must already be valid UTF-8 (the caller checks it once).
 //!
 //! Accepted beyond RFC 8259: raw control characters inside strings (real dumps never hold them and
-//! rejecting them buys nothing). Rejected: trailing garbage, duplicate wanted keys, lone surrogates.
+//! rejecting them buys nothing), and lone surrogate escapes in skipped strings (they are never decoded).
+//! Rejected: trailing garbage, duplicate wanted keys, lone surrogates in wanted strings.
 
 use std::borrow::Cow;
 
