@@ -45,8 +45,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoints")
     p.add_argument("--force", action="store_true", help="delete RUN_DIR first if it exists")
     p.add_argument("--reuse", metavar="OTHER_RUN_DIR",
-                   help="copy the finished sasrec/teacher stages of another run on the same data instead of training "
-                        "them again, when every config key they depend on is equal (ablations of the student)")
+                   help="copy the sasrec/teacher stages that this run does not train (--stages) from another finished "
+                        "run on the same data, when every config key they depend on is equal (ablations)")
     comments = configs.field_comments()
     group = p.add_argument_group("config keys (override the preset)")
     for key, value in configs.keys().items():
@@ -196,13 +196,15 @@ def _reuse(cfg, other: Path, run_dir: Path) -> None:
     if not same_data:
         raise ConfigError(f"--reuse {other}: that run used other data (compare its data_source.json)")
     mine, theirs = configs.keys(cfg), configs.keys(configs.load(saved))
-    for stage, prefixes in REUSE_KEYS.items():
+    wanted = [s for s in REUSE_KEYS if s not in cfg.stages()]  # the upstream stages this run does not train
+    for stage in wanted:
+        prefixes = REUSE_KEYS[stage]
         diff = [k for k in mine if k.startswith(prefixes) and mine[k] != theirs[k]]
         if not (other / stage / "result.json").is_file():
             raise ConfigError(f"--reuse {other}: its {stage} stage did not finish")
         if diff:
             raise ConfigError(f"--reuse {other}: its {stage} stage differs in {', '.join(diff)}")
-    for stage in REUSE_KEYS:  # all checked first: a refused reuse copies nothing
+    for stage in wanted:  # all checked first: a refused reuse copies nothing
         if not (run_dir / stage / "result.json").is_file():
             shutil.copytree(other / stage, run_dir / stage, ignore=shutil.ignore_patterns("checkpoint"))
 
