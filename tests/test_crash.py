@@ -98,13 +98,15 @@ def test_prep_killed_at_random_points(tmp_path, prep_input):
         if out.exists():  # finished before the kill: complete
             _same_dataset(slmrec.load(out), reference)
         else:
-            # Absent. A SIGKILL leaves the hidden temporary directory behind (nothing can remove it), but never
-            # anything under the output's name; a rerun without --force succeeds beside it.
+            # Absent. A SIGKILL leaves the hidden temporary directory behind (nothing can remove it then), but
+            # never anything under the output's name; a rerun without --force succeeds, and removes it (its
+            # process is gone).
             assert all(n.startswith(".ds.tmp-") for n in _hidden(parent)), _hidden(parent)
             assert sorted(os.listdir(parent)) == _hidden(parent)
             r = subprocess.run([*PREP, *args, "--out", str(out), "-q"], capture_output=True, text=True, timeout=300)
             assert r.returncode == 0, r.stderr
             _same_dataset(slmrec.load(out), reference)
+            assert os.listdir(parent) == ["ds"]
     assert killed >= 2, "most kills should land while the run is going"
 
 

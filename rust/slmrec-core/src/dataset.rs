@@ -234,11 +234,24 @@ impl Dataset {
             },
             e => e,
         };
+        remove_stale_temps(&parent, &name);
         std::fs::create_dir(&tmp.0).map_err(|e| in_tmp(Error::io(&tmp.0, e)))?;
 
-        self.write_interactions(&tmp.0.join(INTERACTIONS)).map_err(in_tmp)?;
-        write_names(&tmp.0.join(USERS), "user", &self.user_names, None).map_err(in_tmp)?;
-        write_names(&tmp.0.join(ITEMS), "item", &self.item_names, self.item_meta.as_deref()).map_err(in_tmp)?;
+        // The three Parquet files are independent: written (encoded, compressed, synced) on three threads.
+        let this = &*self;
+        let dir = &tmp.0;
+        let written: [Result<()>; 3] = std::thread::scope(|s| {
+            let users = s.spawn(|| write_names(&dir.join(USERS), "user", &this.user_names, None));
+            let items = s.spawn(|| write_names(&dir.join(ITEMS), "item", &this.item_names, this.item_meta.as_deref()));
+            let interactions = this.write_interactions(&dir.join(INTERACTIONS));
+            let joined = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
+                h.join().unwrap_or_else(|_| Err(Error::InvalidArgument("a Parquet writer thread panicked".into())))
+            };
+            [interactions, joined(users), joined(items)]
+        });
+        for r in written {
+            r.map_err(in_tmp)?;
+        }
         self.stats["elapsed_seconds"] = json!(started.elapsed().as_secs_f64());
         let stats_path = tmp.0.join(STATS);
         let text = serde_json::to_string_pretty(&self.stats).map_err(|e| Error::InvalidArgument(e.to_string()))?;
@@ -397,6 +410,26 @@ struct TempDir(PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes the hidden temporary directories (`.NAME.tmp-PID-N`) that killed runs writing this output left behind,
+/// when their process is gone. Only on systems with `/proc` (elsewhere a live run cannot be told from a dead one);
+/// a directory whose process id is alive, or reused, is left alone; errors are ignored (it is housekeeping).
+fn remove_stale_temps(parent: &Path, name: &str) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let prefix = format!(".{name}.tmp-");
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else { continue };
+        let pid = rest.split('-').next().unwrap_or("");
+        if pid.parse::<u32>().is_ok() && !proc.join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
