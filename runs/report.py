@@ -229,9 +229,13 @@ def peer_section() -> list[str]:
              "so RecBole's time-ordered leave-one-out split (`LS: valid_and_test`, `order: TO`) is ours. Both use "
              "a 64-d, 2-layer, 2-head SASRec, history 50, full-softmax CE on every prefix, batch 256, lr 1e-3, "
              "dropout 0.5, and select the epoch with the best full-ranking validation NDCG@10; both rank all items. "
-             "Differences: RecBole's feed-forward is 256 wide with GELU, ours is 64 wide with ReLU (the SLMRec "
-             "code's block); RecBole excludes the user's training items when ranking (and the validation item at "
-             "test time, see runs/recbole_peer.py), slmrec excludes the user's whole sequence except the target. "
+             "Full ranking as RecBole ranks for sequential models: every item but padding competes, the user's own "
+             "items included (slmrec's default excludes them; `--eval.full_exclude none` here). Both run on one "
+             "thread, alone on the machine (RecBole on two threads slows down about 6x as soon as anything else "
+             "runs on the 2 cores). Differences: RecBole's block is post-LN with a 256-wide GELU feed-forward, ours "
+             "(the SLMRec code's) pre-LN with a 64-wide ReLU one, on a 64-d item table; RecBole right-pads, we "
+             "left-pad; RecBole's softmax keeps the padding row (logit 0), ours drops it; RecBole breaks score ties "
+             "by index, we count them against the target; RecBole stops at its epoch cap (see the table). "
              "Times are wall seconds on this machine, evaluation included.", "",
              "| dataset | model | epochs | test full HR@10 | test full NDCG@10 | best valid NDCG@10 | wall s | "
              "s to RecBole's best valid NDCG@10 |", "|---|---|---:|---:|---:|---:|---:|---:|"]

@@ -8,8 +8,9 @@ Design: a job is one command with an output (a run dir with ``metrics.json``, or
 exists is skipped, and a run dir left by a killed job is continued with ``slmrec-train --resume``, so the script
 can be stopped and restarted at any time and only pays for what is missing. Jobs run one after another (2 cores:
 parallel runs only slow each other down) in the order of what the report needs most: the main table on LastFM
-(with the layer probe), the distillation-term ablation and the pretrained-versus-random comparison on it, then
-MovieLens-100K, the RecBole peer, the other seeds, Gift Cards (Amazon 2018), and Beauty (SASRec only on CPU: the
+(with the layer probe), the RecBole peer on MovieLens-100K, the distillation-term ablation and the
+pretrained-versus-random comparison on LastFM, MovieLens-100K, the other seeds, Gift Cards (Amazon 2018), the
+RecBole peer on Beauty, and Beauty (SASRec only on CPU: the
 LLM stages on Beauty's 22k users take days on 2 cores; the report shows the GPU run of them). Every command is
 printed with its duration and appended to runs/out/results/commands.log; ``--max-hours`` stops before starting a
 job once that much time has passed.
@@ -43,11 +44,16 @@ DATASETS = {
 SEEDS = (0, 1, 2)
 # our SASRec in RecBole's SASRec shape (64-d, 2 layers, 2 heads, history 50, CE on every prefix, batch 256,
 # lr 1e-3, dropout 0.5), selected on full-ranking validation NDCG@10 like RecBole's valid_metric
-PEER_SASREC = ["--sasrec.emb_dim", "64", "--sasrec.hidden", "64", "--sasrec.heads", "2", "--sasrec.layers", "2",
+# and ranking as RecBole does for sequential models (nothing excluded but padding)
+PEER_SASREC = ["--eval.full_exclude", "none", "--sasrec.emb_dim", "64", "--sasrec.hidden", "64", "--sasrec.heads", "2", "--sasrec.layers", "2",
                "--sasrec.dropout", "0.5", "--sasrec.batch_size", "256", "--sasrec.lr", "1e-3", "--data.max_len", "50",
                "--data.train_mode", "all_prefixes", "--eval.select", "full_ndcg@10", "--sasrec.eval_every", "0"]
-PEER_EPOCHS = {"ml-100k": 100, "beauty": 30}
-RECBOLE_EPOCHS = {"ml-100k": 100, "beauty": 10}  # Beauty: about 4 min per RecBole epoch on 2 cores
+# Epoch caps: RecBole's SASRec takes about 3 min per epoch on ml-100k and 5 on Beauty at one thread here.
+# Both sides run on ONE thread (torch's intra-op pool): RecBole at two threads slows down 6x as soon as anything
+# else runs on the 2 cores, which would flatter us.
+PEER_EPOCHS = {"ml-100k": 30, "beauty": 20}
+RECBOLE_EPOCHS = {"ml-100k": 10, "beauty": 10}
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @dataclass
@@ -56,6 +62,7 @@ class Job:
     cmd: list[str]
     out: Path  # a run dir (done when metrics.json exists) or a file (done when it exists)
     before: list[str] | None = None  # a command to run first (exporting the data for RecBole)
+    env: dict | None = None  # extra environment variables
 
     def done(self) -> bool:
         return (self.out / "metrics.json").is_file() if self.out.suffix != ".json" else self.out.is_file()
@@ -65,48 +72,54 @@ def data_dir(name: str) -> Path:
     return OUT / "data" / name
 
 
-def train(name: str, dataset: str, out: Path, *extra: str, seed: int = 0) -> Job:
+def train(name: str, dataset: str, out: Path, *extra: str, seed: int = 0, env: dict | None = None) -> Job:
     cmd = [PY, "-m", "slmrec.train_cli", "--preset", "small", "--data", str(data_dir(dataset)), "--out", str(out),
            "--run.seed", str(seed), "--data.seed", str(seed), "--run.progress", "false", *extra]
-    return Job(name, cmd, out)
+    return Job(name, cmd, out, env=env)
+
+
+def peer(d: str) -> list[Job]:
+    """RecBole's SASRec (data exported first) and ours in its shape, on dataset ``d``, one thread each."""
+    recbole = Job(f"peer {d} recbole", [str(RECBOLE_PY), "runs/recbole_peer.py", "run", str(OUT / "recbole"), d,
+                                        "--epochs", str(RECBOLE_EPOCHS[d]), "--threads", "1",
+                                        "--json", str(OUT / "peer" / d / "recbole.json")],
+                  OUT / "peer" / d / "recbole.json",
+                  before=[PY, "runs/recbole_peer.py", "export", str(data_dir(d)), str(OUT / "recbole"), d])
+    ours = train(f"peer {d} ours", d, OUT / "peer" / d / "ours", "--stages", "sasrec", *PEER_SASREC,
+                 "--sasrec.epochs", str(PEER_EPOCHS[d]), env=ONE_THREAD)
+    return [recbole, ours]
 
 
 def jobs() -> list[Job]:
     main = lambda d, s: OUT / "main" / d / f"seed{s}"  # noqa: E731
     base = main("lastfm", 0)
     out = [train("main lastfm seed0", "lastfm", base)]
+    out += peer("ml-100k")
     for term in ("cos", "norm", "ms"):
         out.append(train(f"ablation lastfm lambda_{term}=0", "lastfm", OUT / "ablation" / "lastfm" / f"no_{term}",
                          "--stages", "student", "--reuse", str(base), f"--distill.lambda_{term}", "0"))
     out.append(train("random-init lastfm", "lastfm", OUT / "random_init" / "lastfm",
                      "--stages", "teacher,student,student_nokd", "--reuse", str(base), "--llm.init", "random"))
     out.append(train("main ml-100k seed0", "ml-100k", main("ml-100k", 0)))
-    for d in ("ml-100k", "beauty"):
-        out.append(Job(f"peer {d} recbole", [str(RECBOLE_PY), "runs/recbole_peer.py", "run", str(OUT / "recbole"), d,
-                                             "--epochs", str(RECBOLE_EPOCHS[d]), "--json",
-                                             str(OUT / "peer" / d / "recbole.json")],
-                       OUT / "peer" / d / "recbole.json",
-                       before=[PY, "runs/recbole_peer.py", "export", str(data_dir(d)), str(OUT / "recbole"), d]))
-        out.append(train(f"peer {d} ours", d, OUT / "peer" / d / "ours", "--stages", "sasrec", *PEER_SASREC,
-                         "--sasrec.epochs", str(PEER_EPOCHS[d])))
     for s in SEEDS[1:]:
         for d in ("lastfm", "ml-100k"):
             out.append(train(f"main {d} seed{s}", d, main(d, s), seed=s))
     for s in SEEDS:
         out.append(train(f"main gift_cards seed{s}", "gift_cards", main("gift_cards", s), seed=s))
+    out += peer("beauty")
     for s in SEEDS:
         out.append(train(f"main beauty seed{s} (sasrec)", "beauty", main("beauty", s), "--stages", "sasrec",
                          "--sasrec.epochs", "50", "--sasrec.eval_every", "0", seed=s))  # as the GPU run of Beauty
     return out
 
 
-def run(cmd: list[str], log: Path) -> int:
+def run(cmd: list[str], log: Path, env: dict | None = None) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as f:
         f.write(f"$ {shlex.join(cmd)}\n")
         f.flush()
         return subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"}).returncode
+                              env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}).returncode
 
 
 def prepare_data() -> None:
@@ -153,7 +166,7 @@ def main(argv=None) -> int:
             cmd = [PY, "-m", "slmrec.train_cli", "--out", str(j.out), "--resume", "--run.progress", "false"]
         t0 = time.time()
         print(f"-> {j.name}", flush=True)
-        rc = run(cmd, log)
+        rc = run(cmd, log, j.env)
         took = time.time() - t0
         with open(OUT / "commands.log", "a") as f:
             f.write(json.dumps({"job": j.name, "cmd": shlex.join(cmd), "seconds": round(took, 1), "rc": rc}) + "\n")

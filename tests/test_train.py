@@ -202,3 +202,14 @@ def test_random_init_keeps_the_architecture_and_drops_the_weights():
     assert torch.equal(b["norm.weight"], torch.ones_like(b["norm.weight"]))
     std = b["layers.1.self_attn.q_proj.weight"].std().item()
     assert abs(std - pre.config.initializer_range) < 0.005
+
+
+def test_full_ranking_without_exclusions_as_recbole(tiny_run, tmp_path):
+    """--eval.full_exclude none (RecBole's rule) scores the same model; the user's own items then compete."""
+    common = ["--preset", "tiny", "--data", str(tiny_run / "data"), "--run.progress", "false", "--stages", "sasrec"]
+    assert main([*common, "--out", str(tmp_path / "history")]) == 0
+    assert main([*common, "--out", str(tmp_path / "none"), "--eval.full_exclude", "none"]) == 0
+    a = json.loads((tmp_path / "history" / "sasrec" / "result.json").read_text())["test"]
+    b = json.loads((tmp_path / "none" / "sasrec" / "result.json").read_text())["test"]
+    assert all(a[k] == b[k] for k in KEYS)  # sampled metrics: same model, same candidates
+    assert b["full_hr@10"] <= a["full_hr@10"] and b["full_mrr"] < a["full_mrr"]

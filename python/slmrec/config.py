@@ -94,6 +94,7 @@ class EvalConfig:
     select: str = "mrr"  # validation metric for model selection: "mrr" | "ndcg@10" | "full_mrr" | "full_ndcg@10"
     batch_size: int = 256  # users per evaluation batch and process
     full_ranking: bool = True  # also rank the target among all items (the user's other history excluded)
+    full_exclude: str = "history"  # full ranking excludes "history" (the user's other items) | "none" (RecBole's rule)
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,8 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(f"data.train_mode must be last or all_prefixes, not {cfg.data.train_mode!r}")
     if cfg.llm.init not in ("pretrained", "random"):
         raise ConfigError(f"llm.init must be pretrained or random, not {cfg.llm.init!r}")
+    if cfg.eval.full_exclude not in ("history", "none"):
+        raise ConfigError(f"eval.full_exclude must be history or none, not {cfg.eval.full_exclude!r}")
     if cfg.eval.select not in SELECT_METRICS:
         raise ConfigError(f"eval.select must be one of {', '.join(SELECT_METRICS)}, not {cfg.eval.select!r}")
     if cfg.run.mixed_precision not in ("auto", "no", "bf16", "fp16"):

@@ -42,7 +42,12 @@ def max_negatives(dataset) -> int:
     return int(NegativeSampler(dataset.offsets, dataset.items, dataset.num_items).available(users).min())
 
 
-def build_eval_set(dataset, split: str, *, max_len: int, negatives: int, seed: int) -> EvalSet:
+def build_eval_set(
+    dataset, split: str, *, max_len: int, negatives: int, seed: int, exclude: str = "history"
+) -> EvalSet:
+    """One split's fixed evaluation data. ``exclude``: what full ranking puts below everything besides padding:
+    ``"history"`` (the user's whole sequence except the target; the default) or ``"none"`` (RecBole's rule for
+    sequential models: nothing, so the user's own items compete with the target)."""
     from slmrec.errors import ConfigError
     from slmrec.sampling import eval_candidates_for, history_inputs
 
@@ -54,12 +59,14 @@ def build_eval_set(dataset, split: str, *, max_len: int, negatives: int, seed: i
     hist = history_inputs(dataset.offsets, dataset.items, users, split=split, max_len=max_len)
     off, items = dataset.offsets, dataset.items
     lens = off[users + 1] - off[users]
-    exclude = np.zeros((len(users), int(lens.max()) if len(users) else 1), dtype=np.int64)
-    for i, u in enumerate(users):
-        seq = items[off[u] : off[u + 1]].astype(np.int64)
-        exclude[i, : len(seq)] = np.where(seq == cands[i, 0], 0, seq)
+    width = int(lens.max()) if len(users) and exclude == "history" else 1
+    excluded = np.zeros((len(users), width), dtype=np.int64)  # 0 = padding, already excluded
+    if exclude == "history":
+        for i, u in enumerate(users):
+            seq = items[off[u] : off[u + 1]].astype(np.int64)
+            excluded[i, : len(seq)] = np.where(seq == cands[i, 0], 0, seq)
     t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long)
-    return EvalSet(split, t(users), t(hist), t(cands), t(exclude))
+    return EvalSet(split, t(users), t(hist), t(cands), t(excluded))
 
 
 @torch.no_grad()

@@ -257,7 +257,8 @@ class Pipeline:
         if split not in self._eval_sets:
             c = self.cfg
             self._eval_sets[split] = build_eval_set(self.dataset, split, max_len=c.data.max_len,
-                                                    negatives=self.negatives(), seed=c.eval.seed)
+                                                    negatives=self.negatives(), seed=c.eval.seed,
+                                                    exclude=c.eval.full_exclude)
         return self._eval_sets[split]
 
     # ----- models
