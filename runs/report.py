@@ -333,7 +333,9 @@ def main() -> int:
         "item embeddings pre-trained first), on 2 CPU cores in fp32 unless a row says otherwise. Sampled metrics "
         "rank the test item among 1 + 999 fixed negatives (the same candidates for every model and seed); `full` "
         "ranks it among all items with the user's other items excluded; ties count against the target. Seeds "
-        "change model initialisation and batch order (`--run.seed S --data.seed S`), not the candidates.", "",
+        "change model initialisation and batch order (`--run.seed S --data.seed S`), not the candidates. Timings in the "
+        "main tables are indicative: the 2 cores are shared, and some runs overlapped with other work; the peer "
+        "comparison is timed on one thread per side.", "",
         "## Main table (test split)", "",
     ]
     for name in R.DATASETS:
