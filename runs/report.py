@@ -320,7 +320,14 @@ def commands_section() -> list[str]:
     return lines
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    global DOCS, KEEP
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--docs", type=Path, default=DOCS, help="where RESULTS.md and results/ go (default docs/)")
+    args = p.parse_args(argv)
+    DOCS, KEEP = args.docs, args.docs / "results" / "cpu"
     jobs = R.jobs()
     done = sum(j.done() for j in jobs)
     out = [

@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-OUT = ROOT / "runs" / "out" / "results"
+OUT = Path(os.environ.get("SLMREC_RESULTS_DIR", ROOT / "runs" / "out" / "results"))  # tests point it elsewhere
 PY = sys.executable
 RECBOLE_PY = ROOT / "runs" / "out" / "recbole-venv" / "bin" / "python"
 
