@@ -238,6 +238,9 @@ def cmd_run(a) -> int:
                 problems.append(f"{k}: expected {expected['expected_' + k]}, RecBole built {v}")
     for p in problems:
         print(f"recbole_peer.py: MISMATCH {p}", file=sys.stderr)
+    if problems:  # RecBole read other data (e.g. its bundled ml-100k when NAME is one of its dataset names)
+        print("recbole_peer.py: RecBole did not load the exported data; not training (rename NAME)", file=sys.stderr)
+        return 1
 
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = SASRec(config, train_data._dataset).to(config["device"])

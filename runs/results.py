@@ -80,11 +80,12 @@ def train(name: str, dataset: str, out: Path, *extra: str, seed: int = 0, env: d
 
 def peer(d: str) -> list[Job]:
     """RecBole's SASRec (data exported first) and ours in its shape, on dataset ``d``, one thread each."""
-    recbole = Job(f"peer {d} recbole", [str(RECBOLE_PY), "runs/recbole_peer.py", "run", str(OUT / "recbole"), d,
+    rb = "slmrec_" + d.replace("-", "_")  # not "ml-100k": RecBole would read its own bundled copy of that name
+    recbole = Job(f"peer {d} recbole", [str(RECBOLE_PY), "runs/recbole_peer.py", "run", str(OUT / "recbole"), rb,
                                         "--epochs", str(RECBOLE_EPOCHS[d]), "--threads", "1",
                                         "--json", str(OUT / "peer" / d / "recbole.json")],
                   OUT / "peer" / d / "recbole.json",
-                  before=[PY, "runs/recbole_peer.py", "export", str(data_dir(d)), str(OUT / "recbole"), d])
+                  before=[PY, "runs/recbole_peer.py", "export", str(data_dir(d)), str(OUT / "recbole"), rb])
     ours = train(f"peer {d} ours", d, OUT / "peer" / d / "ours", "--stages", "sasrec", *PEER_SASREC,
                  "--sasrec.epochs", str(PEER_EPOCHS[d]), env=ONE_THREAD)
     return [recbole, ours]
