@@ -59,3 +59,18 @@ def test_bad_backbones(tmp_path):
     (tmp_path / "enc" / "config.json").write_text('{"model_type": "bert"}')
     with pytest.raises(ConfigError, match="not a supported decoder"):
         backbone.resolve(str(tmp_path / "enc"))
+
+
+def test_sasrec_normal_init_is_recboles():
+    import torch
+
+    from slmrec.models import SASRec
+
+    torch.manual_seed(0)
+    m = SASRec(500, 20, emb_dim=64, hidden=64, init="normal")
+    assert abs(m.item_emb.weight[1:].std().item() - 0.02) < 0.002
+    assert torch.count_nonzero(m.item_emb.weight[0]) == 0  # padding stays 0
+    assert torch.count_nonzero(m.up.bias) == 0
+    assert SASRec(500, 20, emb_dim=64, hidden=64).item_emb.weight[1:].std().item() > 0.5  # PyTorch's N(0, 1)
+    with pytest.raises(ValueError, match="init"):
+        SASRec(10, 5, init="xavier")

@@ -46,6 +46,7 @@ class SASRecConfig:
     batch_size: int = 1024  # global batch (all processes, all accumulation steps)
     lr: float = 1e-4  # Adam learning rate, constant (METHOD.md §3.2 [C-old])
     eval_every: int = 0  # validate (and checkpoint) every this many steps and at the end (0 = each epoch end)
+    init: str = "torch"  # weight init: "torch" (PyTorch defaults, as the SLMRec code) | "normal" (N(0, 0.02), RecBole's)
 
 
 @dataclass(frozen=True)
@@ -303,6 +304,8 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(f"llm.init must be pretrained or random, not {cfg.llm.init!r}")
     if cfg.eval.full_exclude not in ("history", "none"):
         raise ConfigError(f"eval.full_exclude must be history or none, not {cfg.eval.full_exclude!r}")
+    if cfg.sasrec.init not in ("torch", "normal"):
+        raise ConfigError(f"sasrec.init must be torch or normal, not {cfg.sasrec.init!r}")
     if cfg.eval.select not in SELECT_METRICS:
         raise ConfigError(f"eval.select must be one of {', '.join(SELECT_METRICS)}, not {cfg.eval.select!r}")
     if cfg.run.mixed_precision not in ("auto", "no", "bf16", "fp16"):

@@ -270,7 +270,7 @@ class Pipeline:
 
         c = self.cfg.sasrec
         return SASRec(self.dataset.num_items, self.cfg.data.max_len, emb_dim=c.emb_dim, hidden=c.hidden,
-                      layers=c.layers, heads=c.heads, dropout=c.dropout)
+                      layers=c.layers, heads=c.heads, dropout=c.dropout, init=c.init)
 
     def llmrec(self, layers: int, blocks: int = 0):
         from slmrec.models import LLMRec

@@ -40,7 +40,8 @@ class _Block(nn.Module):
 class SASRec(nn.Module):
     """History [B, L] of item ids (0 = padding) -> ``{"user": [B, emb_dim]}``."""
 
-    def __init__(self, num_items: int, max_len: int, emb_dim=128, hidden=32, layers=2, heads=1, dropout=0.5):
+    def __init__(self, num_items: int, max_len: int, emb_dim=128, hidden=32, layers=2, heads=1, dropout=0.5,
+                 init: str = "torch"):
         super().__init__()
         self.item_emb = nn.Embedding(num_items + 1, emb_dim, padding_idx=0)  # [I+1, D]
         self.up = nn.Linear(emb_dim, hidden)
@@ -51,6 +52,16 @@ class SASRec(nn.Module):
         self.down = nn.Linear(hidden, emb_dim)
         self.heads = heads
         self.scale = math.sqrt(emb_dim)
+        if init == "normal":  # RecBole's/BERT's: N(0, 0.02) weights, zero biases (padding row kept at 0)
+            for m in self.modules():
+                if isinstance(m, (nn.Linear, nn.Embedding)):
+                    nn.init.normal_(m.weight, 0.0, 0.02)
+                if isinstance(m, nn.Linear) and m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            with torch.no_grad():
+                self.item_emb.weight[0].zero_()
+        elif init != "torch":
+            raise ValueError(f"init must be torch or normal, not {init!r}")
 
     def forward(self, input_ids: torch.Tensor) -> dict:
         b, length = input_ids.shape
