@@ -26,38 +26,17 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT / "benches"))
+from bench_prep import measure  # noqa: E402  (one child-process measurement for every bench)
+
 GB = 10**9
 MB = 1 << 20
-
-LAUNCHER = """
-import json, os, subprocess, sys, time
-cmd = json.loads(sys.argv[1])
-start = time.perf_counter()
-proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-out = proc.stdout.read()
-_, status, usage = os.wait4(proc.pid, 0)
-sys.stdout.write(out.decode())
-print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_mb": usage.ru_maxrss / 1024,
-                  "cpu_seconds": usage.ru_utime + usage.ru_stime, "exit": os.waitstatus_to_exitcode(status)}))
-"""
-
-
-def measure(cmd: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, "-c", LAUNCHER, json.dumps(cmd)], capture_output=True, text=True)
-    lines = proc.stdout.strip().splitlines()
-    usage = json.loads(lines[-1]) if lines else {"exit": proc.returncode}
-    if proc.returncode != 0 or usage["exit"] != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({usage.get('exit')}):\n{proc.stderr[-3000:]}")
-    result = json.loads(lines[-2]) if len(lines) > 1 else {}
-    result.update(usage)
-    return result
 
 
 def prep_child(src: str, out: str, *extra: str) -> None:
