@@ -283,6 +283,26 @@ def test_sequence_batches_shift_by_one_with_clean_negatives():
     assert any((e1[u] != by_user[u]).any() for u in by_user)
 
 
+def test_sequence_windows_tile_each_train_part():
+    offsets, items = random_csr(200, 90, min_len=1, max_len=30, seed=11)
+    seqs = rows(offsets, items)
+    b = SequenceBatches(offsets, items, 90, max_len=6, batch_size=32, num_negatives=0, windows=True, seed=4)
+    expect = {}  # the naive definition: windows of 6 targets tiling train[1:] from its end
+    for u, s in enumerate(seqs):
+        train = list(s[:-2])
+        for hi in range(len(train), 1, -6):
+            lo = max(1, hi - 6)
+            pad = 6 - (hi - lo)
+            expect.setdefault(u, []).append(([0] * pad + train[lo - 1:hi - 1], [0] * pad + train[lo:hi]))
+    got = {}
+    for d in b.epoch(0):
+        assert d["negatives"].shape == (len(d["users"]), 6, 0)
+        for u, x, y in zip(d["users"], d["input_ids"], d["positives"]):
+            got.setdefault(int(u), []).append((x.tolist(), y.tolist()))
+    assert {u: sorted(v) for u, v in got.items()} == {u: sorted(v) for u, v in expect.items()}
+    assert b.num_examples == sum(len(v) for v in expect.values())
+
+
 @pytest.mark.parametrize("cls", [LastItemBatches, SequenceBatches])
 @pytest.mark.parametrize("world_size", [2, 3, 7])
 def test_sharding_covers_every_user_exactly_once(cls, world_size):
@@ -347,7 +367,7 @@ def test_bad_input_is_a_clear_value_error():
         (lambda: NegativeSampler(offsets, items, 9, seed=-1), r"seed"),
         (lambda: LastItemBatches(offsets, items, 9, rank=2, world_size=2), r"rank"),
         (lambda: LastItemBatches(offsets, items, 9, batch_size=0), r"batch_size"),
-        (lambda: SequenceBatches(offsets, items, 9, num_negatives=0), r"num_negatives"),
+        (lambda: SequenceBatches(offsets, items, 9, num_negatives=-1), r"num_negatives"),
         (lambda: SequenceBatches(np.array([0, 4, 5]), items, 5, num_negatives=2), r"user 0 has only 1 items"),
         (lambda: history_inputs(offsets, items, [1], split="valid", max_len=3), r"user 1 \(users\[0\]\) has 1 items"),
         (lambda: history_inputs(offsets, items, [0], split="dev", max_len=3), r"unknown split"),

@@ -47,6 +47,8 @@ class SASRecConfig:
     lr: float = 1e-4  # Adam learning rate, constant (METHOD.md §3.2 [C-old])
     eval_every: int = 0  # validate (and checkpoint) every this many steps and at the end (0 = each epoch end)
     init: str = "torch"  # weight init: "torch" (PyTorch defaults, as the SLMRec code) | "normal" (N(0, 0.02), RecBole's)
+    positions: str = "last"  # "last": CE on each example's last item (the code's; examples per data.train_mode) |
+    # "all": CE at every position of max_len windows tiling each user's train part (SASRec's own training)
 
 
 @dataclass(frozen=True)
@@ -304,6 +306,8 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(f"llm.init must be pretrained or random, not {cfg.llm.init!r}")
     if cfg.eval.full_exclude not in ("history", "none"):
         raise ConfigError(f"eval.full_exclude must be history or none, not {cfg.eval.full_exclude!r}")
+    if cfg.sasrec.positions not in ("last", "all"):
+        raise ConfigError(f"sasrec.positions must be last or all, not {cfg.sasrec.positions!r}")
     if cfg.sasrec.init not in ("torch", "normal"):
         raise ConfigError(f"sasrec.init must be torch or normal, not {cfg.sasrec.init!r}")
     if cfg.eval.select not in SELECT_METRICS:

@@ -51,6 +51,14 @@ def recommendation_loss(model, batch: dict, table: torch.Tensor) -> tuple[torch.
     return ce, {"ce": ce.detach()}
 
 
+def sequence_loss(model, batch: dict, table: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """SASRec's all-position next-item CE: every non-padded position of ``positives`` [B, L] is a target."""
+    states = model(batch["input_ids"], positions=True)["positions"]  # [B, L, D]
+    keep = batch["positives"] > 0  # [B, L]
+    ce = full_ce(states[keep], table, batch["positives"][keep])
+    return ce, {"ce": ce.detach()}
+
+
 def slmrec_loss(model, batch: dict, table, teacher, pairs, lambda_cos: float, lambda_norm: float, lambda_ms: float):
     """The SLMRec objective: CE + lambda_ms * multi-supervision CE + block-wise cos and L2 to a frozen teacher."""
     out = model(batch["input_ids"], states=True)

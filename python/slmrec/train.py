@@ -3,7 +3,8 @@
 Design: ONE training loop, :func:`train_stage`, read top to bottom with accelerate's verbs (``prepare``,
 ``accumulate``, ``autocast``, ``backward``, ``clip_grad_norm_``, ``save_state``/``load_state``; evaluation uses
 ``gather_for_metrics``). Every stage hands it a model and an objective ``(model, batch, table) -> (loss, parts)``:
-plain next-item CE for SASRec, the teacher and the no-KD student; the SLMRec loss (:mod:`slmrec.distill`) for the
+plain next-item CE for SASRec (on the last item, or with ``sasrec.positions all`` at every position of
+windows from the sampler), the teacher and the no-KD student; the SLMRec loss (:mod:`slmrec.distill`) for the
 distilled student, which only adds terms. Batches come from the Rust sampler, sharded per process
 (``rank``/``world_size``); an optimizer step takes ``grad_accum`` micro batches, and an epoch drops the micro
 batches that do not fill a last step, so the number of steps per epoch is known up front (the schedule: linear
@@ -43,7 +44,7 @@ import torch
 from slmrec import backbone as backbones
 from slmrec import checkpoint
 from slmrec.config import Config, StageConfig
-from slmrec.distill import block_pairs, recommendation_loss, slmrec_loss
+from slmrec.distill import block_pairs, recommendation_loss, sequence_loss, slmrec_loss
 from slmrec.errors import ConfigError
 from slmrec.evaluate import EvalSet, build_eval_set, evaluate
 
@@ -61,6 +62,7 @@ class Stage:
     table: Callable  # () -> item embeddings [I+1, D] on the device (SASRec's is trainable)
     opt: StageConfig
     schedule: str  # "cosine" (warmup then cosine to 0) | "constant"
+    positions: str = "last"  # "last": last-item examples | "all": windows with a target at every position
 
 
 def make_accelerator(cfg: Config):
@@ -73,10 +75,16 @@ def make_accelerator(cfg: Config):
     return Accelerator(mixed_precision=mp, step_scheduler_with_optimizer=False, cpu=not torch.cuda.is_available())
 
 
-def _batches(cfg: Config, dataset, opt: StageConfig, accelerator):
-    from slmrec.sampling import LastItemBatches
+def _batches(cfg: Config, dataset, opt: StageConfig, accelerator, positions: str = "last"):
+    from slmrec.sampling import LastItemBatches, SequenceBatches
 
     micro = opt.batch_size // (accelerator.num_processes * opt.grad_accum)
+    if positions == "all":
+        return SequenceBatches(
+            dataset.offsets, dataset.items, dataset.num_items, max_len=cfg.data.max_len, batch_size=micro,
+            num_negatives=0, windows=True, seed=cfg.data.seed,
+            rank=accelerator.process_index, world_size=accelerator.num_processes,
+        )
     return LastItemBatches(
         dataset.offsets, dataset.items, dataset.num_items, max_len=cfg.data.max_len, batch_size=micro,
         seed=cfg.data.seed, all_prefixes=cfg.data.train_mode == "all_prefixes",
@@ -120,7 +128,7 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
     opt_cfg, main = stage.opt, accelerator.is_main_process
     out.mkdir(parents=True, exist_ok=True)
     accelerator.gradient_accumulation_steps = opt_cfg.grad_accum
-    batches = _batches(cfg, dataset, opt_cfg, accelerator)
+    batches = _batches(cfg, dataset, opt_cfg, accelerator, stage.positions)
     steps_per_epoch = batches.num_batches(0) // opt_cfg.grad_accum
     if steps_per_epoch == 0:
         raise ConfigError(f"{stage.name}: batch_size {opt_cfg.batch_size} is larger than the training set; lower it")
@@ -174,7 +182,7 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
             batch = next(stream)
             if i < skip:
                 continue
-            batch = _on(accelerator.device, batch)  # input_ids [b, L], target [b]
+            batch = _on(accelerator.device, batch)  # input_ids [b, L], target [b] (or positives [b, L])
             state["data_seconds"] += time.perf_counter() - start
             with accelerator.accumulate(model):
                 with accelerator.autocast():
@@ -301,7 +309,8 @@ class Pipeline:
             s = c.sasrec
             opt = StageConfig(epochs=s.epochs, batch_size=s.batch_size, grad_accum=1, lr=s.lr, warmup_steps=0,
                               weight_decay=0.0, max_grad_norm=0.0, eval_every=s.eval_every)
-            return Stage(name, model, recommendation_loss, lambda: model.item_emb.weight, opt, "constant")
+            objective = sequence_loss if s.positions == "all" else recommendation_loss
+            return Stage(name, model, objective, lambda: model.item_emb.weight, opt, "constant", s.positions)
         if name == "teacher":
             model = self.llmrec(c.llm.teacher_layers)
             return Stage(name, model, recommendation_loss, lambda: model.item_emb, c.teacher, "cosine")

@@ -3,7 +3,8 @@
 Architecture (the code's): item table E [num_items + 1, emb_dim]; ``up`` Linear(emb_dim -> hidden); scaled by
 sqrt(emb_dim); learned positions; dropout; ``layers`` pre-LN blocks of causal single-head attention + a
 position-wise FFN; a final LayerNorm (eps 1e-8); the last position goes through ``down`` Linear(hidden -> emb_dim)
-and is scored against every row of E (full-softmax CE on the last item, as the code trains it).
+and is scored against every row of E (full-softmax CE on the last item, as the code trains it; or, with
+``sasrec.positions all``, at every position, as SASRec itself trains).
 
 Fixed on purpose (METHOD.md B10/B11): row 0 of E is padding (``padding_idx=0``, never a target, its logit is
 -inf), and padded positions are masked as attention keys and zeroed after every block. A query attends to itself
@@ -38,7 +39,8 @@ class _Block(nn.Module):
 
 
 class SASRec(nn.Module):
-    """History [B, L] of item ids (0 = padding) -> ``{"user": [B, emb_dim]}``."""
+    """History [B, L] of item ids (0 = padding) -> ``{"user": [B, emb_dim]}`` (the last position's vector);
+    with ``positions=True`` also ``"positions": [B, L, emb_dim]``, every position's (all-position training)."""
 
     def __init__(self, num_items: int, max_len: int, emb_dim=128, hidden=32, layers=2, heads=1, dropout=0.5,
                  init: str = "torch"):
@@ -63,7 +65,7 @@ class SASRec(nn.Module):
         elif init != "torch":
             raise ValueError(f"init must be torch or normal, not {init!r}")
 
-    def forward(self, input_ids: torch.Tensor) -> dict:
+    def forward(self, input_ids: torch.Tensor, positions: bool = False) -> dict:
         b, length = input_ids.shape
         pad = input_ids == 0  # [B, L]
         x = self.up(self.item_emb(input_ids)) * self.scale  # [B, L, H]
@@ -75,6 +77,9 @@ class SASRec(nn.Module):
         keep = (~pad).unsqueeze(-1).to(x.dtype)  # [B, L, 1]
         for block in self.blocks:
             x = block(x, blocked, keep)
+        if positions:
+            every = self.down(self.final_norm(x))  # [B, L, D]
+            return {"user": every[:, -1], "positions": every}
         return {"user": self.down(self.final_norm(x)[:, -1])}  # [B, D]
 
     def scores(self, user: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,10 @@
 //!   `all_prefixes`: every position `t >= 1` of the train part `seq[:-2]` is a target, with input `seq[:t]`.
 //! - [`SequenceBatches`] (SASRec): over the train part `train = seq[:-2]` of each user of length >= 3,
 //!   input = `train[:-1]`, positives = `train[1:]` (most recent `max_len`, left-padded, 0 where padded),
-//!   and `num_negatives` distinct negatives per position outside the user's full history (0 where padded).
+//!   and `num_negatives` distinct negatives per position outside the user's full history (0 where padded;
+//!   `num_negatives = 0` gives none, for a full-softmax loss). With `windows`, a user's train part is tiled
+//!   from its end into windows of `max_len` targets (the last window may be shorter), each an example, so
+//!   every position of a long history is a target exactly once per epoch, not only the last `max_len`.
 //!
 //! A user of length 3 has an empty train prefix: its last-item input, or its whole SASRec row, is padding.
 //!
@@ -397,17 +400,23 @@ pub struct SequenceBatches {
     sampler: NegativeSampler,
     schedule: Schedule,
     num_negatives: usize,
+    windows: bool,
 }
 
 impl SequenceBatches {
-    /// Batches over `history` with `num_negatives` negatives per position. Fails, naming the user, when
-    /// a user with at least one position has fewer than `num_negatives` items outside its history.
-    pub fn new(history: History, num_negatives: usize, opts: BatchOptions) -> Result<Self> {
+    /// Batches over `history` with `num_negatives` negatives per position (0: none), one example per user
+    /// of length >= 3, or with `windows` one per window of `max_len` targets (users without a target have
+    /// none). Fails, naming the user, when a user with at least one position has fewer than
+    /// `num_negatives` items outside its history.
+    pub fn new(history: History, num_negatives: usize, windows: bool, opts: BatchOptions) -> Result<Self> {
         opts.validate()?;
-        if num_negatives == 0 {
-            return Err(Error::InvalidArgument("num_negatives must be at least 1, got 0".into()));
-        }
-        let schedule = Schedule::new(&history, opts, |len| u64::from(len >= 3));
+        let l = opts.max_len;
+        // a row of length `len` has `len - 3` targets: train = row[..len - 2], targets train[1..]
+        let schedule = Schedule::new(&history, opts, |len| match (windows, len >= 3) {
+            (_, false) => 0,
+            (false, true) => 1,
+            (true, true) => (len - 3).div_ceil(l) as u64,
+        });
         let sampler = NegativeSampler::new(history, SamplerOptions { seed: opts.seed, ..SamplerOptions::default() })?;
         for &u in &schedule.users {
             let u = u as usize;
@@ -418,14 +427,14 @@ impl SequenceBatches {
                 )));
             }
         }
-        Ok(Self { sampler, schedule, num_negatives })
+        Ok(Self { sampler, schedule, num_negatives, windows })
     }
 
     /// The history the examples come from.
     pub fn history(&self) -> &History {
         self.sampler.history()
     }
-    /// The number of examples (users) per epoch over all ranks.
+    /// The number of examples (users, or windows) per epoch over all ranks.
     pub fn num_examples(&self) -> u64 {
         self.schedule.total()
     }
@@ -464,18 +473,22 @@ impl SequenceBatches {
         let mut positives = alloc(b, l)?;
         let mut negatives = alloc(b, l * k)?;
         let seed = self.schedule.opts.seed;
-        let rows = input_ids.chunks_mut(l).zip(positives.chunks_mut(l)).zip(negatives.chunks_mut(l * k));
-        for (r, (((input, pos), neg), &(u, _))) in rows.zip(&located).enumerate() {
+        let rows = input_ids.chunks_mut(l).zip(positives.chunks_mut(l));
+        for (r, ((input, pos), &(u, w))) in rows.zip(&located).enumerate() {
             prefetch_ahead(self.sampler.history(), &ranges, r);
             let row = self.sampler.history().row(u);
             let train = &row[..row.len() - 2];
-            let kept = (train.len() - 1).min(l);
+            // targets train[lo..hi] (at most max_len), inputs the items one step before
+            let hi = if self.windows { train.len() - w * l } else { train.len() };
+            let lo = hi.saturating_sub(l).max(1);
+            let kept = hi.saturating_sub(lo);
             let pad = l - kept;
-            left_pad(&train[..train.len() - 1], input);
-            left_pad(&train[1..], pos);
-            if kept > 0 {
-                let mut rng = Rng::new(seed, stream::SEQUENCE_NEGATIVES, epoch, u as u64);
-                self.sampler.fill_groups(s, &mut rng, u, k, &mut neg[pad * k..]);
+            left_pad(&train[lo - 1..hi.max(1) - 1], input);
+            left_pad(&train[lo..hi.max(lo)], pos);
+            if kept > 0 && k > 0 {
+                // window 0 draws from the user's stream, as without windows; window w from its own
+                let mut rng = Rng::new(seed, stream::SEQUENCE_NEGATIVES, epoch, ((w as u64) << 32) | u as u64);
+                self.sampler.fill_groups(s, &mut rng, u, k, &mut negatives[(r * l + pad) * k..(r + 1) * l * k]);
             }
         }
         let users = located.iter().map(|&(u, _)| u as i64).collect();

@@ -95,6 +95,11 @@ pub fn check_positive(name: &str, value: i64) -> Result<usize> {
     usize::try_from(value).map_err(|_| Error::InvalidArgument(format!("{name} = {value} is too large")))
 }
 
+/// Checks a count argument that may be 0 (`num_negatives` of a full-softmax loss).
+pub fn check_non_negative(name: &str, value: i64) -> Result<usize> {
+    usize::try_from(value).map_err(|_| Error::InvalidArgument(format!("{name} must be at least 0, got {value}")))
+}
+
 /// The row of `position` in a CSR (for error messages).
 fn row_of(offsets: &[i64], position: usize) -> usize {
     offsets.partition_point(|&o| o <= position as i64).saturating_sub(1)

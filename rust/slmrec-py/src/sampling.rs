@@ -20,7 +20,7 @@ use pyo3::types::PyDict;
 
 use crate::errors::IntoPyResult;
 use slmrec_core::batch::{self, BatchOptions, EpochOrder as CoreOrder, Split};
-use slmrec_core::sampler::{check_positive, Distribution, History, NegativeSampler as CoreSampler, SamplerOptions};
+use slmrec_core::sampler::{check_non_negative, check_positive, Distribution, History, NegativeSampler as CoreSampler, SamplerOptions};
 
 type PoolEntry = (usize, u32, Arc<rayon::ThreadPool>);
 static POOLS: Mutex<Vec<PoolEntry>> = Mutex::new(Vec::new());
@@ -325,8 +325,8 @@ struct PySequenceBatches {
 #[pymethods]
 impl PySequenceBatches {
     #[new]
-    #[pyo3(signature = (offsets, items, num_items, *, max_len=50, batch_size=256, num_negatives=1, seed=0,
-                        rank=0, world_size=1, shuffle=true, drop_last=false, even=true, threads=None))]
+    #[pyo3(signature = (offsets, items, num_items, *, max_len=50, batch_size=256, num_negatives=1, windows=false,
+                        seed=0, rank=0, world_size=1, shuffle=true, drop_last=false, even=true, threads=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -336,6 +336,7 @@ impl PySequenceBatches {
         max_len: i64,
         batch_size: i64,
         num_negatives: i64,
+        windows: bool,
         seed: u64,
         rank: usize,
         world_size: usize,
@@ -346,9 +347,9 @@ impl PySequenceBatches {
     ) -> PyResult<Self> {
         let threads = check_threads(threads)?;
         let opts = batch_options(max_len, batch_size, seed, shuffle, drop_last, rank, world_size, even).py_err(py)?;
-        let k = check_positive("num_negatives", num_negatives).py_err(py)?;
+        let k = check_non_negative("num_negatives", num_negatives).py_err(py)?;
         let history = Items::extract(items)?.history(py, slice(&offsets, "offsets")?, num_items, threads)?;
-        let inner = run(py, threads, || batch::SequenceBatches::new(history, k, opts))?.py_err(py)?;
+        let inner = run(py, threads, || batch::SequenceBatches::new(history, k, windows, opts))?.py_err(py)?;
         Ok(Self { inner, threads, max_len: opts.max_len, num_negatives: k })
     }
 
