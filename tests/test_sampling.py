@@ -283,17 +283,21 @@ def test_sequence_batches_shift_by_one_with_clean_negatives():
     assert any((e1[u] != by_user[u]).any() for u in by_user)
 
 
-def test_sequence_windows_tile_each_train_part():
+@pytest.mark.parametrize("stride", [6, 2])
+def test_sequence_windows_use_every_target_once(stride):
     offsets, items = random_csr(200, 90, min_len=1, max_len=30, seed=11)
     seqs = rows(offsets, items)
-    b = SequenceBatches(offsets, items, 90, max_len=6, batch_size=32, num_negatives=0, windows=True, seed=4)
-    expect = {}  # the naive definition: windows of 6 targets tiling train[1:] from its end
+    b = SequenceBatches(offsets, items, 90, max_len=6, batch_size=32, num_negatives=0, windows=stride, seed=4)
+    expect = {}  # the naive definition: runs of `stride` targets from the end, 6 inputs before each run's end
     for u, s in enumerate(seqs):
         train = list(s[:-2])
-        for hi in range(len(train), 1, -6):
-            lo = max(1, hi - 6)
-            pad = 6 - (hi - lo)
-            expect.setdefault(u, []).append(([0] * pad + train[lo - 1:hi - 1], [0] * pad + train[lo:hi]))
+        hi = len(train)
+        while hi > 1:
+            first, lo = max(1, hi - stride), max(1, hi - 6)
+            x = [0] * (6 - (hi - lo)) + train[lo - 1:hi - 1]
+            y = [0] * (6 - (hi - first)) + train[first:hi]
+            expect.setdefault(u, []).append((x, y))
+            hi = first
     got = {}
     for d in b.epoch(0):
         assert d["negatives"].shape == (len(d["users"]), 6, 0)
@@ -301,6 +305,8 @@ def test_sequence_windows_tile_each_train_part():
             got.setdefault(int(u), []).append((x.tolist(), y.tolist()))
     assert {u: sorted(v) for u, v in got.items()} == {u: sorted(v) for u, v in expect.items()}
     assert b.num_examples == sum(len(v) for v in expect.values())
+    with pytest.raises(ValueError, match="windows"):
+        SequenceBatches(offsets, items, 90, max_len=6, windows=7)
 
 
 @pytest.mark.parametrize("cls", [LastItemBatches, SequenceBatches])

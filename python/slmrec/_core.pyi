@@ -122,7 +122,7 @@ class SequenceBatches:
         max_len: int = 50,
         batch_size: int = 256,
         num_negatives: int = 1,
-        windows: bool = False,
+        windows: int | None = None,
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,

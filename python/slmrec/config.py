@@ -49,6 +49,7 @@ class SASRecConfig:
     init: str = "torch"  # weight init: "torch" (PyTorch defaults, as the SLMRec code) | "normal" (N(0, 0.02), RecBole's)
     positions: str = "last"  # "last": CE on each example's last item (the code's; examples per data.train_mode) |
     # "all": CE at every position of max_len windows tiling each user's train part (SASRec's own training)
+    stride: int = 0  # positions "all": new targets per window, the rest of its max_len is context (0 = max_len)
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,8 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(f"eval.full_exclude must be history or none, not {cfg.eval.full_exclude!r}")
     if cfg.sasrec.positions not in ("last", "all"):
         raise ConfigError(f"sasrec.positions must be last or all, not {cfg.sasrec.positions!r}")
+    if not 0 <= cfg.sasrec.stride <= cfg.data.max_len:
+        raise ConfigError(f"sasrec.stride must be in 0..data.max_len ({cfg.data.max_len}), not {cfg.sasrec.stride}")
     if cfg.sasrec.init not in ("torch", "normal"):
         raise ConfigError(f"sasrec.init must be torch or normal, not {cfg.sasrec.init!r}")
     if cfg.eval.select not in SELECT_METRICS:

@@ -361,9 +361,11 @@ class SequenceBatches(_Batches):
     the user's full history (0 where padded; ``num_negatives=0``: none, for a full-softmax loss). Negatives
     are a function of (seed, epoch, user). A user of length 3 has no position (its train part is one item):
     its row is all padding, to be masked.
-    ``windows=True``: the train part is tiled from its end into windows of ``max_len`` targets, each an
-    example, so every position of a long history is a target once per epoch (not only the last ``max_len``);
-    users without a target then have no example.
+    ``windows=stride`` (1..max_len): a user's targets are cut from the end into runs of ``stride``, each an
+    example whose ``max_len`` inputs end just before its last target; only the run's positions carry
+    positives (earlier positions are context, positive 0). Every target of a long history is then used once
+    per epoch (not only the last ``max_len``), with at least ``max_len - stride`` items of context where the
+    history has them; users without a target have no example.
 
     ``epoch(e)`` yields ``{"users": [B], "input_ids": [B, L], "positives": [B, L],
     "negatives": [B, L, num_negatives]}`` (int64). Sharding, ``even`` and workers: see the module docs.
@@ -380,7 +382,7 @@ class SequenceBatches(_Batches):
         max_len: int = 50,
         batch_size: int = 256,
         num_negatives: int = 1,
-        windows: bool = False,
+        windows: int | None = None,
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
@@ -391,7 +393,8 @@ class SequenceBatches(_Batches):
     ):
         super().__init__(
             offsets, items, num_items, max_len=max_len, batch_size=batch_size,
-            num_negatives=_int("num_negatives", num_negatives, 0), windows=bool(windows), seed=seed, rank=rank, world_size=world_size,
+            num_negatives=_int("num_negatives", num_negatives, 0),
+            windows=None if windows is None else _int("windows", windows, 1, max_len + 1), seed=seed, rank=rank, world_size=world_size,
             shuffle=bool(shuffle), drop_last=bool(drop_last), even=bool(even), threads=threads,
         )
 

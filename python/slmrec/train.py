@@ -63,6 +63,7 @@ class Stage:
     opt: StageConfig
     schedule: str  # "cosine" (warmup then cosine to 0) | "constant"
     positions: str = "last"  # "last": last-item examples | "all": windows with a target at every position
+    stride: int = 0  # "all": new targets per window (0 = data.max_len)
 
 
 def make_accelerator(cfg: Config):
@@ -75,14 +76,14 @@ def make_accelerator(cfg: Config):
     return Accelerator(mixed_precision=mp, step_scheduler_with_optimizer=False, cpu=not torch.cuda.is_available())
 
 
-def _batches(cfg: Config, dataset, opt: StageConfig, accelerator, positions: str = "last"):
+def _batches(cfg: Config, dataset, opt: StageConfig, accelerator, positions: str = "last", stride: int = 0):
     from slmrec.sampling import LastItemBatches, SequenceBatches
 
     micro = opt.batch_size // (accelerator.num_processes * opt.grad_accum)
     if positions == "all":
         return SequenceBatches(
             dataset.offsets, dataset.items, dataset.num_items, max_len=cfg.data.max_len, batch_size=micro,
-            num_negatives=0, windows=True, seed=cfg.data.seed,
+            num_negatives=0, windows=stride or cfg.data.max_len, seed=cfg.data.seed,
             rank=accelerator.process_index, world_size=accelerator.num_processes,
         )
     return LastItemBatches(
@@ -128,7 +129,7 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
     opt_cfg, main = stage.opt, accelerator.is_main_process
     out.mkdir(parents=True, exist_ok=True)
     accelerator.gradient_accumulation_steps = opt_cfg.grad_accum
-    batches = _batches(cfg, dataset, opt_cfg, accelerator, stage.positions)
+    batches = _batches(cfg, dataset, opt_cfg, accelerator, stage.positions, stage.stride)
     steps_per_epoch = batches.num_batches(0) // opt_cfg.grad_accum
     if steps_per_epoch == 0:
         raise ConfigError(f"{stage.name}: batch_size {opt_cfg.batch_size} is larger than the training set; lower it")
@@ -310,7 +311,7 @@ class Pipeline:
             opt = StageConfig(epochs=s.epochs, batch_size=s.batch_size, grad_accum=1, lr=s.lr, warmup_steps=0,
                               weight_decay=0.0, max_grad_norm=0.0, eval_every=s.eval_every)
             objective = sequence_loss if s.positions == "all" else recommendation_loss
-            return Stage(name, model, objective, lambda: model.item_emb.weight, opt, "constant", s.positions)
+            return Stage(name, model, objective, lambda: model.item_emb.weight, opt, "constant", s.positions, s.stride)
         if name == "teacher":
             model = self.llmrec(c.llm.teacher_layers)
             return Stage(name, model, recommendation_loss, lambda: model.item_emb, c.teacher, "cosine")

@@ -8,9 +8,11 @@
 //! - [`SequenceBatches`] (SASRec): over the train part `train = seq[:-2]` of each user of length >= 3,
 //!   input = `train[:-1]`, positives = `train[1:]` (most recent `max_len`, left-padded, 0 where padded),
 //!   and `num_negatives` distinct negatives per position outside the user's full history (0 where padded;
-//!   `num_negatives = 0` gives none, for a full-softmax loss). With `windows`, a user's train part is tiled
-//!   from its end into windows of `max_len` targets (the last window may be shorter), each an example, so
-//!   every position of a long history is a target exactly once per epoch, not only the last `max_len`.
+//!   `num_negatives = 0` gives none, for a full-softmax loss). With `windows = Some(stride)`, a user's
+//!   targets are cut from the end into runs of `stride` (the first run may be shorter), each an example:
+//!   its `max_len` inputs end just before its last target, and only its run's positions carry positives
+//!   (the earlier ones are context, positive 0). Every target of a long history is then used exactly once
+//!   per epoch, not only the last `max_len`, with up to `max_len - stride` items of context at least.
 //!
 //! A user of length 3 has an empty train prefix: its last-item input, or its whole SASRec row, is padding.
 //!
@@ -400,22 +402,29 @@ pub struct SequenceBatches {
     sampler: NegativeSampler,
     schedule: Schedule,
     num_negatives: usize,
-    windows: bool,
+    windows: Option<usize>,
 }
 
 impl SequenceBatches {
     /// Batches over `history` with `num_negatives` negatives per position (0: none), one example per user
-    /// of length >= 3, or with `windows` one per window of `max_len` targets (users without a target have
-    /// none). Fails, naming the user, when a user with at least one position has fewer than
-    /// `num_negatives` items outside its history.
-    pub fn new(history: History, num_negatives: usize, windows: bool, opts: BatchOptions) -> Result<Self> {
+    /// of length >= 3, or with `windows = Some(stride)` one per run of `stride` targets (users without a
+    /// target have none). Fails, naming the user, when a user with at least one position has fewer than
+    /// `num_negatives` items outside its history, or when `stride` is not in `1..=max_len`.
+    pub fn new(history: History, num_negatives: usize, windows: Option<usize>, opts: BatchOptions) -> Result<Self> {
         opts.validate()?;
-        let l = opts.max_len;
+        if let Some(stride) = windows {
+            if stride == 0 || stride > opts.max_len {
+                return Err(Error::InvalidArgument(format!(
+                    "window stride must be in 1..=max_len ({}), got {stride}",
+                    opts.max_len
+                )));
+            }
+        }
         // a row of length `len` has `len - 3` targets: train = row[..len - 2], targets train[1..]
         let schedule = Schedule::new(&history, opts, |len| match (windows, len >= 3) {
             (_, false) => 0,
-            (false, true) => 1,
-            (true, true) => (len - 3).div_ceil(l) as u64,
+            (None, true) => 1,
+            (Some(stride), true) => (len - 3).div_ceil(stride) as u64,
         });
         let sampler = NegativeSampler::new(history, SamplerOptions { seed: opts.seed, ..SamplerOptions::default() })?;
         for &u in &schedule.users {
@@ -478,17 +487,25 @@ impl SequenceBatches {
             prefetch_ahead(self.sampler.history(), &ranges, r);
             let row = self.sampler.history().row(u);
             let train = &row[..row.len() - 2];
-            // targets train[lo..hi] (at most max_len), inputs the items one step before
-            let hi = if self.windows { train.len() - w * l } else { train.len() };
+            // positions train[lo..hi] (at most max_len), inputs the items one step before; targets from `first`
+            let (hi, first) = match self.windows {
+                Some(stride) => {
+                    let hi = train.len() - w * stride;
+                    (hi, hi.saturating_sub(stride).max(1))
+                }
+                None => (train.len(), 1),
+            };
             let lo = hi.saturating_sub(l).max(1);
             let kept = hi.saturating_sub(lo);
-            let pad = l - kept;
             left_pad(&train[lo - 1..hi.max(1) - 1], input);
             left_pad(&train[lo..hi.max(lo)], pos);
-            if kept > 0 && k > 0 {
+            let context = first.saturating_sub(lo).min(kept); // leading positions that are context only
+            pos[l - kept..l - kept + context].fill(0);
+            let targets = kept - context;
+            if targets > 0 && k > 0 {
                 // window 0 draws from the user's stream, as without windows; window w from its own
                 let mut rng = Rng::new(seed, stream::SEQUENCE_NEGATIVES, epoch, ((w as u64) << 32) | u as u64);
-                self.sampler.fill_groups(s, &mut rng, u, k, &mut negatives[(r * l + pad) * k..(r + 1) * l * k]);
+                self.sampler.fill_groups(s, &mut rng, u, k, &mut negatives[((r + 1) * l - targets) * k..(r + 1) * l * k]);
             }
         }
         let users = located.iter().map(|&(u, _)| u as i64).collect();

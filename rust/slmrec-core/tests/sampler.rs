@@ -315,7 +315,7 @@ fn sequence_batches_shift_by_one_with_clean_negatives() {
     let (o, i) = csr(200, n, 1, 14, 8);
     let history = History::new(o, i, n as usize).expect("csr");
     let k = 3;
-    let b = SequenceBatches::new(history.clone(), k, false, opts(16, 0, 1, true)).expect("batches");
+    let b = SequenceBatches::new(history.clone(), k, None, opts(16, 0, 1, true)).expect("batches");
     let order = b.order(0);
     let mut users = 0;
     for bi in 0..order.num_batches() {
@@ -352,44 +352,59 @@ fn sequence_batches_shift_by_one_with_clean_negatives() {
 #[test]
 fn sequence_windows_make_every_target_exactly_once() {
     let n = 90;
-    let (o, i) = csr(120, n, 1, 23, 9); // rows of 1..23 items, max_len 5: up to 4 windows each
+    let (o, i) = csr(120, n, 1, 23, 9); // rows of 1..23 items, max_len 5
     let history = History::new(o.clone(), i, n as usize).expect("csr");
-    let b = SequenceBatches::new(history.clone(), 2, true, opts(8, 0, 1, true)).expect("batches");
-    let lens: Vec<usize> = o.windows(2).map(|w| (w[1] - w[0]) as usize).collect();
-    let expected: usize = lens.iter().map(|&l| if l < 4 { 0 } else { (l - 3).div_ceil(5) }).sum();
-    assert_eq!(b.num_examples() as usize, expected);
-    // every (user, target position) exactly once per epoch; input = the item before each target
-    let order = b.order(0);
-    let mut seen: Vec<Vec<u32>> = lens.iter().map(|&l| vec![0; l]).collect();
-    for bi in 0..order.num_batches() {
-        let batch = b.batch(order.batch(bi).expect("in range"), 0).expect("batch");
-        for (r, &u) in batch.users.iter().enumerate() {
-            let row = history.row(u as usize);
-            let train = &row[..row.len() - 2];
-            let (input, pos) = (&batch.input_ids[r * 5..(r + 1) * 5], &batch.positives[r * 5..(r + 1) * 5]);
-            let kept = pos.iter().filter(|&&p| p != 0).count();
-            assert!(kept >= 1 && input.iter().filter(|&&x| x != 0).count() == kept);
-            // find where this window sits: its positives are train[lo..lo + kept] for one window start
-            let starts: Vec<usize> = (1..train.len()).filter(|&lo| {
-                lo + kept <= train.len() && pos[5 - kept..].iter().zip(&train[lo..lo + kept]).all(|(&a, &b)| a == i64::from(b))
-                    && input[5 - kept..].iter().zip(&train[lo - 1..]).all(|(&a, &b)| a == i64::from(b))
-            }).filter(|&lo| (train.len() - (lo + kept)) % 5 == 0).collect();
-            assert!(!starts.is_empty(), "window of user {u} is not a tile of its train part");
-            let lo = starts[0];
-            for t in lo..lo + kept {
-                seen[u as usize][t] += 1;
+    for stride in [5, 2] {
+        let b = SequenceBatches::new(history.clone(), 2, Some(stride), opts(8, 0, 1, true)).expect("batches");
+        // the naive definition: runs of `stride` targets from the end; 5 inputs end before each run's last
+        let mut expected: Vec<(i64, Vec<i64>, Vec<i64>)> = Vec::new();
+        for u in 0..120 {
+            let row = history.row(u);
+            if row.len() < 4 {
+                continue;
             }
-            let negs = &batch.negatives[(r * 5 + 5 - kept) * 2..(r + 1) * 5 * 2];
-            assert!(negs.iter().all(|&x| x >= 1 && !row.contains(&(x as u32))));
+            let train: Vec<i64> = row[..row.len() - 2].iter().map(|&x| i64::from(x)).collect();
+            let mut hi = train.len();
+            while hi > 1 {
+                let first = hi.saturating_sub(stride).max(1);
+                let lo = hi.saturating_sub(5).max(1);
+                let mut input = vec![0; 5 - (hi - lo)];
+                input.extend(&train[lo - 1..hi - 1]);
+                let mut pos = vec![0; 5 - (hi - first)];
+                pos.extend(&train[first..hi]);
+                expected.push((u as i64, input, pos));
+                hi = first;
+            }
         }
-    }
-    for (u, &l) in lens.iter().enumerate() {
-        for t in 1..l.saturating_sub(2) {
-            assert_eq!(seen[u][t], 1, "user {u} target {t} of {l}");
+        assert_eq!(b.num_examples() as usize, expected.len());
+        let order = b.order(0);
+        let mut got = Vec::new();
+        for bi in 0..order.num_batches() {
+            let batch = b.batch(order.batch(bi).expect("in range"), 0).expect("batch");
+            for (r, &u) in batch.users.iter().enumerate() {
+                let pos = batch.positives[r * 5..(r + 1) * 5].to_vec();
+                let negs = &batch.negatives[r * 10..(r + 1) * 10];
+                let row = history.row(u as usize);
+                for p in 0..5 {
+                    let g = &negs[p * 2..p * 2 + 2];
+                    if pos[p] == 0 {
+                        assert_eq!(g, &[0, 0]);
+                    } else {
+                        assert!(g[0] != g[1] && g.iter().all(|&x| x >= 1 && !row.contains(&(x as u32))));
+                    }
+                }
+                got.push((u, batch.input_ids[r * 5..(r + 1) * 5].to_vec(), pos));
+            }
         }
+        got.sort();
+        expected.sort();
+        assert_eq!(got, expected, "stride {stride}");
     }
-    // without negatives: the same inputs, an empty negatives buffer
-    let none = SequenceBatches::new(history, 0, true, opts(8, 0, 1, true)).expect("k = 0");
-    let (x, y) = (none.batch(order.batch(0).expect("0"), 0).expect("b"), b.batch(order.batch(0).expect("0"), 0).expect("b"));
+    // without negatives: the same inputs, an empty negatives buffer; a stride beyond max_len is refused
+    let with = SequenceBatches::new(history.clone(), 2, Some(3), opts(8, 0, 1, true)).expect("k = 2");
+    let none = SequenceBatches::new(history.clone(), 0, Some(3), opts(8, 0, 1, true)).expect("k = 0");
+    let ids = with.order(0).batch(0).expect("0").to_vec();
+    let (x, y) = (none.batch(&ids, 0).expect("b"), with.batch(&ids, 0).expect("b"));
     assert_eq!((x.input_ids, x.positives, x.negatives.len()), (y.input_ids, y.positives, 0));
+    assert!(SequenceBatches::new(history, 0, Some(6), opts(8, 0, 1, true)).is_err());
 }

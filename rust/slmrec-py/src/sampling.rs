@@ -325,7 +325,7 @@ struct PySequenceBatches {
 #[pymethods]
 impl PySequenceBatches {
     #[new]
-    #[pyo3(signature = (offsets, items, num_items, *, max_len=50, batch_size=256, num_negatives=1, windows=false,
+    #[pyo3(signature = (offsets, items, num_items, *, max_len=50, batch_size=256, num_negatives=1, windows=None,
                         seed=0, rank=0, world_size=1, shuffle=true, drop_last=false, even=true, threads=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -336,7 +336,7 @@ impl PySequenceBatches {
         max_len: i64,
         batch_size: i64,
         num_negatives: i64,
-        windows: bool,
+        windows: Option<i64>,
         seed: u64,
         rank: usize,
         world_size: usize,
@@ -348,6 +348,7 @@ impl PySequenceBatches {
         let threads = check_threads(threads)?;
         let opts = batch_options(max_len, batch_size, seed, shuffle, drop_last, rank, world_size, even).py_err(py)?;
         let k = check_non_negative("num_negatives", num_negatives).py_err(py)?;
+        let windows = windows.map(|w| check_positive("windows", w)).transpose().py_err(py)?;
         let history = Items::extract(items)?.history(py, slice(&offsets, "offsets")?, num_items, threads)?;
         let inner = run(py, threads, || batch::SequenceBatches::new(history, k, windows, opts))?.py_err(py)?;
         Ok(Self { inner, threads, max_len: opts.max_len, num_negatives: k })
