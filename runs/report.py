@@ -223,21 +223,38 @@ def random_init_section() -> list[str]:
     return lines + [""] + sentences + ([""] if sentences else ["", "Not run yet.", ""])
 
 
+def _peer_training() -> str:
+    """How our peer SASRec trained, from the saved config of its first finished run."""
+    cfg = next((c for d in R.RECBOLE_EPOCHS if (c := load(R.OUT / "peer" / d / "ours" / "config.json"))), None)
+    if cfg is None:
+        return "(no run yet)"
+    s, max_len = cfg["sasrec"], cfg["data"]["max_len"]
+    if s.get("positions") == "all":
+        stride = s.get("stride") or max_len
+        return (f"puts the loss on every position of windows of {max_len} items whose newest {stride} positions "
+                f"are targets (the rest is context), so one forward pass trains up to {stride} targets, each with "
+                f"at least {max_len - stride} items of context where the history has them "
+                f"(`--sasrec.positions all --sasrec.stride {stride}`), batch {s['batch_size']} windows")
+    return f"makes the same examples (`--data.train_mode {cfg['data']['train_mode']}`), batch {s['batch_size']}"
+
+
 def peer_section() -> list[str]:
     lines = ["## Peer: RecBole 1.2.1's SASRec on the same data and split", "",
              "Same prepared dataset exported to RecBole's atomic format with each user's positions as timestamps, "
              "so RecBole's time-ordered leave-one-out split (`LS: valid_and_test`, `order: TO`) is ours. Both use "
-             "a 64-d, 2-layer, 2-head SASRec, history 50, full-softmax CE on every prefix, batch 256, lr 1e-3, "
-             "dropout 0.5, N(0, 0.02) initial weights (`--sasrec.init normal`; with PyTorch's default N(0, 1) item "
-             "table ours learned about 3x slower per epoch), and select the epoch with the best full-ranking "
-             "validation NDCG@10; both rank all items. "
+             "a 64-d, 2-layer, 2-head SASRec, history 50, full-softmax CE, lr 1e-3, dropout 0.5, N(0, 0.02) initial "
+             "weights (`--sasrec.init normal`; with PyTorch's default N(0, 1) item table ours learned about 3x "
+             "slower per epoch), and select the epoch with the best full-ranking validation NDCG@10; both rank all "
+             "items. They train differently: RecBole makes one example per training target (each prefix, cut to "
+             "its last 50 items) and puts the loss on its last position only, batch 256; ours "
+             f"{_peer_training()}. Each training target is used once per epoch by both. "
              "Full ranking as RecBole ranks for sequential models: every item but padding competes, the user's own "
              "items included (slmrec's default excludes them; `--eval.full_exclude none` here). Both run on one "
              "thread, alone on the machine (RecBole on two threads slows down about 6x as soon as anything else "
-             "runs on the 2 cores). Differences: RecBole's block is post-LN with a 256-wide GELU feed-forward, ours "
-             "(the SLMRec code's) pre-LN with a 64-wide ReLU one, on a 64-d item table; RecBole right-pads, we "
+             "runs on the 2 cores). Other differences: RecBole's block is post-LN with a 256-wide GELU feed-forward, "
+             "ours (the SLMRec code's) pre-LN with a 64-wide ReLU one, on a 64-d item table; RecBole right-pads, we "
              "left-pad; RecBole's softmax keeps the padding row (logit 0), ours drops it; RecBole breaks score ties "
-             "by index, we count them against the target; RecBole stops at its epoch cap (see the table). "
+             "by index, we count them against the target; both stop at an epoch cap (see the table). "
              "Times are wall seconds on this machine, evaluation included.", "",
              "| dataset | model | epochs | test full HR@10 | test full NDCG@10 | best valid NDCG@10 | wall s | "
              "s to RecBole's best valid NDCG@10 |", "|---|---|---:|---:|---:|---:|---:|---:|"]

@@ -9,8 +9,8 @@ exists is skipped, and a run dir left by a killed job is continued with ``slmrec
 can be stopped and restarted at any time and only pays for what is missing. Jobs run one after another (2 cores:
 parallel runs only slow each other down) in the order of what the report needs most: the main table on LastFM
 (with the layer probe), the RecBole peer on MovieLens-100K, the distillation-term ablation and the
-pretrained-versus-random comparison on LastFM, MovieLens-100K, the other seeds, Gift Cards (Amazon 2018), the
-RecBole peer on Beauty, and Beauty (SASRec only on CPU: the
+pretrained-versus-random comparison on LastFM, Gift Cards (Amazon 2018, three seeds), MovieLens-100K, the other
+seeds, the RecBole peer on Beauty, and Beauty (SASRec only on CPU: the
 LLM stages on Beauty's 22k users take days on 2 cores; the report shows the GPU run of them). Every command is
 printed with its duration and appended to runs/out/results/commands.log; ``--max-hours`` stops before starting a
 job once that much time has passed.
@@ -102,12 +102,12 @@ def jobs() -> list[Job]:
                          "--stages", "student", "--reuse", str(base), f"--distill.lambda_{term}", "0"))
     out.append(train("random-init lastfm", "lastfm", OUT / "random_init" / "lastfm",
                      "--stages", "teacher,student,student_nokd", "--reuse", str(base), "--llm.init", "random"))
+    for s in SEEDS:  # the smallest dataset first: three seeds of it come soonest
+        out.append(train(f"main gift_cards seed{s}", "gift_cards", main("gift_cards", s), seed=s))
     out.append(train("main ml-100k seed0", "ml-100k", main("ml-100k", 0)))
     for s in SEEDS[1:]:
         for d in ("lastfm", "ml-100k"):
             out.append(train(f"main {d} seed{s}", d, main(d, s), seed=s))
-    for s in SEEDS:
-        out.append(train(f"main gift_cards seed{s}", "gift_cards", main("gift_cards", s), seed=s))
     out += peer("beauty")
     for s in SEEDS:
         out.append(train(f"main beauty seed{s} (sasrec)", "beauty", main("beauty", s), "--stages", "sasrec",
@@ -122,6 +122,19 @@ def run(cmd: list[str], log: Path, env: dict | None = None) -> int:
         f.flush()
         return subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
                               env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}).returncode
+
+
+def recorded_minutes() -> dict[str, float]:
+    """Minutes each job took, summed over its successful and resumed attempts (from commands.log)."""
+    took: dict[str, float] = {}
+    log = OUT / "commands.log"
+    for line in log.read_text().splitlines() if log.is_file() else []:
+        try:
+            rec = json.loads(line)
+            took[rec["job"]] = took.get(rec["job"], 0.0) + rec["seconds"] / 60
+        except (ValueError, KeyError, TypeError):
+            continue
+    return took
 
 
 def prepare_data() -> None:
@@ -142,8 +155,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     todo = [j for j in jobs() if not args.only or args.only in j.name]
     if args.list:
+        took = recorded_minutes()
         for j in todo:
-            print(f"[{'done' if j.done() else 'todo'}] {j.name}: {shlex.join(j.cmd)}")
+            t = f" ({took[j.name]:.1f} min)" if j.name in took else ""
+            print(f"[{'done' if j.done() else 'todo'}]{t} {j.name}: {shlex.join(j.cmd)}")
+        done = [j for j in todo if j.done()]
+        print(f"{len(done)} of {len(todo)} done, {sum(took.get(j.name, 0) for j in done) / 60:.1f} h recorded "
+              f"in {OUT / 'commands.log'}")
         return 0
     started = time.time()
     prepare_data()
