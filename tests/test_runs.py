@@ -26,8 +26,9 @@ def test_results_driver_lists_jobs_and_report_reads_runs(tmp_path):
     results = tmp_path / "results"
     listed = _py("runs/results.py", "--list", results=results)
     assert listed.returncode == 0, listed.stderr
-    lines = listed.stdout.splitlines()
+    *lines, total = listed.stdout.splitlines()
     assert len(lines) >= 20 and all(x.startswith("[todo] ") for x in lines)
+    assert total.startswith(f"0 of {len(lines)} done")
     assert any("peer ml-100k recbole" in x for x in lines) and any("--llm.init random" in x for x in lines)
 
     run = results / "main" / "lastfm" / "seed0"  # stands in for the real LastFM run
