@@ -22,6 +22,18 @@ def test_sasrec_ignores_padding():
     assert torch.isfinite(m(torch.zeros(2, 6, dtype=torch.long))["user"]).all()
 
 
+def test_sasrec_positions_are_causal_and_end_in_the_user_vector():
+    torch.manual_seed(0)
+    m = SASRec(num_items=30, max_len=6, emb_dim=16, hidden=8, dropout=0.0, inner=24).eval()
+    assert m.blocks[0].ffn[0].weight.shape == (24, 8)  # the feed-forward width is `inner`
+    a = torch.tensor([[0, 0, 3, 5, 7, 9]])
+    out = m(a, positions=True)
+    assert out["positions"].shape == (1, 6, 16) and torch.equal(out["positions"][:, -1], out["user"])
+    b = a.clone()
+    b[0, 5] = 11  # a later item changes no earlier position (causal)
+    assert torch.allclose(m(b, positions=True)["positions"][:, :5], out["positions"][:, :5], atol=1e-6)
+
+
 def test_llmrec_shapes_padding_and_probe():
     cfg = preset("tiny").llm
     table = torch.randn(31, 32)

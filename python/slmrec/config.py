@@ -41,6 +41,7 @@ class SASRecConfig:
     hidden: int = 32  # transformer width (the code's up_emb 128 -> 32)
     layers: int = 2  # transformer blocks
     heads: int = 1  # attention heads
+    inner: int = 0  # feed-forward width (0 = hidden, the code's; RecBole's SASRec uses 4 x hidden)
     dropout: float = 0.5  # dropout on embeddings, attention and feed-forward
     epochs: int = 50  # training epochs
     batch_size: int = 1024  # global batch (all processes, all accumulation steps)

@@ -279,7 +279,7 @@ class Pipeline:
 
         c = self.cfg.sasrec
         return SASRec(self.dataset.num_items, self.cfg.data.max_len, emb_dim=c.emb_dim, hidden=c.hidden,
-                      layers=c.layers, heads=c.heads, dropout=c.dropout, init=c.init)
+                      layers=c.layers, heads=c.heads, dropout=c.dropout, init=c.init, inner=c.inner)
 
     def llmrec(self, layers: int, blocks: int = 0):
         from slmrec.models import LLMRec

@@ -2,9 +2,9 @@
 
 Architecture (the code's): item table E [num_items + 1, emb_dim]; ``up`` Linear(emb_dim -> hidden); scaled by
 sqrt(emb_dim); learned positions; dropout; ``layers`` pre-LN blocks of causal single-head attention + a
-position-wise FFN; a final LayerNorm (eps 1e-8); the last position goes through ``down`` Linear(hidden -> emb_dim)
-and is scored against every row of E (full-softmax CE on the last item, as the code trains it; or, with
-``sasrec.positions all``, at every position, as SASRec itself trains).
+position-wise FFN (``hidden`` wide as in the code, or ``inner``); a final LayerNorm (eps 1e-8); the last position
+goes through ``down`` Linear(hidden -> emb_dim) and is scored against every row of E (full-softmax CE on the last
+item, as the code trains it; or, with ``sasrec.positions all``, at every position, as SASRec itself trains).
 
 Fixed on purpose (METHOD.md B10/B11): row 0 of E is padding (``padding_idx=0``, never a target, its logit is
 -inf), and padded positions are masked as attention keys and zeroed after every block. A query attends to itself
@@ -20,13 +20,13 @@ from torch import nn
 
 
 class _Block(nn.Module):
-    def __init__(self, hidden: int, heads: int, dropout: float):
+    def __init__(self, hidden: int, heads: int, dropout: float, inner: int):
         super().__init__()
         self.attn_norm = nn.LayerNorm(hidden, eps=1e-8)
         self.attn = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
         self.ffn_norm = nn.LayerNorm(hidden, eps=1e-8)
         self.ffn = nn.Sequential(
-            nn.Linear(hidden, hidden), nn.Dropout(dropout), nn.ReLU(), nn.Linear(hidden, hidden), nn.Dropout(dropout)
+            nn.Linear(hidden, inner), nn.Dropout(dropout), nn.ReLU(), nn.Linear(inner, hidden), nn.Dropout(dropout)
         )
 
     def forward(self, x: torch.Tensor, blocked: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -43,13 +43,13 @@ class SASRec(nn.Module):
     with ``positions=True`` also ``"positions": [B, L, emb_dim]``, every position's (all-position training)."""
 
     def __init__(self, num_items: int, max_len: int, emb_dim=128, hidden=32, layers=2, heads=1, dropout=0.5,
-                 init: str = "torch"):
+                 init: str = "torch", inner: int = 0):
         super().__init__()
         self.item_emb = nn.Embedding(num_items + 1, emb_dim, padding_idx=0)  # [I+1, D]
         self.up = nn.Linear(emb_dim, hidden)
         self.pos_emb = nn.Embedding(max_len, hidden)
         self.dropout = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(_Block(hidden, heads, dropout) for _ in range(layers))
+        self.blocks = nn.ModuleList(_Block(hidden, heads, dropout, inner or hidden) for _ in range(layers))
         self.final_norm = nn.LayerNorm(hidden, eps=1e-8)
         self.down = nn.Linear(hidden, emb_dim)
         self.heads = heads
