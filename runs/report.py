@@ -223,19 +223,25 @@ def random_init_section() -> list[str]:
     return lines + [""] + sentences + ([""] if sentences else ["", "Not run yet.", ""])
 
 
-def _peer_training() -> str:
-    """How our peer SASRec trained, from the saved config of its first finished run."""
-    cfg = next((c for d in R.RECBOLE_EPOCHS if (c := load(R.OUT / "peer" / d / "ours" / "config.json"))), None)
+PEER_LABELS = {"ours": "slmrec SASRec, RecBole's examples", "ours_windows": "slmrec SASRec, windows"}
+
+
+def _peer_training(variant: str) -> str:
+    """How one variant of our peer SASRec trained, from the saved config of its first finished run."""
+    runs = (R.OUT / "peer" / d / variant / "config.json" for d in R.RECBOLE_EPOCHS)
+    cfg = next((c for p in runs if (c := load(p))), None)
     if cfg is None:
-        return "(no run yet)"
+        return f"{PEER_LABELS[variant]}: no run yet"
     s, max_len = cfg["sasrec"], cfg["data"]["max_len"]
     if s.get("positions") == "all":
         stride = s.get("stride") or max_len
-        return (f"puts the loss on every position of windows of {max_len} items whose newest {stride} positions "
-                f"are targets (the rest is context), so one forward pass trains up to {stride} targets, each with "
-                f"at least {max_len - stride} items of context where the history has them "
-                f"(`--sasrec.positions all --sasrec.stride {stride}`), batch {s['batch_size']} windows")
-    return f"makes the same examples (`--data.train_mode {cfg['data']['train_mode']}`), batch {s['batch_size']}"
+        return (f"{PEER_LABELS[variant]} (`--sasrec.positions all --sasrec.stride {stride}`): SASRec's own "
+                f"all-position training, the loss on every position of windows of {max_len} items whose newest "
+                f"{stride} positions are targets (the rest is context), so one forward pass trains up to {stride} "
+                f"targets, each with at least {max_len - stride} items of context where the history has them; batch "
+                f"{s['batch_size']} windows")
+    return (f"{PEER_LABELS[variant]} (`--data.train_mode {cfg['data']['train_mode']}`): the same examples as "
+            f"RecBole, batch {s['batch_size']}")
 
 
 def peer_section() -> list[str]:
@@ -245,9 +251,10 @@ def peer_section() -> list[str]:
              "a 64-d, 2-layer, 2-head SASRec, history 50, full-softmax CE, lr 1e-3, dropout 0.5, N(0, 0.02) initial "
              "weights (`--sasrec.init normal`; with PyTorch's default N(0, 1) item table ours learned about 3x "
              "slower per epoch), and select the epoch with the best full-ranking validation NDCG@10; both rank all "
-             "items. They train differently: RecBole makes one example per training target (each prefix, cut to "
-             "its last 50 items) and puts the loss on its last position only, batch 256; ours "
-             f"{_peer_training()}. Each training target is used once per epoch by both. "
+             "items. RecBole makes one example per training target (each prefix, cut to its last 50 items) and puts "
+             "the loss on its last position only, batch 256. Ours runs two ways: "
+             f"{'; '.join(_peer_training(v) for v in R.PEER_VARIANTS)}. Each training target is used once per "
+             "epoch by all three. "
              "Full ranking as RecBole ranks for sequential models: every item but padding competes, the user's own "
              "items included (slmrec's default excludes them; `--eval.full_exclude none` here). Both run on one "
              "thread, alone on the machine (RecBole on two threads slows down about 6x as soon as anything else "
@@ -261,42 +268,43 @@ def peer_section() -> list[str]:
     sentences = []
     for d in R.RECBOLE_EPOCHS:
         rb_path = R.OUT / "peer" / d / "recbole.json"
-        ours_dir = R.OUT / "peer" / d / "ours"
-        rb, ours = load(rb_path), stage(ours_dir, "sasrec")
+        rb = load(rb_path)
         keep(rb_path)
-        hist = load(ours_dir / "sasrec" / "history.json")
-        if rb is None and ours is None:
-            lines.append(f"| {NAMES[d]} | - | - | - | - | - | - | - |")
-            continue
         target = rb["best_valid_ndcg@10"] if rb else None
-        if rb:
-            lines.append(f"| {NAMES[d]} | RecBole SASRec | {rb['epochs_run']} | {rb['test']['hr@10']:.4f} | "
-                         f"{rb['test']['ndcg@10']:.4f} | {rb['best_valid_ndcg@10']:.4f} | {rb['total_seconds']:.0f} | "
-                         f"{rb['seconds_to_best']:.0f} |")
-        if ours and hist:
+        lines.append(f"| {NAMES[d]} | RecBole SASRec | {rb['epochs_run']} | {rb['test']['hr@10']:.4f} | "
+                     f"{rb['test']['ndcg@10']:.4f} | {rb['best_valid_ndcg@10']:.4f} | {rb['total_seconds']:.0f} | "
+                     f"{rb['seconds_to_best']:.0f} |" if rb else f"| {NAMES[d]} | RecBole SASRec | - | - | - | - | - | - |")
+        for variant, label in PEER_LABELS.items():
+            ours_dir = R.OUT / "peer" / d / variant
+            ours, hist = stage(ours_dir, "sasrec"), load(ours_dir / "sasrec" / "history.json")
+            if not (ours and hist):
+                lines.append(f"| {NAMES[d]} | {label} | - | - | - | - | - | - |")
+                continue
             evals = hist["evals"]
-            keep_curve = R.OUT / "peer" / d / "ours" / "sasrec" / "valid_curve.json"
+            keep_curve = ours_dir / "sasrec" / "valid_curve.json"
             keep_curve.write_text(json.dumps(evals))
             keep(keep_curve)
             best_valid = max(e["full_ndcg@10"] for e in evals)
             reach = next((e["seconds"] for e in evals if target is not None and e["full_ndcg@10"] >= target), None)
             total = evals[-1]["seconds"]
-            lines.append(f"| {NAMES[d]} | slmrec SASRec | {len(evals)} | {ours['test']['full_hr@10']:.4f} | "
+            lines.append(f"| {NAMES[d]} | {label} | {len(evals)} | {ours['test']['full_hr@10']:.4f} | "
                          f"{ours['test']['full_ndcg@10']:.4f} | {best_valid:.4f} | {total:.0f} | "
                          f"{'never' if reach is None else f'{reach:.0f}'} |")
-            if rb:
-                for m, rm in (("full_hr@10", "hr@10"), ("full_ndcg@10", "ndcg@10")):
-                    rel = ours["test"][m] / rb["test"][rm] - 1
-                    sentences.append(f"- {NAMES[d]}, test {rm}: ours {rel * 100:+.1f}% vs RecBole "
-                                     f"({'within 5% or better: met' if rel >= -0.05 else 'more than 5% worse: missed'}).")
-                if reach is None:
-                    sentences.append(f"- {NAMES[d]}: ours never reached RecBole's best validation NDCG@10 "
-                                     f"({target:.4f}) in {total:.0f} s: time-to-quality target missed.")
-                else:
-                    share = reach / rb["total_seconds"]
-                    sentences.append(f"- {NAMES[d]}: ours reached RecBole's best validation NDCG@10 in {reach:.0f} s "
-                                     f"= {share:.3f} of RecBole's {rb['total_seconds']:.0f} s "
-                                     f"({'at most a tenth: met' if share <= 0.1 else 'more than a tenth: missed'}).")
+            if not rb:
+                continue
+            who = f"{NAMES[d]}, {label}"
+            for m, rm in (("full_hr@10", "hr@10"), ("full_ndcg@10", "ndcg@10")):
+                rel = ours["test"][m] / rb["test"][rm] - 1
+                sentences.append(f"- {who}, test {rm}: {rel * 100:+.1f}% vs RecBole "
+                                 f"({'within 5% or better: met' if rel >= -0.05 else 'more than 5% worse: missed'}).")
+            if reach is None:
+                sentences.append(f"- {who}: never reached RecBole's best validation NDCG@10 ({target:.4f}) in "
+                                 f"{total:.0f} s: time-to-quality target missed.")
+            else:
+                share = reach / rb["total_seconds"]
+                sentences.append(f"- {who}: reached RecBole's best validation NDCG@10 in {reach:.0f} s "
+                                 f"= {share:.3f} of RecBole's {rb['total_seconds']:.0f} s "
+                                 f"({'at most a tenth: met' if share <= 0.1 else 'more than a tenth: missed'}).")
     return lines + [""] + sentences + [""]
 
 
