@@ -275,36 +275,45 @@ def peer_section() -> list[str]:
                      f"{rb['test']['ndcg@10']:.4f} | {rb['best_valid_ndcg@10']:.4f} | {rb['total_seconds']:.0f} | "
                      f"{rb['seconds_to_best']:.0f} |" if rb else f"| {NAMES[d]} | RecBole SASRec | - | - | - | - | - | - |")
         for variant, label in PEER_LABELS.items():
-            ours_dir = R.OUT / "peer" / d / variant
-            ours, hist = stage(ours_dir, "sasrec"), load(ours_dir / "sasrec" / "history.json")
-            if not (ours and hist):
+            runs = []  # (seed, test metrics, validation curve) of each finished seed
+            for seed in R.PEER_SEEDS[variant][d]:
+                run_dir = R.peer_dir(d, variant, seed)
+                ours, hist = stage(run_dir, "sasrec"), load(run_dir / "sasrec" / "history.json")
+                if ours and hist:
+                    curve = run_dir / "sasrec" / "valid_curve.json"
+                    curve.write_text(json.dumps(hist["evals"]))
+                    keep(curve)
+                    runs.append((seed, ours["test"], hist["evals"]))
+            if not runs:
                 lines.append(f"| {NAMES[d]} | {label} | - | - | - | - | - | - |")
                 continue
-            evals = hist["evals"]
-            keep_curve = ours_dir / "sasrec" / "valid_curve.json"
-            keep_curve.write_text(json.dumps(evals))
-            keep(keep_curve)
-            best_valid = max(e["full_ndcg@10"] for e in evals)
-            reach = next((e["seconds"] for e in evals if target is not None and e["full_ndcg@10"] >= target), None)
-            total = evals[-1]["seconds"]
-            lines.append(f"| {NAMES[d]} | {label} | {len(evals)} | {ours['test']['full_hr@10']:.4f} | "
-                         f"{ours['test']['full_ndcg@10']:.4f} | {best_valid:.4f} | {total:.0f} | "
-                         f"{'never' if reach is None else f'{reach:.0f}'} |")
+            reach = [next((e["seconds"] for e in ev if target is not None and e["full_ndcg@10"] >= target), None)
+                     for _, _, ev in runs]
+            shown = " / ".join("never" if r is None else f"{r:.0f}" for r in reach)
+            seeds = f", {len(runs)} seeds" if len(runs) > 1 else ""
+            lines.append(f"| {NAMES[d]} | {label}{seeds} | {len(runs[0][2])} | "
+                         f"{mean_sd([t['full_hr@10'] for _, t, _ in runs])} | "
+                         f"{mean_sd([t['full_ndcg@10'] for _, t, _ in runs])} | "
+                         f"{mean_sd([max(e['full_ndcg@10'] for e in ev) for _, _, ev in runs])} | "
+                         f"{mean_sd([ev[-1]['seconds'] for _, _, ev in runs], 0)} | {shown} |")
             if not rb:
                 continue
-            who = f"{NAMES[d]}, {label}"
+            who = f"{NAMES[d]}, {label}" + (f" (mean of {len(runs)} seeds)" if len(runs) > 1 else "")
             for m, rm in (("full_hr@10", "hr@10"), ("full_ndcg@10", "ndcg@10")):
-                rel = ours["test"][m] / rb["test"][rm] - 1
+                rel = sum(t[m] for _, t, _ in runs) / len(runs) / rb["test"][rm] - 1
                 sentences.append(f"- {who}, test {rm}: {rel * 100:+.1f}% vs RecBole "
                                  f"({'within 5% or better: met' if rel >= -0.05 else 'more than 5% worse: missed'}).")
-            if reach is None:
-                sentences.append(f"- {who}: never reached RecBole's best validation NDCG@10 ({target:.4f}) in "
-                                 f"{total:.0f} s: time-to-quality target missed.")
-            else:
-                share = reach / rb["total_seconds"]
-                sentences.append(f"- {who}: reached RecBole's best validation NDCG@10 in {reach:.0f} s "
-                                 f"= {share:.3f} of RecBole's {rb['total_seconds']:.0f} s "
-                                 f"({'at most a tenth: met' if share <= 0.1 else 'more than a tenth: missed'}).")
+            for (seed, _, ev), r in zip(runs, reach):
+                tag = f"{NAMES[d]}, {label}" + (f", seed {seed}" if len(runs) > 1 else "")
+                if r is None:
+                    sentences.append(f"- {tag}: never reached RecBole's best validation NDCG@10 ({target:.4f}) in "
+                                     f"{ev[-1]['seconds']:.0f} s (best {max(e['full_ndcg@10'] for e in ev):.4f}): "
+                                     "time-to-quality target missed.")
+                else:
+                    share = r / rb["total_seconds"]
+                    sentences.append(f"- {tag}: reached RecBole's best validation NDCG@10 in {r:.0f} s "
+                                     f"= {share:.3f} of RecBole's {rb['total_seconds']:.0f} s "
+                                     f"({'at most a tenth: met' if share <= 0.1 else 'more than a tenth: missed'}).")
     return lines + [""] + sentences + [""]
 
 
