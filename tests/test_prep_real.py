@@ -228,7 +228,7 @@ def test_load_round_trip_and_polars(shared_data, tmp_path):
     on_disk = json.loads((tmp_path / "ds" / "stats.json").read_text())
     assert ds.stats == on_disk
     # Floats compared approximately here; exact equality is test_load_returns_the_exact_stats_floats.
-    floats = {"sparsity", "elapsed_seconds", "seq_len"}
+    floats = {"sparsity", "elapsed_seconds", "phase_seconds", "seq_len"}
     assert {k: v for k, v in back.stats.items() if k not in floats} == {
         k: v for k, v in on_disk.items() if k not in floats
     }

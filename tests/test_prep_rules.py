@@ -335,6 +335,9 @@ def test_stats_keys_and_identities(tmp_path):
     assert s["inputs"][0]["bytes"] == f.stat().st_size
     assert (s["users"], s["items"], s["interactions"]) == (ds.num_users, ds.num_items, ds.num_interactions)
     assert s["elapsed_seconds"] >= 0
+    phases = s["phase_seconds"]
+    assert set(phases) == {"read", "recipe", "ids_and_order", "write"} and min(phases.values()) >= 0
+    assert sum(phases.values()) <= s["elapsed_seconds"] * 1.01 + 1e-3
     ref.assert_reconciled(s)
     assert json.loads((tmp_path / "ds" / "stats.json").read_text()) == s
 
@@ -426,7 +429,7 @@ def test_threads_do_not_change_the_output(tmp_path, shared_data):
         np.testing.assert_array_equal(getattr(d1, a), getattr(d2, a))
     for name in ("interactions.parquet", "users.parquet", "items.parquet"):
         assert (tmp_path / "t1" / name).read_bytes() == (tmp_path / "t2" / name).read_bytes(), name
-    volatile = {"elapsed_seconds", "threads"}
+    volatile = {"elapsed_seconds", "phase_seconds", "threads"}
     assert {k: v for k, v in d1.stats.items() if k not in volatile} == {
         k: v for k, v in d2.stats.items() if k not in volatile
     }

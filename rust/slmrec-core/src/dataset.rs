@@ -120,7 +120,9 @@ impl Dataset {
                 read.bad_lines
             )));
         }
+        let read_done = start.elapsed().as_secs_f64();
         let (kept, rst) = apply(&table, &opts.recipe);
+        let recipe_done = start.elapsed().as_secs_f64();
         if kept.is_empty() {
             return Err(Error::Empty(format!(
                 "the recipe {} drops all {} records of {} (by rating {}, duplicates {}, k-core {}, \
@@ -151,13 +153,19 @@ impl Dataset {
         let n_users = user_names.len();
         let (starts, mut order) = bucket(&kept, n_users, |r| user_id[table.user[r] as usize] as usize - 1);
         drop(kept);
+        let mut per_user: Vec<&mut [usize]> = Vec::with_capacity(n_users);
+        let mut rest = &mut order[..];
         for w in starts.windows(2) {
-            order[w[0]..w[1]].sort_unstable_by_key(|&r| (table.ts[r], r));
+            let (this, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
+            per_user.push(this);
+            rest = tail;
         }
+        per_user.into_par_iter().for_each(|rows| rows.sort_unstable_by_key(|&r| (table.ts[r], r)));
         let offsets: Vec<i64> = starts.iter().map(|&s| s as i64).collect();
         let items: Vec<u32> = order.par_iter().map(|&r| item_id[table.item[r] as usize]).collect();
         let timestamps: Vec<i64> = order.par_iter().map(|&r| table.ts[r]).collect();
         let ratings: Vec<f32> = order.par_iter().map(|&r| table.rating[r]).collect();
+        let order_done = start.elapsed().as_secs_f64();
 
         let item_meta = meta.as_ref().map(|(m, _)| {
             item_names.iter().map(|name| m.get(&**name).cloned().unwrap_or_default()).collect::<Vec<_>>()
@@ -210,6 +218,10 @@ impl Dataset {
             stats["meta"]["items_with_meta"] = json!(with_meta);
         }
         stats["elapsed_seconds"] = json!(start.elapsed().as_secs_f64());
+        // wall seconds of each phase (where the time goes; `write` is added by `write`)
+        stats["phase_seconds"] = json!({
+            "read": read_done, "recipe": recipe_done - read_done, "ids_and_order": order_done - recipe_done,
+        });
         ds.stats = stats;
         Ok(ds)
     }
@@ -252,7 +264,11 @@ impl Dataset {
         for r in written {
             r.map_err(in_tmp)?;
         }
+        let built = self.stats["elapsed_seconds"].as_f64().unwrap_or(0.0);
         self.stats["elapsed_seconds"] = json!(started.elapsed().as_secs_f64());
+        if let Some(phases) = self.stats["phase_seconds"].as_object_mut() {
+            phases.insert("write".into(), json!(started.elapsed().as_secs_f64() - built));
+        }
         let stats_path = tmp.0.join(STATS);
         let text = serde_json::to_string_pretty(&self.stats).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         write_synced(&stats_path, text.as_bytes()).map_err(in_tmp)?;

@@ -139,24 +139,35 @@ fn drop_where(alive: &mut [bool], dead: impl Fn(usize) -> bool) -> u64 {
     n
 }
 
-/// Keeps, for each (user, item), the earliest alive record by (timestamp, input order).
+/// Keeps, for each (user, item), the earliest alive record by (timestamp, input order). Users are
+/// independent: their duplicates are found in parallel, then cleared.
 fn dedup(t: &RawTable, alive: &mut [bool]) -> u64 {
     let rows: Vec<usize> = (0..t.len()).filter(|&i| alive[i]).collect();
     let (starts, grouped) = bucket(&rows, t.users.len(), |r| t.user[r] as usize);
-    let mut dropped = 0;
-    let mut seg: Vec<(u32, i64, usize)> = Vec::new();
-    for g in starts.windows(2).map(|w| &grouped[w[0]..w[1]]).filter(|g| g.len() > 1) {
-        seg.clear();
-        seg.extend(g.iter().map(|&r| (t.item[r], t.ts[r], r)));
-        seg.sort_unstable();
-        for w in 1..seg.len() {
-            if seg[w].0 == seg[w - 1].0 {
-                alive[seg[w].2] = false;
-                dropped += 1;
-            }
-        }
+    let dead: Vec<usize> = starts
+        .par_windows(2)
+        .fold(
+            || (Vec::new(), Vec::<(u32, i64, usize)>::new()),
+            |(mut dead, mut seg), w| {
+                let g = &grouped[w[0]..w[1]];
+                if g.len() > 1 {
+                    seg.clear();
+                    seg.extend(g.iter().map(|&r| (t.item[r], t.ts[r], r)));
+                    seg.sort_unstable();
+                    dead.extend((1..seg.len()).filter(|&i| seg[i].0 == seg[i - 1].0).map(|i| seg[i].2));
+                }
+                (dead, seg)
+            },
+        )
+        .map(|(dead, _)| dead)
+        .reduce(Vec::new, |mut a, mut b| {
+            a.append(&mut b);
+            a
+        });
+    for &r in &dead {
+        alive[r] = false;
     }
-    dropped
+    dead.len() as u64
 }
 
 /// Groups `rows` by `key(row)` in `0..n_keys` with a counting sort: returns the group starts (`n_keys + 1`)
