@@ -13,6 +13,7 @@ sentences under each table are computed from the same numbers.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import statistics
 import sys
@@ -143,6 +144,12 @@ def dataset_table(name: str) -> list[str]:
         return lines + ["No run has finished yet.", ""]
     lines += [HEADER, *rows, ""]
     lines += verdicts(gpu_values if name == "beauty" and gpu_values else values)
+    first = next((r for r in (stage(run, "sasrec") for run in seeds_of(name)) if r and r.get("negatives")), None)
+    if first:
+        n = first["negatives"]
+        ndcg = sum(1 / math.log2(r + 1) for r in range(1, 11)) / (n + 1)
+        lines.append(f"- Chance level with 1 + {n} candidates (the target at a uniformly random rank): HR@10 "
+                     f"{min(1.0, 10 / (n + 1)):.4f}, NDCG@10 {min(ndcg, 1.0):.4f}.")
     if name == "beauty":
         lines.append("- Beauty's LLM rows are one seed on an H100 in bf16 (docs/results/gpu/); on 2 CPU cores a "
                      "teacher epoch over its 22k users takes hours, so the CPU runs train SASRec only (50 epochs, "
@@ -205,7 +212,9 @@ def random_init_section() -> list[str]:
     pre, rnd = R.OUT / "main" / "lastfm" / "seed0", R.OUT / "random_init" / "lastfm"
     lines = ["## Pretrained versus randomly initialised backbone (LastFM, seed 0)", "",
              "Same architecture, tokenizer, prompt, LoRA and schedule; `--llm.init random` redraws every backbone "
-             "weight (N(0, 0.02), norms 1) before fine-tuning, so only what SmolLM2's pre-training learned differs.",
+             "weight (N(0, 0.02), norms 1) before fine-tuning, so only what SmolLM2's pre-training learned differs. "
+             "With LoRA (the preset) the backbone itself stays frozen, so the random one is a fixed random feature "
+             "extractor that only the adapters and projections adapt. One seed.",
              "", "| model | pretrained NDCG@10 | random NDCG@10 | pretrained full NDCG@10 | random full NDCG@10 |",
              "|---|---:|---:|---:|---:|"]
     sentences = []
