@@ -315,8 +315,8 @@ def peer_section() -> list[str]:
             for (seed, _, ev), r in zip(runs, reach):
                 tag = f"{NAMES[d]}, {label}" + (f", seed {seed}" if len(runs) > 1 else "")
                 if r is None:
-                    sentences.append(f"- {tag}: never reached RecBole's best validation NDCG@10 ({target:.4f}) in "
-                                     f"{ev[-1]['seconds']:.0f} s (best {max(e['full_ndcg@10'] for e in ev):.4f}): "
+                    sentences.append(f"- {tag}: never reached RecBole's best validation NDCG@10 ({target:.5f}) in "
+                                     f"{ev[-1]['seconds']:.0f} s (best {max(e['full_ndcg@10'] for e in ev):.5f}): "
                                      "time-to-quality target missed.")
                 else:
                     share = r / rb["total_seconds"]
