@@ -319,6 +319,26 @@ def test_edited_config_is_a_clear_error(tmp_path, reference_run, capsys):
     assert "config.json" in _fails(capsys, "--out", str(run), "--resume", "--run.progress", "false")
 
 
+def test_a_stale_checkpoint_old_does_not_block_the_next_save(tmp_path):
+    """A save killed while it removed checkpoint.old leaves checkpoint/ and part of checkpoint.old: the next save
+    replaces both (found by a random SIGKILL in CI: the rename onto the non-empty directory failed)."""
+    import torch
+    from accelerate import Accelerator
+
+    from slmrec import checkpoint
+
+    acc = Accelerator(cpu=True)
+    acc.prepare(torch.nn.Linear(2, 2))
+    ckpt = tmp_path / "checkpoint"
+    checkpoint.save_state(acc, ckpt, {"global_step": 1})
+    stale = tmp_path / "checkpoint.old"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"partial")
+    checkpoint.save_state(acc, ckpt, {"global_step": 2})
+    assert not stale.exists() and not (tmp_path / "checkpoint.tmp").exists()
+    assert checkpoint.load_state(acc, ckpt)["global_step"] == 2
+
+
 def test_save_killed_between_its_renames_resumes_from_the_previous_checkpoint(tmp_path, reference_run, monkeypatch):
     """checkpoint/ moved to checkpoint.old, the new one half-written in checkpoint.tmp: --resume continues from
     checkpoint.old (here the end of sasrec, so no step runs: the crash hook armed at step 1 never fires; it would

@@ -111,6 +111,8 @@ def save_state(accelerator, directory: Path, state: dict) -> None:
         (tmp / STATE_FILE).write_text(json.dumps({**state, INTEGRITY: record}))
         old = directory.with_name(directory.name + ".old")
         if directory.exists():
+            if old.exists():  # stale: a save killed while removing it (directory is the valid one)
+                shutil.rmtree(old)
             os.replace(directory, old)
         os.replace(tmp, directory)
         shutil.rmtree(old, ignore_errors=True)
