@@ -237,7 +237,7 @@ PEER_LABELS = {"ours": "slmrec SASRec, RecBole's examples", "ours_windows": "slm
 
 def _peer_training(variant: str) -> str:
     """How one variant of our peer SASRec trained, from the saved config of its first finished run."""
-    runs = (R.OUT / "peer" / d / variant / "config.json" for d in R.RECBOLE_EPOCHS)
+    runs = (R.peer_dir(d, variant, 0) / "config.json" for d in R.RECBOLE_EPOCHS)
     cfg = next((c for p in runs if (c := load(p))), None)
     if cfg is None:
         return f"{PEER_LABELS[variant]}: no run yet"

@@ -394,8 +394,8 @@ class SequenceBatches(_Batches):
         super().__init__(
             offsets, items, num_items, max_len=max_len, batch_size=batch_size,
             num_negatives=_int("num_negatives", num_negatives, 0),
-            windows=None if windows is None else _int("windows", windows, 1, max_len + 1), seed=seed, rank=rank, world_size=world_size,
-            shuffle=bool(shuffle), drop_last=bool(drop_last), even=bool(even), threads=threads,
+            windows=None if windows is None else _int("windows", windows, 1, max_len + 1), seed=seed, rank=rank,
+            world_size=world_size, shuffle=bool(shuffle), drop_last=bool(drop_last), even=bool(even), threads=threads,
         )
 
 

@@ -62,8 +62,7 @@ class Stage:
     table: Callable  # () -> item embeddings [I+1, D] on the device (SASRec's is trainable)
     opt: StageConfig
     schedule: str  # "cosine" (warmup then cosine to 0) | "constant"
-    positions: str = "last"  # "last": last-item examples | "all": windows with a target at every position
-    stride: int = 0  # "all": new targets per window (0 = data.max_len)
+    windows: int | None = None  # None: last-item examples | S: windows whose newest S positions are targets
 
 
 def make_accelerator(cfg: Config):
@@ -76,14 +75,14 @@ def make_accelerator(cfg: Config):
     return Accelerator(mixed_precision=mp, step_scheduler_with_optimizer=False, cpu=not torch.cuda.is_available())
 
 
-def _batches(cfg: Config, dataset, opt: StageConfig, accelerator, positions: str = "last", stride: int = 0):
+def _batches(cfg: Config, dataset, opt: StageConfig, accelerator, windows: int | None = None):
     from slmrec.sampling import LastItemBatches, SequenceBatches
 
     micro = opt.batch_size // (accelerator.num_processes * opt.grad_accum)
-    if positions == "all":
+    if windows:
         return SequenceBatches(
             dataset.offsets, dataset.items, dataset.num_items, max_len=cfg.data.max_len, batch_size=micro,
-            num_negatives=0, windows=stride or cfg.data.max_len, seed=cfg.data.seed,
+            num_negatives=0, windows=windows, seed=cfg.data.seed,
             rank=accelerator.process_index, world_size=accelerator.num_processes,
         )
     return LastItemBatches(
@@ -129,7 +128,7 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
     opt_cfg, main = stage.opt, accelerator.is_main_process
     out.mkdir(parents=True, exist_ok=True)
     accelerator.gradient_accumulation_steps = opt_cfg.grad_accum
-    batches = _batches(cfg, dataset, opt_cfg, accelerator, stage.positions, stage.stride)
+    batches = _batches(cfg, dataset, opt_cfg, accelerator, stage.windows)
     steps_per_epoch = batches.num_batches(0) // opt_cfg.grad_accum
     if steps_per_epoch == 0:
         raise ConfigError(f"{stage.name}: batch_size {opt_cfg.batch_size} is larger than the training set; lower it")
@@ -310,8 +309,9 @@ class Pipeline:
             s = c.sasrec
             opt = StageConfig(epochs=s.epochs, batch_size=s.batch_size, grad_accum=1, lr=s.lr, warmup_steps=0,
                               weight_decay=0.0, max_grad_norm=0.0, eval_every=s.eval_every)
-            objective = sequence_loss if s.positions == "all" else recommendation_loss
-            return Stage(name, model, objective, lambda: model.item_emb.weight, opt, "constant", s.positions, s.stride)
+            windows = (s.stride or c.data.max_len) if s.positions == "all" else None
+            objective = sequence_loss if windows else recommendation_loss
+            return Stage(name, model, objective, lambda: model.item_emb.weight, opt, "constant", windows)
         if name == "teacher":
             model = self.llmrec(c.llm.teacher_layers)
             return Stage(name, model, recommendation_loss, lambda: model.item_emb, c.teacher, "cosine")

@@ -487,21 +487,17 @@ impl SequenceBatches {
             prefetch_ahead(self.sampler.history(), &ranges, r);
             let row = self.sampler.history().row(u);
             let train = &row[..row.len() - 2];
-            // positions train[lo..hi] (at most max_len), inputs the items one step before; targets from `first`
-            let (hi, first) = match self.windows {
-                Some(stride) => {
-                    let hi = train.len() - w * stride;
-                    (hi, hi.saturating_sub(stride).max(1))
-                }
-                None => (train.len(), 1),
-            };
+            // positions train[lo..hi] (at most max_len), inputs the items one step before; targets train[first..hi].
+            // 1 <= lo <= first <= hi (train has >= 1 item; a window's hi >= 2 and stride <= max_len).
+            let hi = self.windows.map_or(train.len(), |stride| train.len() - w * stride);
             let lo = hi.saturating_sub(l).max(1);
-            let kept = hi.saturating_sub(lo);
-            left_pad(&train[lo - 1..hi.max(1) - 1], input);
-            left_pad(&train[lo..hi.max(lo)], pos);
-            let context = first.saturating_sub(lo).min(kept); // leading positions that are context only
+            let first = self.windows.map_or(lo, |stride| hi.saturating_sub(stride).max(1));
+            let kept = hi - lo;
+            left_pad(&train[lo - 1..hi - 1], input);
+            left_pad(&train[lo..hi], pos);
+            let context = first - lo; // leading positions that are context only
             pos[l - kept..l - kept + context].fill(0);
-            let targets = kept - context;
+            let targets = hi - first;
             if targets > 0 && k > 0 {
                 // window 0 draws from the user's stream, as without windows; window w from its own
                 let mut rng = Rng::new(seed, stream::SEQUENCE_NEGATIVES, epoch, ((w as u64) << 32) | u as u64);
