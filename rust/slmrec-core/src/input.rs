@@ -161,21 +161,28 @@ impl Drop for LineChunks {
 fn produce(mut reader: Box<dyn Read + Send>, tx: SyncSender<Chunk>, spare: Receiver<Vec<u8>>) {
     let mut tail: Vec<u8> = Vec::new();
     loop {
+        // A recycled buffer comes back with its bytes initialised: reading over them needs no zeroing, so
+        // `len` (the bytes filled so far) is tracked apart from `buf.len()` until the chunk is sent.
         let mut buf = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + (1 << 16)));
-        buf.clear();
-        buf.extend_from_slice(&tail);
+        let mut len = tail.len();
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        buf[..len].copy_from_slice(&tail);
         tail.clear();
         // Fill to CHUNK_BYTES, then keep going until the chunk holds at least one newline (long lines).
         let mut eof = false;
         loop {
-            let have = buf.len();
+            let have = len;
             let want = if have < CHUNK_BYTES { CHUNK_BYTES - have } else { CHUNK_BYTES };
-            buf.resize(have + want, 0);
-            let (n, err) = read_full(&mut reader, &mut buf[have..]);
-            buf.truncate(have + n);
+            if buf.len() < have + want {
+                buf.resize(have + want, 0);
+            }
+            let (n, err) = read_full(&mut reader, &mut buf[have..have + want]);
+            len = have + n;
             if let Some(e) = err {
                 // Hand over the whole lines decoded before the break, so the error names the right line.
-                if let Some(last) = memchr::memrchr(b'\n', &buf) {
+                if let Some(last) = memchr::memrchr(b'\n', &buf[..len]) {
                     buf.truncate(last + 1);
                     if tx.send(Chunk::Lines(buf)).is_err() {
                         return;
@@ -188,10 +195,11 @@ fn produce(mut reader: Box<dyn Read + Send>, tx: SyncSender<Chunk>, spare: Recei
                 eof = true;
                 break;
             }
-            if buf.len() >= CHUNK_BYTES && memchr::memrchr(b'\n', &buf[have..]).is_some() {
+            if len >= CHUNK_BYTES && memchr::memrchr(b'\n', &buf[have..len]).is_some() {
                 break;
             }
         }
+        buf.truncate(len);
         if !eof {
             if let Some(last) = memchr::memrchr(b'\n', &buf) {
                 tail.extend_from_slice(&buf[last + 1..]);
@@ -227,7 +235,9 @@ fn read_full(reader: &mut dyn Read, mut buf: &mut [u8]) -> (usize, Option<io::Er
 fn describe(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => "truncated gzip stream (the file ends inside a compressed member)".into(),
-        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => format!("corrupt gzip stream: {e}"),
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => {
+            format!("corrupt gzip stream: {e}")
+        }
         _ => format!("read error: {e}"),
     }
 }

@@ -8,12 +8,14 @@
 //! without a count.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::mpsc;
-use std::sync::Mutex;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::Mutex;
 
+use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 use serde::Serialize;
 
@@ -61,7 +63,9 @@ impl FromStr for Format {
             "ratings-csv" | "csv" => Format::RatingsCsv,
             "recbole" | "inter" => Format::RecboleInter,
             "seq" | "sequence-lines" => Format::SeqLines,
-            _ => return Err(Error::InvalidArgument(format!("unknown format {s:?}; expected one of {}", Format::NAMES))),
+            _ => {
+                return Err(Error::InvalidArgument(format!("unknown format {s:?}; expected one of {}", Format::NAMES)))
+            }
         })
     }
 }
@@ -90,52 +94,96 @@ impl FromStr for OnBadLine {
 
 /// Raw ids interned to dense numbers in first-seen order.
 ///
-/// The last key is remembered: dumps come grouped (Amazon lines by asin, sequence lines by user), so the same
-/// id often repeats on consecutive records and skips the hash lookup.
+/// Design: interning is the one serial step of the read (records must be numbered in input order), so it does
+/// as little as possible there. The parse workers hash each id ([`id_hash`]); the merge thread only probes a
+/// [`HashTable`] with that hash. Ids of up to 16 bytes (Amazon's reviewerIDs and asins, numeric ids) are kept
+/// in the table's slots themselves, so a probe compares two 16-byte arrays in place instead of following a
+/// pointer to the key (a cache miss per record, as users come in no order). The last key is remembered:
+/// dumps come grouped (Amazon lines by asin, sequence lines by user), so the same id often repeats on
+/// consecutive records and skips the probe.
 #[derive(Debug, Default)]
 pub struct Interner {
-    map: HashMap<Box<str>, u32, FxBuildHasher>,
-    last_key: String,
-    last_id: Option<u32>,
+    table: HashTable<Slot>,
+    names: Vec<Box<str>>,
+    hashes: Vec<u64>,
+    last: Option<(u64, Slot)>,
+}
+
+/// A key in the interner's table: its number, its length and, when it has at most 16 bytes, the key itself
+/// (zero-padded).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Slot {
+    id: u32,
+    len: u32,
+    short: [u8; 16],
+}
+
+impl Slot {
+    /// `key`'s length and inline bytes (zeros when the key is longer than 16 bytes: compared in `names`).
+    #[inline]
+    fn of(key: &str) -> Slot {
+        let mut short = [0u8; 16];
+        if key.len() <= 16 {
+            short[..key.len()].copy_from_slice(key.as_bytes());
+        }
+        Slot { id: 0, len: key.len() as u32, short }
+    }
+
+    /// Whether this slot holds `key`, whose [`Slot::of`] is `probe`.
+    #[inline]
+    fn holds(&self, probe: &Slot, key: &str, names: &[Box<str>]) -> bool {
+        self.len == probe.len && self.short == probe.short && (key.len() <= 16 || *names[self.id as usize] == *key)
+    }
+}
+
+/// The hash [`Interner`] files an id under.
+#[inline]
+pub fn id_hash(key: &str) -> u64 {
+    FxBuildHasher.hash_one(key)
 }
 
 impl Interner {
     /// The number of `key`, given a new one if unseen.
     #[inline]
     pub fn intern(&mut self, key: &str) -> u32 {
-        if let Some(id) = self.last_id {
-            if self.last_key == key {
-                return id;
+        self.intern_hashed(key, id_hash(key))
+    }
+
+    /// [`Interner::intern`] with `hash == id_hash(key)` already computed.
+    #[inline]
+    pub fn intern_hashed(&mut self, key: &str, hash: u64) -> u32 {
+        let probe = Slot::of(key);
+        if let Some((h, slot)) = &self.last {
+            if *h == hash && slot.holds(&probe, key, &self.names) {
+                return slot.id;
             }
         }
-        let id = match self.map.get(key) {
-            Some(&id) => id,
+        let names = &self.names;
+        let slot = match self.table.find(hash, |s| s.holds(&probe, key, names)) {
+            Some(&slot) => slot,
             None => {
-                let id = self.map.len() as u32;
-                self.map.insert(key.into(), id);
-                id
+                let slot = Slot { id: self.names.len() as u32, ..probe };
+                let hashes = &self.hashes;
+                self.table.insert_unique(hash, slot, |s| hashes[s.id as usize]);
+                self.names.push(key.into());
+                self.hashes.push(hash);
+                slot
             }
         };
-        self.last_key.clear();
-        self.last_key.push_str(key);
-        self.last_id = Some(id);
-        id
+        self.last = Some((hash, slot));
+        slot.id
     }
     /// How many distinct keys.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.names.len()
     }
     /// Whether no key was seen.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.names.is_empty()
     }
     /// The keys, indexed by their number.
     pub fn into_names(self) -> Vec<Box<str>> {
-        let mut names: Vec<Box<str>> = vec![Box::from(""); self.map.len()];
-        for (k, v) in self.map {
-            names[v as usize] = k;
-        }
-        names
+        self.names
     }
 }
 
@@ -158,9 +206,9 @@ pub struct RawTable {
 
 impl RawTable {
     #[inline]
-    fn push(&mut self, user: &str, item: &str, ts: i64, rating: f32) {
-        self.user.push(self.users.intern(user));
-        self.item.push(self.items.intern(item));
+    fn push(&mut self, user: (&str, u64), item: (&str, u64), ts: i64, rating: f32) {
+        self.user.push(self.users.intern_hashed(user.0, user.1));
+        self.item.push(self.items.intern_hashed(item.0, item.1));
         self.ts.push(ts);
         self.rating.push(rating);
     }
@@ -270,11 +318,14 @@ struct RecboleHeader {
 }
 
 /// One record of a parsed chunk; its raw ids live in the chunk's arena (`user_start..user_end`, then the
-/// item up to `item_end`). `ts` is `None` when the file has no timestamps (the position is used).
+/// item up to `item_end`) with their [`id_hash`]es. `ts` is `None` when the file has no timestamps (the
+/// position is used).
 struct ParsedRec {
     user_start: u32,
     user_end: u32,
     item_end: u32,
+    user_hash: u64,
+    item_hash: u64,
     ts: Option<i64>,
     rating: f32,
 }
@@ -299,7 +350,16 @@ impl ParsedChunk {
         self.arena.push_str(user);
         let user_end = self.arena.len() as u32;
         self.arena.push_str(item);
-        self.recs.push(ParsedRec { user_start, user_end, item_end: self.arena.len() as u32, ts, rating });
+        let (user_hash, item_hash) = (id_hash(user), id_hash(item));
+        self.recs.push(ParsedRec {
+            user_start,
+            user_end,
+            item_end: self.arena.len() as u32,
+            user_hash,
+            item_hash,
+            ts,
+            rating,
+        });
     }
 }
 
@@ -374,7 +434,9 @@ fn read_one(
                     Ok(rx) => rx.recv(),
                     Err(_) => return,
                 };
-                let Ok((seq, buf, parser, header_at, file_start)) = job else { return };
+                let Ok((seq, buf, parser, header_at, file_start)) = job else {
+                    return;
+                };
                 let parsed = parse_chunk(&parser, &buf, header_at, file_start, stop_at_first_bad);
                 if done_tx.send((seq, buf, parsed)).is_err() {
                     return;
@@ -479,7 +541,7 @@ fn merge_ready(
 /// The first non-blank, valid UTF-8 line of a chunk (what the format is detected from): its 1-based index
 /// and its text. Lines before it that are not UTF-8 are left to the parser, which reports them.
 fn first_line(buf: &[u8], file_start: bool) -> Option<(u64, String)> {
-    for (k, raw) in buf.split_inclusive(|&b| b == b'\n').enumerate() {
+    for (k, raw) in lines(buf).enumerate() {
         let line = line_body(raw, file_start && k == 0);
         if !line.iter().all(|b| b.is_ascii_whitespace()) {
             if let Ok(text) = std::str::from_utf8(line) {
@@ -526,7 +588,7 @@ impl Merger<'_> {
                     self.table.len() as i64
                 }
             };
-            self.table.push(user, item, ts, r.rating);
+            self.table.push((user, r.user_hash), (item, r.item_hash), ts, r.rating);
         }
         self.stats.blank_lines += chunk.blank;
         self.stats.header_lines += chunk.header;
@@ -547,7 +609,7 @@ fn parse_chunk(
 ) -> ParsedChunk {
     let mut out = ParsedChunk::default();
     let mut scanner = Scanner::new();
-    for raw in buf.split_inclusive(|&b| b == b'\n') {
+    for raw in lines(buf) {
         out.lines += 1;
         let line = line_body(raw, file_start && out.lines == 1);
         if line.iter().all(|b| b.is_ascii_whitespace()) {
@@ -573,6 +635,30 @@ fn parse_chunk(
         }
     }
     out
+}
+
+/// The lines of `buf`, each with its newline (the last one may lack it): `split_inclusive` on b'\n', found
+/// with `memchr` instead of a byte-at-a-time predicate.
+fn lines(buf: &[u8]) -> Lines<'_> {
+    Lines { rest: buf }
+}
+
+struct Lines<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', self.rest).map_or(self.rest.len(), |nl| nl + 1);
+        let (line, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        Some(line)
+    }
 }
 
 /// A line without its newline (LF or CRLF), and without a UTF-8 byte-order mark when it starts the file.
@@ -684,8 +770,8 @@ fn parse_line(
             };
             let ts = match h.timestamp {
                 Some(c) => Some({
-                    let (ts, truncated) = parse_ts(cols[c].trim())
-                        .map_err(|e| bad("invalid value", format!("timestamp {e}")))?;
+                    let (ts, truncated) =
+                        parse_ts(cols[c].trim()).map_err(|e| bad("invalid value", format!("timestamp {e}")))?;
                     out.truncated += truncated as u64;
                     ts
                 }),
@@ -822,7 +908,7 @@ pub fn read_meta(
                 Chunk::Lines(buf) => buf,
                 Chunk::Broken(reason) => return Err(Error::format(path, line_no + 1, reason)),
             };
-            for raw in buf.split_inclusive(|&b| b == b'\n') {
+            for raw in lines(&buf) {
                 line_no += 1;
                 let line = line_body(raw, line_no == 1);
                 if line.iter().all(|b| b.is_ascii_whitespace()) {
@@ -968,4 +1054,46 @@ pub fn decode_html(s: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_split_like_split_inclusive() {
+        for buf in [&b""[..], b"\n", b"\n\n", b"a", b"a\n", b"a\nbc", b"a\r\nbc\n\nd", b"\n\nxyz\n"] {
+            let want: Vec<&[u8]> = buf.split_inclusive(|&b| b == b'\n').collect();
+            assert_eq!(lines(buf).collect::<Vec<_>>(), want, "{buf:?}");
+        }
+    }
+
+    #[test]
+    fn interner_numbers_in_first_seen_order_with_or_without_the_last_key() {
+        let mut i = Interner::default();
+        let keys = ["b", "a", "a", "b", "c", "a", "c", "c", ""];
+        let ids: Vec<u32> = keys.iter().map(|k| i.intern(k)).collect();
+        assert_eq!(ids, [0, 1, 1, 0, 2, 1, 2, 2, 3]);
+        assert_eq!(i.len(), 4);
+        assert_eq!(i.into_names().iter().map(|n| &**n).collect::<Vec<_>>(), ["b", "a", "c", ""]);
+        // Many keys: the table grows (rehashing with the stored hashes) and keeps every number.
+        let mut i = Interner::default();
+        for n in 0..10_000u32 {
+            assert_eq!(i.intern(&format!("u{n}")), n);
+        }
+        for n in (0..10_000u32).rev() {
+            assert_eq!(i.intern_hashed(&format!("u{n}"), id_hash(&format!("u{n}"))), n);
+        }
+        // Keys longer than the 16 inline bytes, equal in their first 16: told apart by the stored names.
+        let long = |n: u32| format!("{}{n}", "x".repeat(20));
+        for n in 0..1000u32 {
+            assert_eq!(i.intern(&long(n)), 10_000 + n);
+        }
+        for n in 0..1000u32 {
+            assert_eq!(i.intern(&long(n)), 10_000 + n);
+            assert_eq!(i.intern(&format!("u{n}")), n);
+        }
+        // A key with a NUL byte is not confused with its shorter zero-padded prefix.
+        assert_ne!(i.intern("ab\0"), i.intern("ab"));
+    }
 }
