@@ -147,7 +147,16 @@ pub struct BatchOptions {
 
 impl Default for BatchOptions {
     fn default() -> Self {
-        Self { max_len: 50, batch_size: 256, seed: 0, shuffle: true, drop_last: false, rank: 0, world_size: 1, even: true }
+        Self {
+            max_len: 50,
+            batch_size: 256,
+            seed: 0,
+            shuffle: true,
+            drop_last: false,
+            rank: 0,
+            world_size: 1,
+            even: true,
+        }
     }
 }
 
@@ -501,7 +510,13 @@ impl SequenceBatches {
             if targets > 0 && k > 0 {
                 // window 0 draws from the user's stream, as without windows; window w from its own
                 let mut rng = Rng::new(seed, stream::SEQUENCE_NEGATIVES, epoch, ((w as u64) << 32) | u as u64);
-                self.sampler.fill_groups(s, &mut rng, u, k, &mut negatives[((r + 1) * l - targets) * k..(r + 1) * l * k]);
+                self.sampler.fill_groups(
+                    s,
+                    &mut rng,
+                    u,
+                    k,
+                    &mut negatives[((r + 1) * l - targets) * k..(r + 1) * l * k],
+                );
             }
         }
         let users = located.iter().map(|&(u, _)| u as i64).collect();

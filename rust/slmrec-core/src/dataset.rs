@@ -170,7 +170,8 @@ impl Dataset {
         let item_meta = meta.as_ref().map(|(m, _)| {
             item_names.iter().map(|name| m.get(&**name).cloned().unwrap_or_default()).collect::<Vec<_>>()
         });
-        let mut ds = Dataset { offsets, items, timestamps, ratings, user_names, item_names, item_meta, stats: json!({}) };
+        let mut ds =
+            Dataset { offsets, items, timestamps, ratings, user_names, item_names, item_meta, stats: json!({}) };
 
         let mut lens: Vec<i64> = ds.offsets.windows(2).map(|w| w[1] - w[0]).collect();
         lens.sort_unstable();
@@ -376,7 +377,11 @@ impl Dataset {
             offsets[u as usize] += 1;
         }
         if let Some(k) = items.iter().position(|&i| i == 0 || i as usize > n_items) {
-            return Err(Error::format(&ipath, k as u64 + 1, format!("row {k}: item_id {} outside 1..={n_items}", items[k])));
+            return Err(Error::format(
+                &ipath,
+                k as u64 + 1,
+                format!("row {k}: item_id {} outside 1..={n_items}", items[k]),
+            ));
         }
         for u in 0..n_users {
             offsets[u + 1] += offsets[u];
@@ -487,10 +492,7 @@ impl<'p> ParquetOut<'p> {
         Ok(Self { path, w })
     }
 
-    fn row_group(
-        &mut self,
-        f: impl FnOnce(&mut RowGroupWriter<'_>) -> parquet::errors::Result<()>,
-    ) -> Result<()> {
+    fn row_group(&mut self, f: impl FnOnce(&mut RowGroupWriter<'_>) -> parquet::errors::Result<()>) -> Result<()> {
         let mut rg = self.w.next_row_group().map_err(pq_write(self.path))?;
         f(&mut rg).map_err(pq_write(self.path))?;
         rg.close().map_err(pq_write(self.path))?;
@@ -505,9 +507,12 @@ impl<'p> ParquetOut<'p> {
 }
 
 fn write_names(path: &Path, kind: &str, names: &[Box<str>], meta: Option<&[ItemMeta]>) -> Result<()> {
-    let mut schema = format!("message {kind}s {{ REQUIRED INT32 {kind}_id (INTEGER(32,false)); REQUIRED BYTE_ARRAY {kind} (UTF8);");
+    let mut schema =
+        format!("message {kind}s {{ REQUIRED INT32 {kind}_id (INTEGER(32,false)); REQUIRED BYTE_ARRAY {kind} (UTF8);");
     if meta.is_some() {
-        schema.push_str(" OPTIONAL BYTE_ARRAY title (UTF8); OPTIONAL BYTE_ARRAY brand (UTF8); OPTIONAL BYTE_ARRAY main_cat (UTF8);");
+        schema.push_str(
+            " OPTIONAL BYTE_ARRAY title (UTF8); OPTIONAL BYTE_ARRAY brand (UTF8); OPTIONAL BYTE_ARRAY main_cat (UTF8);",
+        );
     }
     schema.push_str(" }");
     let mut w = ParquetOut::create(path, &schema)?;
@@ -629,7 +634,8 @@ impl<'p> ParquetIn<'p> {
         self.typed_check(col, parquet::basic::Type::BYTE_ARRAY)?;
         let (vals, defs) = self.read::<ByteArrayType>(col, nullable)?;
         let to_s = |b: ByteArray| -> Result<String> {
-            String::from_utf8(b.data().to_vec()).map_err(|_| Error::format(self.path, 0, "a string column holds invalid UTF-8"))
+            String::from_utf8(b.data().to_vec())
+                .map_err(|_| Error::format(self.path, 0, "a string column holds invalid UTF-8"))
         };
         if !nullable {
             return vals.into_iter().map(|b| to_s(b).map(Some)).collect();
@@ -652,7 +658,9 @@ fn read_names(dir: &Path, name: &str, kind: &str) -> Result<(Vec<Box<str>>, Opti
     let cols = r.column_names();
     let meta = if cols.len() >= 5 && cols[2..5] == ["title", "brand", "main_cat"] {
         let (t, b, m) = (r.column_strings(2, true)?, r.column_strings(3, true)?, r.column_strings(4, true)?);
-        Some(t.into_iter().zip(b).zip(m).map(|((title, brand), main_cat)| ItemMeta { title, brand, main_cat }).collect())
+        Some(
+            t.into_iter().zip(b).zip(m).map(|((title, brand), main_cat)| ItemMeta { title, brand, main_cat }).collect(),
+        )
     } else {
         None
     };

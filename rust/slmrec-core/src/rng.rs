@@ -104,8 +104,14 @@ mod tests {
 
     #[test]
     fn streams_are_pure_functions_of_their_key() {
-        let a: Vec<u64> = { let mut r = Rng::new(1, 2, 3, 4); (0..5).map(|_| r.next_u64()).collect() };
-        let b: Vec<u64> = { let mut r = Rng::new(1, 2, 3, 4); (0..5).map(|_| r.next_u64()).collect() };
+        let a: Vec<u64> = {
+            let mut r = Rng::new(1, 2, 3, 4);
+            (0..5).map(|_| r.next_u64()).collect()
+        };
+        let b: Vec<u64> = {
+            let mut r = Rng::new(1, 2, 3, 4);
+            (0..5).map(|_| r.next_u64()).collect()
+        };
         assert_eq!(a, b);
         for other in [Rng::new(0, 2, 3, 4), Rng::new(1, 0, 3, 4), Rng::new(1, 2, 0, 4), Rng::new(1, 2, 3, 0)] {
             let mut o = other;

@@ -528,7 +528,12 @@ impl NegativeSampler {
     /// prefetches the history of the row a few places ahead (random users otherwise cost a cache miss each).
     /// A row is built in the thread's scratch and written once into the result, which is never zeroed
     /// first: zeroing would be a serial pass over the whole result on the calling thread.
-    fn fill_rows(&self, jobs: &[Job], width: usize, fill: impl Fn(&mut Scratch, &Job, &mut [i64]) + Sync) -> Result<Vec<i64>> {
+    fn fill_rows(
+        &self,
+        jobs: &[Job],
+        width: usize,
+        fill: impl Fn(&mut Scratch, &Job, &mut [i64]) + Sync,
+    ) -> Result<Vec<i64>> {
         let len = jobs
             .len()
             .checked_mul(width)
@@ -741,7 +746,6 @@ pub(crate) fn alloc(rows: usize, width: usize) -> Result<Vec<i64>> {
         .ok_or_else(|| Error::InvalidArgument(format!("{rows} rows of {width} do not fit in memory")))?;
     Ok(vec![0i64; len])
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -65,9 +65,11 @@ fn raw_amazon_files_match_the_data_readme() {
 
 #[test]
 fn sequence_and_recbole_benchmarks_match_the_data_readme() {
-    for (name, users, items, inter) in
-        [("seq/Beauty.txt", 22363, 12101, 198502), ("seq/LastFM.txt", 1090, 3646, 52551), ("movielens/ml-100k.inter", 943, 1682, 100000)]
-    {
+    for (name, users, items, inter) in [
+        ("seq/Beauty.txt", 22363, 12101, 198502),
+        ("seq/LastFM.txt", 1090, 3646, 52551),
+        ("movielens/ml-100k.inter", 943, 1682, 100000),
+    ] {
         let Some(p) = shared(name) else { return };
         let ds = Dataset::build(&[p], &opts(RecipeKind::None)).expect(name);
         assert_eq!(counts(&ds), (users, items, inter), "{name}");
@@ -81,7 +83,8 @@ fn beauty_ids_are_the_original_integer_ids_and_order_is_the_line_order() {
     let Some(p) = shared("seq/Beauty.txt") else { return };
     let ds = Dataset::build(&[p.clone()], &opts(RecipeKind::None)).expect("Beauty");
     let text = std::fs::read_to_string(&p).expect("read Beauty");
-    let first: Vec<u32> = text.lines().next().unwrap_or("").split(' ').skip(1).map(|t| t.parse().unwrap_or(0)).collect();
+    let first: Vec<u32> =
+        text.lines().next().unwrap_or("").split(' ').skip(1).map(|t| t.parse().unwrap_or(0)).collect();
     assert_eq!(ds.sequence(0), &first[..]);
 }
 
@@ -95,7 +98,9 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn bad_lines_fail_with_file_and_line_or_are_counted() {
     let tmp = tempfile::tempdir().expect("tmp");
     let good = r#"{"reviewerID": "u", "asin": "a", "unixReviewTime": 1, "overall": 5.0}"#;
-    let text = format!("{good}\n{{\"reviewerID\": \"u\"\n{good}\n{{\"reviewerID\": 3, \"asin\": \"b\", \"unixReviewTime\": 1}}\n");
+    let text = format!(
+        "{good}\n{{\"reviewerID\": \"u\"\n{good}\n{{\"reviewerID\": 3, \"asin\": \"b\", \"unixReviewTime\": 1}}\n"
+    );
     let p = write(tmp.path(), "r.json", &text);
     let err = Dataset::build(&[p.clone()], &opts(RecipeKind::None)).expect_err("must fail");
     assert!(matches!(err, Error::Format { line: 2, .. }), "{err}");
@@ -132,7 +137,8 @@ fn truncated_gzip_is_always_an_error() {
 #[test]
 fn write_is_atomic_refuses_to_overwrite_and_round_trips() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let lines: String = (0..30).map(|k| format!("{} {} {} {}\n", k % 6 + 1, k % 5 + 1, (k + 1) % 5 + 1, (k + 2) % 5 + 1)).collect();
+    let lines: String =
+        (0..30).map(|k| format!("{} {} {} {}\n", k % 6 + 1, k % 5 + 1, (k + 1) % 5 + 1, (k + 2) % 5 + 1)).collect();
     let input = write(tmp.path(), "s.txt", &lines);
     let out = tmp.path().join("ds");
     let ds = prepare(&[input.clone()], &out, &opts(RecipeKind::None)).expect("prepare");

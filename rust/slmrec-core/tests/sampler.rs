@@ -145,7 +145,8 @@ fn eval_candidates_start_with_the_positive_and_exclude_it() {
     let s = sampler(o, i, n, SamplerOptions::default());
     let users: Vec<i64> = (0..301).collect();
     // Positives inside the history (the usual case) and outside it (any other project's choice).
-    let pos: Vec<i64> = users.iter().map(|&u| if u % 2 == 0 { i64::from(s.history().row(u as usize)[0]) } else { 499 }).collect();
+    let pos: Vec<i64> =
+        users.iter().map(|&u| if u % 2 == 0 { i64::from(s.history().row(u as usize)[0]) } else { 499 }).collect();
     let out = s.eval_candidates(&users, &pos, 29, 0).expect("eval");
     for (j, row) in out.chunks(30).enumerate() {
         assert_eq!(row[0], pos[j]);
@@ -160,11 +161,16 @@ fn eval_candidates_start_with_the_positive_and_exclude_it() {
 #[test]
 fn popularity_never_draws_unseen_items() {
     // Items 1..=5 occur, 6..=10 never do.
-    let s = sampler(vec![0, 3, 5], vec![1, 2, 3, 4, 5], 10, SamplerOptions {
-        distribution: Distribution::Popularity { alpha: 1.0 },
-        pad_short: true,
-        ..SamplerOptions::default()
-    });
+    let s = sampler(
+        vec![0, 3, 5],
+        vec![1, 2, 3, 4, 5],
+        10,
+        SamplerOptions {
+            distribution: Distribution::Popularity { alpha: 1.0 },
+            pad_short: true,
+            ..SamplerOptions::default()
+        },
+    );
     assert_eq!(s.available(0), 2);
     let out = s.sample(&[0, 1], 4, 0).expect("sample");
     let mut a = out[..2].to_vec();
@@ -244,7 +250,18 @@ fn last_item_batches_follow_the_paper_and_all_prefixes() {
     let lens: Vec<usize> = o.windows(2).map(|w| (w[1] - w[0]) as usize).collect();
     for all_prefixes in [false, true] {
         let b = LastItemBatches::new(history.clone(), all_prefixes, opts(16, 0, 1, true)).expect("batches");
-        let expected: usize = lens.iter().map(|&l| if l < 3 { 0 } else if all_prefixes { l - 3 } else { 1 }).sum();
+        let expected: usize = lens
+            .iter()
+            .map(|&l| {
+                if l < 3 {
+                    0
+                } else if all_prefixes {
+                    l - 3
+                } else {
+                    1
+                }
+            })
+            .sum();
         assert_eq!(b.num_examples() as usize, expected);
         let mut want = Vec::new();
         for (u, &len) in lens.iter().enumerate() {
@@ -305,7 +322,8 @@ fn shards_cover_every_example_exactly_once() {
     let b = LastItemBatches::new(history.clone(), false, opts(32, 0, 1, true)).expect("batches");
     assert_eq!(b.order(4).ids(), b.order(4).ids());
     assert_ne!(b.order(4).ids(), b.order(5).ids());
-    let unshuffled = LastItemBatches::new(history, false, BatchOptions { shuffle: false, ..opts(32, 0, 1, true) }).expect("b");
+    let unshuffled =
+        LastItemBatches::new(history, false, BatchOptions { shuffle: false, ..opts(32, 0, 1, true) }).expect("b");
     assert_eq!(unshuffled.order(9).ids(), (0..1003).collect::<Vec<u64>>());
 }
 

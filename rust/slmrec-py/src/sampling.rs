@@ -20,7 +20,9 @@ use pyo3::types::PyDict;
 
 use crate::errors::IntoPyResult;
 use slmrec_core::batch::{self, BatchOptions, EpochOrder as CoreOrder, Split};
-use slmrec_core::sampler::{check_non_negative, check_positive, Distribution, History, NegativeSampler as CoreSampler, SamplerOptions};
+use slmrec_core::sampler::{
+    check_non_negative, check_positive, Distribution, History, NegativeSampler as CoreSampler, SamplerOptions,
+};
 
 type PoolEntry = (usize, u32, Arc<rayon::ThreadPool>);
 static POOLS: Mutex<Vec<PoolEntry>> = Mutex::new(Vec::new());
@@ -85,7 +87,8 @@ impl<'py> Items<'py> {
 
     /// A validated history (the arrays are copied once, in Rust, with the interpreter released).
     fn history(&self, py: Python<'_>, offsets: &[i64], num_items: i64, threads: usize) -> PyResult<History> {
-        let n = usize::try_from(num_items).map_err(|_| PyValueError::new_err(format!("num_items must be at least 1, got {num_items}")))?;
+        let n = usize::try_from(num_items)
+            .map_err(|_| PyValueError::new_err(format!("num_items must be at least 1, got {num_items}")))?;
         let r = match self {
             Items::U32(a) => {
                 let items = slice(a, "items")?;
@@ -141,7 +144,13 @@ impl PyNegativeSampler {
 
     /// int64 [len(users), k]: distinct negatives per user, a function of (seed, epoch, user).
     #[pyo3(signature = (users, k, *, epoch=0))]
-    fn sample<'py>(&self, py: Python<'py>, users: PyReadonlyArray1<'py, i64>, k: i64, epoch: u64) -> PyResult<Bound<'py, PyArray2<i64>>> {
+    fn sample<'py>(
+        &self,
+        py: Python<'py>,
+        users: PyReadonlyArray1<'py, i64>,
+        k: i64,
+        epoch: u64,
+    ) -> PyResult<Bound<'py, PyArray2<i64>>> {
         let k = check_positive("k", k).py_err(py)?;
         let u = slice(&users, "users")?;
         let out = run(py, self.threads, || self.inner.sample(u, k, epoch))?.py_err(py)?;
@@ -165,7 +174,11 @@ impl PyNegativeSampler {
     }
 
     /// int64 [len(users)]: how many items each user can get as negatives.
-    fn available<'py>(&self, py: Python<'py>, users: PyReadonlyArray1<'py, i64>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    fn available<'py>(
+        &self,
+        py: Python<'py>,
+        users: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let u = slice(&users, "users")?;
         let out = self.inner.available_for(u).py_err(py)?;
         Ok(PyArray1::from_vec(py, out))
@@ -284,7 +297,12 @@ impl PyLastItemBatches {
     }
 
     /// Batches `which` of `order`, built in parallel: a list of dicts as from `batch`.
-    fn batches<'py>(&self, py: Python<'py>, order: &EpochOrder, which: Vec<usize>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    fn batches<'py>(
+        &self,
+        py: Python<'py>,
+        order: &EpochOrder,
+        which: Vec<usize>,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let out = run(py, self.threads, || self.inner.batches(&order.inner, &which))?.py_err(py)?;
         out.into_iter().map(|b| self.dict(py, b)).collect()
     }
@@ -369,7 +387,12 @@ impl PySequenceBatches {
     }
 
     /// Batches `which` of `order`, built in parallel: a list of dicts as from `batch`.
-    fn batches<'py>(&self, py: Python<'py>, order: &EpochOrder, which: Vec<usize>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    fn batches<'py>(
+        &self,
+        py: Python<'py>,
+        order: &EpochOrder,
+        which: Vec<usize>,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let out = run(py, self.threads, || self.inner.batches(&order.inner, &which))?.py_err(py)?;
         out.into_iter().map(|b| self.dict(py, b)).collect()
     }
@@ -390,7 +413,8 @@ impl PySequenceBatches {
 impl PySequenceBatches {
     fn dict<'py>(&self, py: Python<'py>, out: batch::SequenceBatch) -> PyResult<Bound<'py, PyDict>> {
         let (rows, l, k) = (out.users.len(), self.max_len, self.num_negatives);
-        let neg = Array3::from_shape_vec((rows, l, k), out.negatives).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let neg =
+            Array3::from_shape_vec((rows, l, k), out.negatives).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         let d = PyDict::new(py);
         d.set_item("users", PyArray1::from_vec(py, out.users))?;
         d.set_item("input_ids", matrix(py, rows, l, out.input_ids)?)?;
