@@ -351,17 +351,32 @@ def gpu_section() -> list[str]:
     return lines
 
 
+def wall_hours(entries: list[dict]) -> float:
+    """Hours of wall time the jobs took: the union of their intervals (jobs run side by side with ``--lanes``
+    overlap; entries from before the log kept an end time count whole)."""
+    spans = sorted((e["finished"] - e["seconds"], e["finished"]) for e in entries if "finished" in e)
+    total, end = sum(e["seconds"] for e in entries if "finished" not in e), float("-inf")
+    for a, b in spans:
+        total += max(0.0, b - max(a, end))
+        end = max(end, b)
+    return total / 3600
+
+
 def commands_section() -> list[str]:
     log = R.OUT / "commands.log"
-    lines = ["## Commands and durations", "", "Each job of `python runs/results.py` (from runs/out/results/commands.log):",
-             "", "| job | minutes | exit |", "|---|---:|---:|"]
+    lines = ["## Commands and durations", "", "Each job of `python runs/results.py` (from runs/out/results/commands.log), "
+             "with the torch threads and CPUs it ran with (\"all\": torch's default, one thread per core; "
+             "\"-\": not recorded, from before the log kept them):",
+             "", "| job | minutes | exit | threads | CPUs |", "|---|---:|---:|---:|---|"]
     entries = [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
     keep(log)
     for e in entries:
-        lines.append(f"| {e['job']} | {e['seconds'] / 60:.1f} | {e['rc']} |")
+        cpus = ",".join(map(str, e["cpus"])) if "cpus" in e else "-"
+        lines.append(f"| {e['job']} | {e['seconds'] / 60:.1f} | {e['rc']} | {e.get('threads', '-')} | {cpus} |")
     total = sum(e["seconds"] for e in entries)
-    lines += ["", f"Total so far: {total / 3600:.2f} hours. The exact command of each job: `python runs/results.py "
-              "--list`.", ""]
+    lines += ["", f"Total so far: {total / 3600:.2f} job-hours in {wall_hours(entries):.2f} hours of wall time (jobs "
+              "run two at a time with `--lanes 2`, each on its own CPU with one thread, overlap). The exact command "
+              "of each job: `python runs/results.py --list`.", ""]
     return lines
 
 

@@ -3,17 +3,20 @@
     python runs/results.py              # run what is missing (hours on 2 CPU cores), then python runs/report.py
     python runs/results.py --list       # the jobs, their commands and whether they are done
     python runs/results.py --only lastfm --max-hours 1
+    python runs/results.py --lanes 2    # two jobs at once, each on its own CPU with one torch thread
 
 Design: a job is one command with an output (a run dir with ``metrics.json``, or a JSON file); a job whose output
 exists is skipped, and a run dir left by a killed job is continued with ``slmrec-train --resume``, so the script
-can be stopped and restarted at any time and only pays for what is missing. Jobs run one after another (2 cores:
-parallel runs only slow each other down) in the order of what the report needs most: the main table on LastFM
+can be stopped and restarted at any time and only pays for what is missing. Jobs run one after another, or with
+``--lanes N`` N at a time, each pinned to a CPU of its own with one torch thread (a two-thread torch job stalls
+whenever anything else runs on 2 cores; a one-thread job on a CPU of its own does not), in the order of what
+the report needs most (a job that continues another waits for it): the main table on LastFM
 (with the layer probe), the RecBole peer on MovieLens-100K, the distillation-term ablation and the
 pretrained-versus-random comparison on LastFM, Gift Cards (Amazon 2018, three seeds), MovieLens-100K, the other
 seeds, the RecBole peer on Beauty, and Beauty (SASRec only on CPU: the
 LLM stages on Beauty's 22k users take days on 2 cores; the report shows the GPU run of them). Every command is
-printed with its duration and appended to runs/out/results/commands.log; ``--max-hours`` stops before starting a
-job once that much time has passed.
+printed with its duration and appended to runs/out/results/commands.log with its threads and CPUs; ``--max-hours``
+stops before starting a job once that much time has passed.
 """
 
 from __future__ import annotations
@@ -78,6 +81,14 @@ class Job:
     def done(self) -> bool:
         return (self.out / "metrics.json").is_file() if self.out.suffix != ".json" else self.out.is_file()
 
+    def needs(self) -> Path | None:
+        """The run this job continues from (its ``--reuse``): it starts only once that run is done."""
+        return Path(self.cmd[self.cmd.index("--reuse") + 1]) if "--reuse" in self.cmd else None
+
+    def ready(self) -> bool:
+        need = self.needs()
+        return need is None or (need / "metrics.json").is_file()
+
 
 def data_dir(name: str) -> Path:
     return OUT / "data" / name
@@ -130,13 +141,26 @@ def jobs() -> list[Job]:
     return out
 
 
-def run(cmd: list[str], log: Path, env: dict | None = None) -> int:
+def start(cmd: list[str], log: Path, env: dict | None = None, cpu: int | None = None) -> subprocess.Popen:
+    """Starts ``cmd`` with its output appended to ``log``; pinned to ``cpu`` when given."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as f:
         f.write(f"$ {shlex.join(cmd)}\n")
         f.flush()
-        return subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}).returncode
+        pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+        return subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, preexec_fn=pin,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+
+
+def run(cmd: list[str], log: Path, env: dict | None = None) -> int:
+    return start(cmd, log, env).wait()
+
+
+def job_resources(env: dict | None, cpu: int | None = None) -> dict:
+    """The torch threads a job ran with ("all" = torch's default, one per core) and the CPUs it could use."""
+    merged = {**os.environ, **(env or {})}
+    return {"threads": merged.get("OMP_NUM_THREADS", "all"),
+            "cpus": [cpu] if cpu is not None else sorted(os.sched_getaffinity(0))}
 
 
 def recorded_minutes() -> dict[str, float]:
@@ -161,12 +185,76 @@ def prepare_data() -> None:
             raise SystemExit(f"slmrec-prep failed for {name}; see {OUT / 'logs' / f'prep_{name}.log'}")
 
 
+def run_jobs(todo: list[Job], lanes: int = 1, max_hours: float = 0, poll: float = 1.0) -> list[str]:
+    """Runs the jobs of ``todo`` that are not done, up to ``lanes`` at once; returns the names of those that failed.
+
+    One lane: one job after another, with torch's default threads. More: each job gets a CPU of its own and one
+    torch thread (so that side by side, neither stalls the other), and a job that continues another (``--reuse``)
+    waits until that one is done. Each finished job is
+    appended to commands.log with its duration, threads and CPUs.
+    """
+    started = time.time()
+    cpus = sorted(os.sched_getaffinity(0))
+    if not 1 <= lanes <= len(cpus):
+        raise SystemExit(f"--lanes {lanes}: this process may use {len(cpus)} CPUs")
+    pending = [j for j in todo if not j.done()]
+    running: dict[int, tuple] = {}  # lane -> (job, process, start time, command, env, cpu)
+    failed: list[str] = []
+    while pending or running:
+        if pending and max_hours and time.time() - started > max_hours * 3600:
+            print(f"--max-hours {max_hours} reached; not starting {', '.join(j.name for j in pending)}", flush=True)
+            pending = []
+        for lane in range(lanes):
+            while lane not in running:
+                job = next((j for j in pending if j.ready()), None)
+                if job is None:
+                    break
+                pending.remove(job)
+                if job.cmd[0] == str(RECBOLE_PY) and not RECBOLE_PY.exists():
+                    print(f"skip {job.name}: no RecBole venv (bash runs/recbole_setup.sh)", flush=True)
+                    continue
+                log = OUT / "logs" / (job.name.replace(" ", "_").replace("=", "") + ".log")
+                if job.before and run(job.before, log):  # RecBole reads the same prepared data, exported
+                    print(f"   {job.name}: {shlex.join(job.before)} failed; see {log}", flush=True)
+                    failed.append(job.name)
+                    continue
+                cmd = list(job.cmd)
+                if job.out.suffix != ".json" and (job.out / "config.json").is_file():
+                    # a killed run: continue it (its saved config is the job's)
+                    cmd = [PY, "-m", "slmrec.train_cli", "--out", str(job.out), "--resume", "--run.progress", "false"]
+                env, cpu = (job.env, None) if lanes == 1 else ({**(job.env or {}), **ONE_THREAD}, cpus[lane])
+                print(f"-> {job.name}" + (f" (CPU {cpu})" if cpu is not None else ""), flush=True)
+                running[lane] = (job, start(cmd, log, env, cpu), time.time(), cmd, env, cpu)
+        if not running:
+            for j in pending:  # what they continue from failed or was not run
+                print(f"   {j.name}: not run, it needs {j.needs()}, which is not done", flush=True)
+                failed.append(j.name)
+            break
+        time.sleep(poll)
+        for lane, (job, proc, t0, cmd, env, cpu) in list(running.items()):
+            rc = proc.poll()
+            if rc is None:
+                continue
+            del running[lane]
+            took = time.time() - t0
+            with open(OUT / "commands.log", "a") as f:
+                f.write(json.dumps({"job": job.name, "cmd": shlex.join(cmd), "seconds": round(took, 1), "rc": rc,
+                                    "finished": round(time.time(), 1), **job_resources(env, cpu)}) + "\n")
+            print(f"   {job.name}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {took / 60:.1f} min", flush=True)
+            if rc:
+                failed.append(job.name)
+    return failed
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--list", action="store_true", help="list the jobs and exit")
     p.add_argument("--only", help="run only jobs whose name contains this")
     p.add_argument("--max-hours", type=float, default=0, help="start no job after this many hours (0 = no limit)")
     p.add_argument("--no-report", action="store_true", help="do not write docs/RESULTS.md at the end")
+    p.add_argument("--lanes", type=int, default=1,
+                   help="jobs at once, each on a CPU of its own with one torch thread (default 1: one job at a "
+                        "time with torch's default threads)")
     args = p.parse_args(argv)
     todo = [j for j in jobs() if not args.only or args.only in j.name]
     if args.list:
@@ -180,34 +268,7 @@ def main(argv=None) -> int:
         return 0
     started = time.time()
     prepare_data()
-    failed = []
-    for j in todo:
-        if j.done():
-            continue
-        if args.max_hours and time.time() - started > args.max_hours * 3600:
-            print(f"--max-hours {args.max_hours} reached; stopping before {j.name}", flush=True)
-            break
-        if j.cmd[0] == str(RECBOLE_PY) and not RECBOLE_PY.exists():
-            print(f"skip {j.name}: no RecBole venv (bash runs/recbole_setup.sh)", flush=True)
-            continue
-        log = OUT / "logs" / (j.name.replace(" ", "_").replace("=", "") + ".log")
-        if j.before and run(j.before, log):  # RecBole reads the same prepared data, exported to its format
-            print(f"   {j.name}: {shlex.join(j.before)} failed; see {log}", flush=True)
-            failed.append(j.name)
-            continue
-        cmd = list(j.cmd)
-        if j.out.suffix != ".json" and (j.out / "config.json").is_file():
-            # a killed run: continue it (its saved config is the job's)
-            cmd = [PY, "-m", "slmrec.train_cli", "--out", str(j.out), "--resume", "--run.progress", "false"]
-        t0 = time.time()
-        print(f"-> {j.name}", flush=True)
-        rc = run(cmd, log, j.env)
-        took = time.time() - t0
-        with open(OUT / "commands.log", "a") as f:
-            f.write(json.dumps({"job": j.name, "cmd": shlex.join(cmd), "seconds": round(took, 1), "rc": rc}) + "\n")
-        print(f"   {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {took / 60:.1f} min", flush=True)
-        if rc:
-            failed.append(j.name)
+    failed = run_jobs(todo, args.lanes, args.max_hours)
     print(f"results.py: {(time.time() - started) / 60:.1f} min; failed: {failed or 'none'}", flush=True)
     if not args.no_report:
         subprocess.run([PY, "runs/report.py"], cwd=ROOT, check=False)

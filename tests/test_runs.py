@@ -44,3 +44,79 @@ def test_results_driver_lists_jobs_and_report_reads_runs(tmp_path):
     assert json.loads(kept.read_text())["test"] == metrics["sasrec"]["test"]  # copied, not retyped
     assert f"{metrics['sasrec']['test']['hr@10']:.4f}" in text
     assert (docs / "results" / "probe_lastfm.png").is_file()
+
+
+def _results_module(monkeypatch, out: Path):
+    sys.path.insert(0, str(ROOT / "runs"))
+    try:
+        import results
+    finally:
+        sys.path.remove(str(ROOT / "runs"))
+    monkeypatch.setattr(results, "OUT", out)
+    return results
+
+
+# a fake job: records when it ran, where and with how many torch threads, then writes its output
+FAKE = """
+import json, os, sys, time
+out, sleep, rc = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+need = sys.argv[sys.argv.index("--reuse") + 1] if "--reuse" in sys.argv else None
+t0 = time.time()
+time.sleep(sleep)
+rec = {"start": t0, "end": time.time(), "cpus": sorted(os.sched_getaffinity(0)),
+       "threads": os.environ.get("OMP_NUM_THREADS"), "need_done": need and os.path.exists(need + "/metrics.json")}
+os.makedirs(out, exist_ok=True)
+if rc == 0:
+    json.dump(rec, open(os.path.join(out, "metrics.json"), "w"))
+sys.exit(rc)
+"""
+
+
+def _fake(results, tmp: Path, name: str, sleep: float, rc: int = 0, reuse: Path | None = None):
+    cmd = [sys.executable, "-c", FAKE, str(tmp / name), str(sleep), str(rc)] + (["--reuse", str(reuse)] if reuse else [])
+    return results.Job(name, cmd, tmp / name)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="two lanes need two CPUs")
+def test_two_lanes_run_jobs_side_by_side_on_their_own_cpu_and_keep_dependencies(tmp_path, monkeypatch):
+    results = _results_module(monkeypatch, tmp_path)
+    a, b = _fake(results, tmp_path, "a", 1.5), _fake(results, tmp_path, "b", 1.5)
+    c = _fake(results, tmp_path, "c", 0.1, reuse=tmp_path / "a")  # continues a: must wait for it
+    bad = _fake(results, tmp_path, "bad", 0.1, rc=3)
+    orphan = _fake(results, tmp_path, "orphan", 0.1, reuse=tmp_path / "bad")  # what it needs fails
+    failed = results.run_jobs([a, c, b, bad, orphan], lanes=2, poll=0.05)
+    assert failed == ["bad", "orphan"]
+    got = {n: json.loads((tmp_path / n / "metrics.json").read_text()) for n in "abc"}
+    assert got["b"]["start"] < got["a"]["end"] and got["a"]["start"] < got["b"]["end"]  # side by side
+    assert len(got["a"]["cpus"]) == 1 and got["a"]["cpus"] != got["b"]["cpus"]
+    assert all(r["threads"] == "1" for r in got.values())
+    assert got["c"]["need_done"] and got["c"]["start"] >= got["a"]["end"]
+    assert not (tmp_path / "orphan").exists()
+    log = [json.loads(x) for x in (tmp_path / "commands.log").read_text().splitlines()]
+    assert sorted(r["job"] for r in log) == ["a", "b", "bad", "c"]
+    assert {r["job"]: r["rc"] for r in log}["bad"] == 3
+    assert all(r["threads"] == "1" and len(r["cpus"]) == 1 for r in log)
+    # a second call finds everything done but the failures, and retries only those
+    assert results.run_jobs([a, b, c, bad], lanes=2, poll=0.05) == ["bad"]
+
+
+def test_one_lane_runs_jobs_one_after_another_with_default_threads(tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    results = _results_module(monkeypatch, tmp_path)
+    a, b = _fake(results, tmp_path, "a", 0.3), _fake(results, tmp_path, "b", 0.3)
+    assert results.run_jobs([a, b], lanes=1, poll=0.05) == []
+    ra, rb = (json.loads((tmp_path / n / "metrics.json").read_text()) for n in "ab")
+    assert rb["start"] >= ra["end"] and ra["threads"] is None
+    assert ra["cpus"] == sorted(os.sched_getaffinity(0))
+
+
+def test_report_wall_time_is_the_union_of_job_intervals():
+    sys.path.insert(0, str(ROOT / "runs"))
+    try:
+        import report
+    finally:
+        sys.path.remove(str(ROOT / "runs"))
+    side_by_side = [{"seconds": 3600, "finished": 10_000}, {"seconds": 1800, "finished": 8_200},
+                    {"seconds": 900, "finished": 20_000}]  # 1 h with a half hour inside it, then 15 min apart
+    assert report.wall_hours(side_by_side) == pytest.approx(1.25)
+    assert report.wall_hours([{"seconds": 1800}, {"seconds": 1800, "finished": 5000}]) == pytest.approx(1.0)
