@@ -3,14 +3,14 @@
     python runs/results.py              # run what is missing (hours on 2 CPU cores), then python runs/report.py
     python runs/results.py --list       # the jobs, their commands and whether they are done
     python runs/results.py --only lastfm --max-hours 1
-    python runs/results.py --lanes 2    # two jobs at once, each on its own CPU with one torch thread
+    python runs/results.py --lanes 2    # two jobs at once (the peer's timed jobs alone), each on a CPU, one thread
 
 Design: a job is one command with an output (a run dir with ``metrics.json``, or a JSON file); a job whose output
 exists is skipped, and a run dir left by a killed job is continued with ``slmrec-train --resume``, so the script
 can be stopped and restarted at any time and only pays for what is missing. Jobs run one after another, or with
-``--lanes N`` N at a time, each pinned to a CPU of its own with one torch thread (a two-thread torch job stalls
-whenever anything else runs on 2 cores; a one-thread job on a CPU of its own does not), in the order of what
-the report needs most (a job that continues another waits for it): the main table on LastFM
+``--lanes N`` N at a time, each pinned to a CPU of its own with one torch thread (the peer's timed jobs still run
+alone; side by side, jobs slow each other down, so their per-epoch times are not comparable with solo runs), in
+the order of what the report needs most (a job that continues another waits for it): the main table on LastFM
 (with the layer probe), the RecBole peer on MovieLens-100K, the distillation-term ablation and the
 pretrained-versus-random comparison on LastFM, Gift Cards (Amazon 2018, three seeds), MovieLens-100K, the other
 seeds, the RecBole peer on Beauty, and Beauty (SASRec only on CPU: the
@@ -77,6 +77,7 @@ class Job:
     out: Path  # a run dir (done when metrics.json exists) or a file (done when it exists)
     before: list[str] | None = None  # a command to run first (exporting the data for RecBole)
     env: dict | None = None  # extra environment variables
+    alone: bool = False  # timed against a peer: runs with nothing else beside it, even with --lanes
 
     def done(self) -> bool:
         return (self.out / "metrics.json").is_file() if self.out.suffix != ".json" else self.out.is_file()
@@ -107,10 +108,12 @@ def peer(d: str) -> list[Job]:
                                         "--epochs", str(RECBOLE_EPOCHS[d]), "--threads", "1",
                                         "--json", str(OUT / "peer" / d / "recbole.json")],
                   OUT / "peer" / d / "recbole.json",
-                  before=[PY, "runs/recbole_peer.py", "export", str(data_dir(d)), str(OUT / "recbole"), rb])
+                  before=[PY, "runs/recbole_peer.py", "export", str(data_dir(d)), str(OUT / "recbole"), rb], alone=True)
     ours = [train(f"peer {d} {v}" + (f" seed{s}" if s else ""), d, peer_dir(d, v, s), "--stages", "sasrec",
                   *PEER_SASREC, *extra, "--sasrec.epochs", str(PEER_EPOCHS[v][d]), seed=s, env=ONE_THREAD)
             for v, extra in PEER_VARIANTS.items() for s in PEER_SEEDS[v][d]]
+    for j in ours:
+        j.alone = True
     return [recbole, *ours]
 
 
@@ -189,8 +192,10 @@ def run_jobs(todo: list[Job], lanes: int = 1, max_hours: float = 0, poll: float 
     """Runs the jobs of ``todo`` that are not done, up to ``lanes`` at once; returns the names of those that failed.
 
     One lane: one job after another, with torch's default threads. More: each job gets a CPU of its own and one
-    torch thread (so that side by side, neither stalls the other), and a job that continues another (``--reuse``)
-    waits until that one is done. Each finished job is
+    torch thread (so that side by side, neither stalls the other), a job that continues another (``--reuse``)
+    waits until that one is done, and a job timed against a peer (``alone``) runs with nothing beside it: on these
+    machines a job on one CPU slows down the job on the other (here RecBole's epoch went from about 128 s to 341 s
+    while an LLM job ran beside it), which would distort a time-to-quality comparison. Each finished job is
     appended to commands.log with its duration, threads and CPUs.
     """
     started = time.time()
@@ -205,8 +210,8 @@ def run_jobs(todo: list[Job], lanes: int = 1, max_hours: float = 0, poll: float 
             print(f"--max-hours {max_hours} reached; not starting {', '.join(j.name for j in pending)}", flush=True)
             pending = []
         for lane in range(lanes):
-            while lane not in running:
-                job = next((j for j in pending if j.ready()), None)
+            while lane not in running and not any(r[0].alone for r in running.values()):
+                job = next((j for j in pending if j.ready() and not (j.alone and running)), None)
                 if job is None:
                     break
                 pending.remove(job)

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The whole CPU report in one command: set up, install the RecBole peer in its own venv, run every job of
-# runs/results.py that is not done yet (resumable; a few hours on 2 CPU cores), write docs/RESULTS.md. With two
-# CPUs or more it runs two jobs at a time, each on its own CPU with one torch thread (--lanes 2; a later --lanes
-# flag overrides it).
+# runs/results.py that is not done yet (resumable; a few hours on 2 CPU cores), write docs/RESULTS.md. Jobs run one
+# at a time; pass --lanes 2 to run two at a time, each on its own CPU with one thread (the peer's timed jobs alone).
 #
 #   bash runs/results.sh [results.py flags, e.g. --max-hours 2]
 set -euo pipefail
@@ -12,6 +11,5 @@ bash scripts/setup.sh
 bash runs/recbole_setup.sh
 # shellcheck disable=SC1091
 source .venv/bin/activate
-lanes=$(( $(nproc) >= 2 ? 2 : 1 ))
-python runs/results.py --lanes "$lanes" "$@"
+python runs/results.py "$@"
 echo "runs/results.sh: $(( ($(date +%s) - start) / 60 )) min"

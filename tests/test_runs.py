@@ -84,16 +84,20 @@ def test_two_lanes_run_jobs_side_by_side_on_their_own_cpu_and_keep_dependencies(
     c = _fake(results, tmp_path, "c", 0.1, reuse=tmp_path / "a")  # continues a: must wait for it
     bad = _fake(results, tmp_path, "bad", 0.1, rc=3)
     orphan = _fake(results, tmp_path, "orphan", 0.1, reuse=tmp_path / "bad")  # what it needs fails
-    failed = results.run_jobs([a, c, b, bad, orphan], lanes=2, poll=0.05)
+    solo = _fake(results, tmp_path, "solo", 0.5)
+    solo.alone = True  # timed against a peer: nothing may run beside it
+    failed = results.run_jobs([a, c, b, solo, bad, orphan], lanes=2, poll=0.05)
     assert failed == ["bad", "orphan"]
-    got = {n: json.loads((tmp_path / n / "metrics.json").read_text()) for n in "abc"}
+    got = {n: json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("a", "b", "c", "solo")}
+    alone = got.pop("solo")
+    assert all(r["end"] <= alone["start"] or r["start"] >= alone["end"] for r in got.values())
     assert got["b"]["start"] < got["a"]["end"] and got["a"]["start"] < got["b"]["end"]  # side by side
     assert len(got["a"]["cpus"]) == 1 and got["a"]["cpus"] != got["b"]["cpus"]
     assert all(r["threads"] == "1" for r in got.values())
     assert got["c"]["need_done"] and got["c"]["start"] >= got["a"]["end"]
     assert not (tmp_path / "orphan").exists()
     log = [json.loads(x) for x in (tmp_path / "commands.log").read_text().splitlines()]
-    assert sorted(r["job"] for r in log) == ["a", "b", "bad", "c"]
+    assert sorted(r["job"] for r in log) == ["a", "b", "bad", "c", "solo"]
     assert {r["job"]: r["rc"] for r in log}["bad"] == 3
     assert all(r["threads"] == "1" and len(r["cpus"]) == 1 for r in log)
     # a second call finds everything done but the failures, and retries only those
