@@ -253,6 +253,34 @@ def _peer_training(variant: str) -> str:
             f"RecBole, batch {s['batch_size']}")
 
 
+def log_entries() -> list[dict]:
+    log = R.OUT / "commands.log"
+    return [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
+
+
+def side_by_side(names: list[str], who: str) -> str:
+    """Says, for the last successful run of each named job, how long another job of results.py ran beside it
+    (from the start and end times in commands.log; entries from before it kept them ran one job at a time)."""
+    entries = log_entries()
+    parts = []
+    for name in names:
+        mine = [e for e in entries if e["job"] == name and e["rc"] == 0]
+        if not mine:
+            continue
+        e = mine[-1]
+        if "finished" not in e:
+            parts.append(f"{name}: alone (one job at a time)")
+            continue
+        a, b = e["finished"] - e["seconds"], e["finished"]
+        beside = sum(max(0.0, min(b, o["finished"]) - max(a, o["finished"] - o["seconds"]))
+                     for o in entries if o is not e and "finished" in o)
+        parts.append(f"{name}: another job on the other CPU for {beside / 60:.0f} of its {e['seconds'] / 60:.0f} min"
+                     if beside >= 30 else f"{name}: alone")
+    if parts and all(p.endswith(": alone (one job at a time)") for p in parts):
+        return f"- {who}: every timed job ran alone (one job at a time)."
+    return f"- {who}, what ran beside the timed jobs: " + ("; ".join(parts) if parts else "not recorded") + "."
+
+
 def peer_section() -> list[str]:
     lines = ["## Peer: RecBole 1.2.1's SASRec on the same data and split", "",
              "Same prepared dataset exported to RecBole's atomic format with each user's positions as timestamps, "
@@ -266,8 +294,8 @@ def peer_section() -> list[str]:
              "epoch by all three. "
              "Full ranking as RecBole ranks for sequential models: every item but padding competes, the user's own "
              "items included (slmrec's default excludes them; `--eval.full_exclude none` here). Both run on one "
-             "thread, alone on the machine (RecBole on two threads slows down about 6x as soon as anything else "
-             "runs on the 2 cores). Other differences: RecBole's block is post-LN with a 256-wide GELU feed-forward, "
+             "thread (RecBole on two threads slows down about 6x as soon as anything else runs on the 2 cores); "
+             "whether another job ran on the other CPU meanwhile is said under the table. Other differences: RecBole's block is post-LN with a 256-wide GELU feed-forward, "
              "ours (the SLMRec code's) pre-LN with a 64-wide ReLU one, on a 64-d item table; RecBole right-pads, we "
              "left-pad; RecBole's softmax keeps the padding row (logit 0), ours drops it; RecBole breaks score ties "
              "by index, we count them against the target; both stop at an epoch cap (see the table). "
@@ -323,6 +351,9 @@ def peer_section() -> list[str]:
                     sentences.append(f"- {tag}: reached RecBole's best validation NDCG@10 in {r:.0f} s "
                                      f"= {share:.3f} of RecBole's {rb['total_seconds']:.0f} s "
                                      f"({'at most a tenth: met' if share <= 0.1 else 'more than a tenth: missed'}).")
+        timed = [f"peer {d} recbole"] + [f"peer {d} {v}" + (f" seed{s}" if s else "")
+                                         for v in R.PEER_VARIANTS for s in R.PEER_SEEDS[v][d]]
+        sentences.append(side_by_side(timed, NAMES[d]))
     return lines + [""] + sentences + [""]
 
 

@@ -124,3 +124,21 @@ def test_report_wall_time_is_the_union_of_job_intervals():
                     {"seconds": 900, "finished": 20_000}]  # 1 h with a half hour inside it, then 15 min apart
     assert report.wall_hours(side_by_side) == pytest.approx(1.25)
     assert report.wall_hours([{"seconds": 1800}, {"seconds": 1800, "finished": 5000}]) == pytest.approx(1.0)
+
+
+def test_report_says_what_ran_beside_a_timed_job(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "runs"))
+    try:
+        import report
+    finally:
+        sys.path.remove(str(ROOT / "runs"))
+    monkeypatch.setattr(report.R, "OUT", tmp_path)
+    log = [{"job": "old", "seconds": 60, "rc": 0},
+           {"job": "timed", "seconds": 600, "rc": 0, "finished": 1600},
+           {"job": "neighbour", "seconds": 300, "rc": 0, "finished": 1300},  # 1000..1300: 5 of timed's 10 min
+           {"job": "later", "seconds": 100, "rc": 0, "finished": 5000}]
+    (tmp_path / "commands.log").write_text("".join(json.dumps(e) + "\n" for e in log))
+    text = report.side_by_side(["timed", "later", "old", "missing"], "X")
+    assert "timed: another job on the other CPU for 5 of its 10 min" in text
+    assert "later: alone" in text and "old: alone (one job at a time)" in text and "missing" not in text
+    assert report.side_by_side(["old"], "X") == "- X: every timed job ran alone (one job at a time)."
