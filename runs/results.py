@@ -111,7 +111,7 @@ def peer(d: str) -> list[Job]:
                   before=[PY, "runs/recbole_peer.py", "export", str(data_dir(d)), str(OUT / "recbole"), rb], alone=True)
     ours = [train(f"peer {d} {v}" + (f" seed{s}" if s else ""), d, peer_dir(d, v, s), "--stages", "sasrec",
                   *PEER_SASREC, *extra, "--sasrec.epochs", str(PEER_EPOCHS[v][d]), seed=s, env=ONE_THREAD)
-            for v, extra in PEER_VARIANTS.items() for s in PEER_SEEDS[v][d]]
+            for v, extra in reversed(PEER_VARIANTS.items()) for s in PEER_SEEDS[v][d]]  # windows (cheap) first
     for j in ours:
         j.alone = True
     return [recbole, *ours]
