@@ -150,6 +150,12 @@ def dataset_table(name: str) -> list[str]:
         ndcg = sum(1 / math.log2(r + 1) for r in range(1, 11)) / (n + 1)
         lines.append(f"- Chance level with 1 + {n} candidates (the target at a uniformly random rank): HR@10 "
                      f"{min(1.0, 10 / (n + 1)):.4f}, NDCG@10 {min(ndcg, 1.0):.4f}.")
+    one = sorted({e["job"].split("seed")[1].split()[0] for e in log_entries()
+                  if e["job"].startswith(f"main {name} seed") and e["rc"] == 0 and threads(e) == "1"})
+    if one:
+        lines.append(f"- Seed {', '.join(one)} ran (at least in part) on one torch thread on one CPU while another job "
+                     "ran on the other CPU; the other seeds on two threads, one job at a time. Its train s/epoch is larger for "
+                     "that reason, which widens the spread of the time columns.")
     if name == "beauty":
         lines.append("- Beauty's LLM rows are one seed on an H100 in bf16 (docs/results/gpu/); on 2 CPU cores a "
                      "teacher epoch over its 22k users takes hours, so the CPU runs train SASRec only (50 epochs, "
@@ -251,6 +257,12 @@ def _peer_training(variant: str) -> str:
                 f"{s['batch_size']} windows")
     return (f"{PEER_LABELS[variant]} (`--data.train_mode {cfg['data']['train_mode']}`): the same examples as "
             f"RecBole, batch {s['batch_size']}")
+
+
+def threads(e: dict) -> str:
+    """The torch threads of a commands.log entry: RecBole's own --threads flag, else what the driver recorded."""
+    cmd = e["cmd"].split()
+    return cmd[cmd.index("--threads") + 1] if "--threads" in cmd else e.get("threads", "-")
 
 
 def log_entries() -> list[dict]:
@@ -403,7 +415,7 @@ def commands_section() -> list[str]:
     keep(log)
     for e in entries:
         cpus = ",".join(map(str, e["cpus"])) if "cpus" in e else "-"
-        lines.append(f"| {e['job']} | {e['seconds'] / 60:.1f} | {e['rc']} | {e.get('threads', '-')} | {cpus} |")
+        lines.append(f"| {e['job']} | {e['seconds'] / 60:.1f} | {e['rc']} | {threads(e)} | {cpus} |")
     total = sum(e["seconds"] for e in entries)
     lines += ["", f"Total so far: {total / 3600:.2f} job-hours in {wall_hours(entries):.2f} hours of wall time (jobs "
               "run two at a time with `--lanes 2`, each on its own CPU with one thread, overlap). The exact command "

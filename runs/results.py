@@ -159,10 +159,11 @@ def run(cmd: list[str], log: Path, env: dict | None = None) -> int:
     return start(cmd, log, env).wait()
 
 
-def job_resources(env: dict | None, cpu: int | None = None) -> dict:
-    """The torch threads a job ran with ("all" = torch's default, one per core) and the CPUs it could use."""
+def job_resources(cmd: list[str], env: dict | None, cpu: int | None = None) -> dict:
+    """The torch threads a job ran with (its own ``--threads`` flag, else OMP_NUM_THREADS; "all" = torch's
+    default, one per core) and the CPUs it could use."""
     merged = {**os.environ, **(env or {})}
-    return {"threads": merged.get("OMP_NUM_THREADS", "all"),
+    return {"threads": cmd[cmd.index("--threads") + 1] if "--threads" in cmd else merged.get("OMP_NUM_THREADS", "all"),
             "cpus": [cpu] if cpu is not None else sorted(os.sched_getaffinity(0))}
 
 
@@ -244,7 +245,7 @@ def run_jobs(todo: list[Job], lanes: int = 1, max_hours: float = 0, poll: float 
             took = time.time() - t0
             with open(OUT / "commands.log", "a") as f:
                 f.write(json.dumps({"job": job.name, "cmd": shlex.join(cmd), "seconds": round(took, 1), "rc": rc,
-                                    "finished": round(time.time(), 1), **job_resources(env, cpu)}) + "\n")
+                                    "finished": round(time.time(), 1), **job_resources(cmd, env, cpu)}) + "\n")
             print(f"   {job.name}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {took / 60:.1f} min", flush=True)
             if rc:
                 failed.append(job.name)
