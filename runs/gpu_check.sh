@@ -9,7 +9,8 @@
 # Steps: (1) the bf16 GPU test of the suite; (2) runs/gpu_check.py: 300 bf16 steps of the small preset's teacher
 # and distilled student (tokens/s, peak memory, loss falls, validation HR@10); (3) the same for a randomly
 # initialised decoder of Llama-2-7B's shape (the paper preset's teacher 8 -> student 4 layers, batch 128, no prompt);
-# (4) the whole small-preset pipeline on DATA_DIR in bf16 (SASRec capped at 50 epochs) until the budget runs out,
+# (4) the whole small-preset pipeline on DATA_DIR in bf16 (SASRec capped at 50 epochs; the layer probe right after
+# the teacher) until the budget runs out,
 # packed (metrics, histories, report, plots; no weights) into OUT_DIR/gpu_small_run.tar.gz.
 set -uo pipefail
 data=$1 backbone=$2 out=$3 budget=${4:-540}
@@ -29,8 +30,10 @@ python3 runs/gpu_check.py --data "$data" --backbone random --shape llama-2-7b --
     --eval-users 2048 --json "$out/gpu_check_llama2_shape.json"
 echo "== 4. slmrec-train --preset small on $data, bf16 ($(left) s left)"
 run=$(mktemp -d)/gpu_small
+# the layer probe right after the teacher: it needs nothing else, and so lands within the budget
 timeout $(($(left) - 15)) python3 -m slmrec.train_cli --preset small --data "$data" --backbone "$backbone" --out "$run" \
-    --run.mixed_precision bf16 --run.progress false --sasrec.epochs 50 --sasrec.eval_every 0
+    --run.mixed_precision bf16 --run.progress false --sasrec.epochs 50 --sasrec.eval_every 0 \
+    --stages sasrec,teacher,probe,student,student_nokd
 echo "slmrec-train exit code $?"
 tar -czf "$out/gpu_small_run.tar.gz" --exclude='*.safetensors' --exclude=checkpoint -C "$(dirname "$run")" gpu_small
 echo "gpu_check.sh: $(($(date +%s) - start)) s"
