@@ -154,7 +154,7 @@ def dataset_table(name: str) -> list[str]:
                   if e["job"].startswith(f"main {name} seed") and e["rc"] == 0 and threads(e) == "1"})
     if one:
         lines.append(f"- Seed {', '.join(one)} ran (at least in part) on one torch thread on one CPU while another job "
-                     "ran on the other CPU; the other seeds on two threads, one job at a time. Its train s/epoch is larger for "
+                     "ran on the other CPU; any other seed ran on two threads, one job at a time. Its train s/epoch is larger for "
                      "that reason, which widens the spread of the time columns.")
     if name == "beauty":
         lines.append("- Beauty's LLM rows are one seed on an H100 in bf16 (docs/results/gpu/); on 2 CPU cores a "
@@ -427,9 +427,9 @@ def commands_section() -> list[str]:
         cpus = ",".join(map(str, e["cpus"])) if "cpus" in e else "-"
         lines.append(f"| {e['job']} | {e['seconds'] / 60:.1f} | {e['rc']} | {threads(e)} | {cpus} |")
     total = sum(e["seconds"] for e in entries)
-    lines += ["", f"Total so far: {total / 3600:.2f} job-hours in {wall_hours(entries):.2f} hours of wall time (jobs "
-              "run two at a time with `--lanes 2`, each on its own CPU with one thread, overlap). The exact command "
-              "of each job: `python runs/results.py --list`.", ""]
+    lines += ["", f"Total so far: {total / 3600:.2f} job-hours in {wall_hours(entries):.2f} hours of wall time (jobs that "
+              "ran side by side, each on its own CPU with one thread, overlap). The exact command of each job: "
+              "`python runs/results.py --list`.", ""]
     return lines
 
 
