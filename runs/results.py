@@ -9,7 +9,7 @@ Design: a job is one command with an output (a run dir with ``metrics.json``, or
 exists is skipped, and a run dir left by a killed job is continued with ``slmrec-train --resume``, so the script
 can be stopped and restarted at any time and only pays for what is missing. Jobs run one after another, or with
 ``--lanes N`` N at a time, each pinned to a CPU of its own with one torch thread (the peer's timed jobs still run
-alone; side by side, jobs slow each other down somewhat, so their per-epoch times are a little longer), in
+alone, so that their times are their own; a one-thread job is slower than the same job alone on two threads), in
 the order of what the report needs most (a job that continues another waits for it): the main table on LastFM
 (with the layer probe), the RecBole peer on MovieLens-100K, the distillation-term ablation and the
 pretrained-versus-random comparison on LastFM, Gift Cards (Amazon 2018, three seeds), MovieLens-100K, the other
@@ -195,8 +195,8 @@ def run_jobs(todo: list[Job], lanes: int = 1, max_hours: float = 0, poll: float 
     One lane: one job after another, with torch's default threads. More: each job gets a CPU of its own and one
     torch thread (so that side by side, neither stalls the other), a job that continues another (``--reuse``)
     waits until that one is done, and a job timed against a peer (``alone``) runs with nothing beside it, so that
-    its time is its own (a job on the other CPU slows it somewhat: RecBole's Beauty epoch took 348 s alone and
-    367-384 s beside an LLM job). Each finished job is
+    its time is its own (a conservative rule: RecBole's Beauty epochs took 309-385 s with another job on the other
+    CPU and 348 s in the one epoch that ran mostly alone, an effect lost in the noise). Each finished job is
     appended to commands.log with its duration, threads and CPUs.
     """
     started = time.time()
