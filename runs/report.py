@@ -150,12 +150,12 @@ def dataset_table(name: str) -> list[str]:
         ndcg = sum(1 / math.log2(r + 1) for r in range(1, 11)) / (n + 1)
         lines.append(f"- Chance level with 1 + {n} candidates (the target at a uniformly random rank): HR@10 "
                      f"{min(1.0, 10 / (n + 1)):.4f}, NDCG@10 {min(ndcg, 1.0):.4f}.")
-    one = sorted({e["job"].split("seed")[1].split()[0] for e in log_entries()
+    one = sorted({e["job"].split("seed")[1].split()[0] for e in R.log_entries()
                   if e["job"].startswith(f"main {name} seed") and e["rc"] == 0 and threads(e) == "1"})
     if one:
         lines.append(f"- Seed {', '.join(one)} ran (at least in part) on one torch thread on one CPU while another job "
-                     "ran on the other CPU; any other seed ran on two threads, one job at a time. Its train s/epoch is larger for "
-                     "that reason, which widens the spread of the time columns.")
+                     "ran on the other CPU; any other seed ran on two threads, one job at a time. Its train s/epoch "
+                     "is larger for that reason, which widens the spread of the time columns.")
     if name == "beauty":
         lines.append("- Beauty's LLM rows are one seed on an H100 in bf16 (docs/results/gpu/); on 2 CPU cores a "
                      "teacher epoch over its 22k users takes hours, so the CPU runs train SASRec only (50 epochs, "
@@ -270,20 +270,20 @@ def _peer_training(variant: str) -> str:
 
 
 def threads(e: dict) -> str:
-    """The torch threads of a commands.log entry: RecBole's own --threads flag, else what the driver recorded."""
-    cmd = e["cmd"].split()
-    return cmd[cmd.index("--threads") + 1] if "--threads" in cmd else e.get("threads", "-")
+    """The torch threads of a commands.log entry: the command's own --threads flag (entries from before the driver
+    read it recorded "all" for RecBole), else what the driver recorded."""
+    return R.cmd_threads(e["cmd"].split()) or e.get("threads", "-")
 
 
-def log_entries() -> list[dict]:
-    log = R.OUT / "commands.log"
-    return [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
+def span(e: dict) -> tuple[float, float]:
+    """When a commands.log entry's job started and ended (entries with a ``finished`` time)."""
+    return e["finished"] - e["seconds"], e["finished"]
 
 
 def side_by_side(names: list[str], who: str) -> str:
     """Says, for the last successful run of each named job, how long another job of results.py ran beside it
     (from the start and end times in commands.log; entries from before it kept them ran one job at a time)."""
-    entries = log_entries()
+    entries = R.log_entries()
     parts = []
     for name in names:
         mine = [e for e in entries if e["job"] == name and e["rc"] == 0]
@@ -293,9 +293,11 @@ def side_by_side(names: list[str], who: str) -> str:
         if "finished" not in e:
             parts.append(f"{name}: alone (one job at a time)")
             continue
-        a, b = e["finished"] - e["seconds"], e["finished"]
-        beside = sum(max(0.0, min(b, o["finished"]) - max(a, o["finished"] - o["seconds"]))
-                     for o in entries if o is not e and "finished" in o)
+        (a, b), beside = span(e), 0.0
+        for o in entries:
+            if o is not e and "finished" in o:
+                c, d = span(o)
+                beside += max(0.0, min(b, d) - max(a, c))
         parts.append(f"{name}: another job on the other CPU for {beside / 60:.0f} of its {e['seconds'] / 60:.0f} min"
                      if beside >= 30 else f"{name}: alone")
     if parts and all(p.endswith(": alone (one job at a time)") for p in parts):
@@ -317,7 +319,8 @@ def peer_section() -> list[str]:
              "Full ranking as RecBole ranks for sequential models: every item but padding competes, the user's own "
              "items included (slmrec's default excludes them; `--eval.full_exclude none` here). Both run on one "
              "thread (RecBole on two threads slows down about 6x as soon as anything else runs on the 2 cores); "
-             "whether another job ran on the other CPU meanwhile is said under the table. Other differences: RecBole's block is post-LN with a 256-wide GELU feed-forward, "
+             "whether another job ran on the other CPU meanwhile is said under the table. Other differences: "
+             "RecBole's block is post-LN with a 256-wide GELU feed-forward, "
              "ours (the SLMRec code's) pre-LN with a 64-wide ReLU one, on a 64-d item table; RecBole right-pads, we "
              "left-pad; RecBole's softmax keeps the padding row (logit 0), ours drops it; RecBole breaks score ties "
              "by index, we count them against the target; both stop at an epoch cap (see the table). "
@@ -407,7 +410,7 @@ def gpu_section() -> list[str]:
 def wall_hours(entries: list[dict]) -> float:
     """Hours of wall time the jobs took: the union of their intervals (jobs run side by side with ``--lanes``
     overlap; entries from before the log kept an end time count whole)."""
-    spans = sorted((e["finished"] - e["seconds"], e["finished"]) for e in entries if "finished" in e)
+    spans = sorted(span(e) for e in entries if "finished" in e)
     total, end = sum(e["seconds"] for e in entries if "finished" not in e), float("-inf")
     for a, b in spans:
         total += max(0.0, b - max(a, end))
@@ -417,19 +420,20 @@ def wall_hours(entries: list[dict]) -> float:
 
 def commands_section() -> list[str]:
     log = R.OUT / "commands.log"
-    lines = ["## Commands and durations", "", "Each job of `python runs/results.py` (from runs/out/results/commands.log), "
-             "with the torch threads and CPUs it ran with (\"all\": torch's default, one thread per core; "
-             "\"-\": not recorded, from before the log kept them):",
+    lines = ["## Commands and durations", "",
+             "Each job of `python runs/results.py` (from runs/out/results/commands.log), with the torch threads and "
+             "CPUs it ran with (\"all\": torch's default, one thread per core; \"-\": not recorded, from before the "
+             "log kept them):",
              "", "| job | minutes | exit | threads | CPUs |", "|---|---:|---:|---:|---|"]
-    entries = [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
+    entries = R.log_entries()
     keep(log)
     for e in entries:
         cpus = ",".join(map(str, e["cpus"])) if "cpus" in e else "-"
         lines.append(f"| {e['job']} | {e['seconds'] / 60:.1f} | {e['rc']} | {threads(e)} | {cpus} |")
     total = sum(e["seconds"] for e in entries)
-    lines += ["", f"Total so far: {total / 3600:.2f} job-hours in {wall_hours(entries):.2f} hours of wall time (jobs that "
-              "ran side by side, each on its own CPU with one thread, overlap). The exact command of each job: "
-              "`python runs/results.py --list`.", ""]
+    lines += ["", f"Total so far: {total / 3600:.2f} job-hours in {wall_hours(entries):.2f} hours of wall time "
+              "(jobs that ran side by side, each on its own CPU with one thread, overlap). The exact command of each "
+              "job: `python runs/results.py --list`.", ""]
     return lines
 
 

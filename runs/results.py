@@ -95,10 +95,11 @@ def data_dir(name: str) -> Path:
     return OUT / "data" / name
 
 
-def train(name: str, dataset: str, out: Path, *extra: str, seed: int = 0, env: dict | None = None) -> Job:
+def train(name: str, dataset: str, out: Path, *extra: str, seed: int = 0, env: dict | None = None,
+          alone: bool = False) -> Job:
     cmd = [PY, "-m", "slmrec.train_cli", "--preset", "small", "--data", str(data_dir(dataset)), "--out", str(out),
            "--run.seed", str(seed), "--data.seed", str(seed), "--run.progress", "false", *extra]
-    return Job(name, cmd, out, env=env)
+    return Job(name, cmd, out, env=env, alone=alone)
 
 
 def peer(d: str) -> list[Job]:
@@ -110,10 +111,8 @@ def peer(d: str) -> list[Job]:
                   OUT / "peer" / d / "recbole.json",
                   before=[PY, "runs/recbole_peer.py", "export", str(data_dir(d)), str(OUT / "recbole"), rb], alone=True)
     ours = [train(f"peer {d} {v}" + (f" seed{s}" if s else ""), d, peer_dir(d, v, s), "--stages", "sasrec",
-                  *PEER_SASREC, *extra, "--sasrec.epochs", str(PEER_EPOCHS[v][d]), seed=s, env=ONE_THREAD)
+                  *PEER_SASREC, *extra, "--sasrec.epochs", str(PEER_EPOCHS[v][d]), seed=s, env=ONE_THREAD, alone=True)
             for v, extra in reversed(PEER_VARIANTS.items()) for s in PEER_SEEDS[v][d]]  # windows (cheap) first
-    for j in ours:
-        j.alone = True
     return [recbole, *ours]
 
 
@@ -159,24 +158,37 @@ def run(cmd: list[str], log: Path, env: dict | None = None) -> int:
     return start(cmd, log, env).wait()
 
 
+def cmd_threads(cmd: list[str]) -> str | None:
+    """The value of a command's own ``--threads`` flag (RecBole's peer script has one), if any."""
+    return cmd[cmd.index("--threads") + 1] if "--threads" in cmd else None
+
+
 def job_resources(cmd: list[str], env: dict | None, cpu: int | None = None) -> dict:
     """The torch threads a job ran with (its own ``--threads`` flag, else OMP_NUM_THREADS; "all" = torch's
     default, one per core) and the CPUs it could use."""
-    merged = {**os.environ, **(env or {})}
-    return {"threads": cmd[cmd.index("--threads") + 1] if "--threads" in cmd else merged.get("OMP_NUM_THREADS", "all"),
-            "cpus": [cpu] if cpu is not None else sorted(os.sched_getaffinity(0))}
+    threads = cmd_threads(cmd) or {**os.environ, **(env or {})}.get("OMP_NUM_THREADS", "all")
+    return {"threads": threads, "cpus": [cpu] if cpu is not None else sorted(os.sched_getaffinity(0))}
+
+
+def log_entries() -> list[dict]:
+    """The records of commands.log, one per finished job attempt (a line that does not parse is skipped)."""
+    log = OUT / "commands.log"
+    out = []
+    for line in log.read_text().splitlines() if log.is_file() else []:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and "job" in rec and "seconds" in rec:
+            out.append(rec)
+    return out
 
 
 def recorded_minutes() -> dict[str, float]:
     """Minutes each job took, summed over its successful and resumed attempts (from commands.log)."""
     took: dict[str, float] = {}
-    log = OUT / "commands.log"
-    for line in log.read_text().splitlines() if log.is_file() else []:
-        try:
-            rec = json.loads(line)
-            took[rec["job"]] = took.get(rec["job"], 0.0) + rec["seconds"] / 60
-        except (ValueError, KeyError, TypeError):
-            continue
+    for rec in log_entries():
+        took[rec["job"]] = took.get(rec["job"], 0.0) + rec["seconds"] / 60
     return took
 
 
