@@ -73,7 +73,8 @@ sys.exit(rc)
 
 
 def _fake(results, tmp: Path, name: str, sleep: float, rc: int = 0, reuse: Path | None = None):
-    cmd = [sys.executable, "-c", FAKE, str(tmp / name), str(sleep), str(rc)] + (["--reuse", str(reuse)] if reuse else [])
+    cmd = [sys.executable, "-c", FAKE, str(tmp / name), str(sleep), str(rc)]
+    cmd += ["--reuse", str(reuse)] if reuse else []
     return results.Job(name, cmd, tmp / name)
 
 
