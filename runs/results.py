@@ -67,6 +67,11 @@ PEER_EPOCHS = {"ours": {"ml-100k": 12, "beauty": 12}, "ours_windows": {"ml-100k"
 # runs three seeds on MovieLens-100K (RecBole and the slower runs one each)
 PEER_SEEDS = {"ours": {"ml-100k": (0,), "beauty": (0,)}, "ours_windows": {"ml-100k": SEEDS, "beauty": (0,)}}
 RECBOLE_EPOCHS = {"ml-100k": 10, "beauty": 10}
+PROBE_USERS = 2000
+# --extra: more of what the default run already shows, left out of it to keep it within a few hours on 2 cores:
+# the peer's RecBole-examples variant (the windows variant is the faster one to RecBole's quality) and seeds 1, 2
+# of Beauty's CPU SASRec (its row has the GPU run beside it)
+EXTRA_VARIANTS = ("ours",)
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -78,6 +83,7 @@ class Job:
     before: list[str] | None = None  # a command to run first (exporting the data for RecBole)
     env: dict | None = None  # extra environment variables
     alone: bool = False  # timed against a peer: runs with nothing else beside it, even with --lanes
+    extra: bool = False  # runs only with --extra: more of what the default already shows (see EXTRA)
 
     def done(self) -> bool:
         return (self.out / "metrics.json").is_file() if self.out.suffix != ".json" else self.out.is_file()
@@ -95,11 +101,11 @@ def data_dir(name: str) -> Path:
     return OUT / "data" / name
 
 
-def train(name: str, dataset: str, out: Path, *extra: str, seed: int = 0, env: dict | None = None,
-          alone: bool = False) -> Job:
+def train(name: str, dataset: str, out: Path, *args: str, seed: int = 0, env: dict | None = None,
+          alone: bool = False, extra: bool = False) -> Job:
     cmd = [PY, "-m", "slmrec.train_cli", "--preset", "small", "--data", str(data_dir(dataset)), "--out", str(out),
-           "--run.seed", str(seed), "--data.seed", str(seed), "--run.progress", "false", *extra]
-    return Job(name, cmd, out, env=env, alone=alone)
+           "--run.seed", str(seed), "--data.seed", str(seed), "--run.progress", "false", *args]
+    return Job(name, cmd, out, env=env, alone=alone, extra=extra)
 
 
 def peer(d: str) -> list[Job]:
@@ -111,8 +117,9 @@ def peer(d: str) -> list[Job]:
                   OUT / "peer" / d / "recbole.json",
                   before=[PY, "runs/recbole_peer.py", "export", str(data_dir(d)), str(OUT / "recbole"), rb], alone=True)
     ours = [train(f"peer {d} {v}" + (f" seed{s}" if s else ""), d, peer_dir(d, v, s), "--stages", "sasrec",
-                  *PEER_SASREC, *extra, "--sasrec.epochs", str(PEER_EPOCHS[v][d]), seed=s, env=ONE_THREAD, alone=True)
-            for v, extra in reversed(PEER_VARIANTS.items()) for s in PEER_SEEDS[v][d]]  # windows (cheap) first
+                  *PEER_SASREC, *args, "--sasrec.epochs", str(PEER_EPOCHS[v][d]), seed=s, env=ONE_THREAD, alone=True,
+                  extra=v in EXTRA_VARIANTS)
+            for v, args in reversed(PEER_VARIANTS.items()) for s in PEER_SEEDS[v][d]]  # windows (cheap) first
     return [recbole, *ours]
 
 
@@ -136,10 +143,16 @@ def jobs() -> list[Job]:
     for s in SEEDS[1:]:
         for d in ("lastfm", "ml-100k"):
             out.append(train(f"main {d} seed{s}", d, main(d, s), seed=s))
+    # the layer probe on Beauty: the small preset's teacher (2 epochs over 22k users), every layer scored on a fixed
+    # sample of 2,000 users (all of them would take half an hour per pass at ~25 users/s); its own SASRec,
+    # selected on those users, as the GPU run's (50 epochs)
+    out.append(train("probe beauty", "beauty", OUT / "probe" / "beauty", "--stages", "sasrec,teacher,probe",
+                     "--sasrec.epochs", "50", "--sasrec.eval_every", "0", "--eval.users", str(PROBE_USERS)))
     out += peer("beauty")
     for s in SEEDS:
         out.append(train(f"main beauty seed{s} (sasrec)", "beauty", main("beauty", s), "--stages", "sasrec",
-                         "--sasrec.epochs", "50", "--sasrec.eval_every", "0", seed=s))  # as the GPU run of Beauty
+                         "--sasrec.epochs", "50", "--sasrec.eval_every", "0", seed=s,  # as the GPU run of Beauty
+                         extra=s > 0))
     return out
 
 
@@ -190,6 +203,14 @@ def recorded_minutes() -> dict[str, float]:
     for rec in log_entries():
         took[rec["job"]] = took.get(rec["job"], 0.0) + rec["seconds"] / 60
     return took
+
+
+def budget_line(label: str, group: list[Job], took: dict[str, float]) -> str:
+    """How many of ``group`` are done and the job-hours commands.log recorded for them (and which have none)."""
+    done = [j for j in group if j.done()]
+    missing = [j.name for j in group if j.name not in took]
+    return (f"{label}: {len(done)} of {len(group)} jobs done, {sum(took.get(j.name, 0) for j in group) / 60:.1f} "
+            f"job-hours recorded in {OUT / 'commands.log'}" + (f" (no record: {', '.join(missing)})" if missing else ""))
 
 
 def prepare_data() -> None:
@@ -270,20 +291,24 @@ def main(argv=None) -> int:
     p.add_argument("--only", help="run only jobs whose name contains this")
     p.add_argument("--max-hours", type=float, default=0, help="start no job after this many hours (0 = no limit)")
     p.add_argument("--no-report", action="store_true", help="do not write docs/RESULTS.md at the end")
+    p.add_argument("--extra", action="store_true",
+                   help="also run the extra jobs (the peer's RecBole-examples variant, Beauty SASRec seeds 1 and 2)")
     p.add_argument("--lanes", type=int, default=1,
                    help="jobs at once, each on a CPU of its own with one torch thread (default 1: one job at a "
                         "time with torch's default threads)")
     args = p.parse_args(argv)
-    todo = [j for j in jobs() if not args.only or args.only in j.name]
+    picked = [j for j in jobs() if not args.only or args.only in j.name]
     if args.list:
         took = recorded_minutes()
-        for j in todo:
+        for j in picked:
             t = f" ({took[j.name]:.1f} min)" if j.name in took else ""
-            print(f"[{'done' if j.done() else 'todo'}]{t} {j.name}: {shlex.join(j.cmd)}")
-        done = [j for j in todo if j.done()]
-        print(f"{len(done)} of {len(todo)} done, {sum(took.get(j.name, 0) for j in done) / 60:.1f} h recorded "
-              f"in {OUT / 'commands.log'}")
+            print(f"[{'done' if j.done() else 'todo'}]{' [extra]' if j.extra else ''}{t} {j.name}: {shlex.join(j.cmd)}")
+        for label, group in (("default run", [j for j in picked if not j.extra]),
+                             ("--extra", [j for j in picked if j.extra])):
+            if group:
+                print(budget_line(label, group, took))
         return 0
+    todo = [j for j in picked if args.extra or not j.extra]
     started = time.time()
     prepare_data()
     failed = run_jobs(todo, args.lanes, args.max_hours)

@@ -86,3 +86,37 @@ def test_sasrec_normal_init_is_recboles():
     assert SASRec(500, 20, emb_dim=64, hidden=64).item_emb.weight[1:].std().item() > 0.5  # PyTorch's N(0, 1)
     with pytest.raises(ValueError, match="init"):
         SASRec(10, 5, init="xavier")
+
+
+def test_the_shared_prompt_prefix_gives_the_full_sequence_outputs_and_gradients():
+    """The prefix runs once and is shared as a KV cache: same user vectors, states and gradients as running the
+    whole [prefix | items | suffix] sequence for every user."""
+    cfg = preset("tiny").llm
+    tokenizer = lambda s, add_special_tokens: {"input_ids": [1 + ord(c) % 100 for c in s]}  # noqa: E731
+    torch.manual_seed(0)
+    m = LLMRec(backbone.load(backbone.resolve("random"), 4, cfg, max_layers=4)[0], torch.randn(31, 32),
+               tokenizer=tokenizer, blocks=2).eval()
+    assert m.prefix_ids.numel() > 50 and m.suffix_ids.numel() > 5
+    ids = torch.tensor([[0, 0, 3, 4], [1, 2, 3, 4], [0, 0, 0, 7]])
+
+    def full_sequence(ids):  # the plain forward pass over every token of every user
+        b, embed = ids.shape[0], m.decoder().embed_tokens
+        h0 = torch.cat([embed(m.prefix_ids).expand(b, -1, -1), m.input_proj(m.item_emb[ids]),
+                        embed(m.suffix_ids).expand(b, -1, -1)], dim=1)
+        attn = torch.cat([torch.ones(b, m.prefix_ids.numel()), ids > 0, torch.ones(b, m.suffix_ids.numel())], 1)
+        out = m.backbone(inputs_embeds=h0, attention_mask=attn.long(), output_hidden_states=True, use_cache=False)
+        return m.score(out.last_hidden_state[:, -1]), [h[:, -1] for h in out.hidden_states]
+
+    user, states = full_sequence(ids)
+    out = m(ids, states=True)
+    assert torch.allclose(out["user"], user, atol=1e-5)
+    assert len(out["states"]) == len(states) == 5
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(out["states"], states))
+    grads = []
+    for f in (lambda: m(ids)["user"], lambda: full_sequence(ids)[0]):
+        m.zero_grad()
+        f().pow(2).sum().backward()
+        grads.append({n: p.grad.clone() for n, p in m.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 10
+    worst = max(((grads[0][n] - grads[1][n]).abs().max() / grads[1][n].abs().max()).item() for n in grads[0])
+    assert worst < 1e-5  # float rounding, relative to each gradient's largest entry

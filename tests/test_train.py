@@ -237,3 +237,34 @@ def test_all_position_sasrec_trains_on_every_window(tiny_run, tmp_path):
     assert np.mean(losses[-per_epoch:]) < np.mean(losses[:per_epoch]) - 0.1  # it learns
     test = json.loads((out / "sasrec" / "result.json").read_text())["test"]
     assert test["hr@10"] > 1.5 * 10 / (1 + cfg["eval"]["negatives"])  # above chance (0.37 vs 0.20 here)
+
+
+def test_evaluation_on_a_fixed_sample_of_users(tiny_run, tmp_path):
+    """--eval.users N: the same N users in every split, each with exactly its rows of the full evaluation."""
+    import torch
+
+    import slmrec
+    from slmrec.evaluate import build_eval_set
+
+    ds = slmrec.load(tiny_run / "data")
+    sets = {(split, n): build_eval_set(ds, split, max_len=8, negatives=20, seed=3, sample=n)
+            for split in ("valid", "test") for n in (0, 25, 10**6)}
+    full = sets["valid", 0]
+    assert len(full.users) > 25 and torch.equal(sets["valid", 10**6].users, full.users)
+    for split in ("valid", "test"):
+        part, whole = sets[split, 25], sets[split, 0]
+        assert len(part.users) == 25 and torch.equal(part.users, sets["valid", 25].users)
+        rows = torch.searchsorted(whole.users, part.users)
+        assert torch.equal(whole.users[rows], part.users)
+        assert torch.equal(whole.history[rows], part.history) and torch.equal(whole.candidates[rows], part.candidates)
+        width = part.exclude.shape[1]  # padded to the longest history kept
+        assert torch.equal(whole.exclude[rows, :width], part.exclude) and not whole.exclude[rows, width:].any()
+    other = build_eval_set(ds, "valid", max_len=8, negatives=20, seed=4, sample=25)
+    assert not torch.equal(other.users, sets["valid", 25].users)  # the seed picks the users
+
+    out = tmp_path / "sample"
+    assert main(["--preset", "tiny", "--data", str(tiny_run / "data"), "--out", str(out), "--run.progress", "false",
+                 "--stages", "sasrec", "--eval.users", "25"]) == 0
+    test = json.loads((out / "sasrec" / "result.json").read_text())["test"]
+    assert test["users"] == 25
+    assert main(["--preset", "tiny", "--out", str(tmp_path / "bad"), "--eval.users", "-1"]) == 2

@@ -100,6 +100,7 @@ class EvalConfig:
     batch_size: int = 256  # users per evaluation batch and process
     full_ranking: bool = True  # also rank the target among all items (the user's other history excluded)
     full_exclude: str = "history"  # full ranking excludes "history" (the user's other items) | "none" (RecBole's rule)
+    users: int = 0  # evaluate a fixed sample of this many users, the same for every split and model (0 = all)
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,8 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(f"llm.init must be pretrained or random, not {cfg.llm.init!r}")
     if cfg.eval.full_exclude not in ("history", "none"):
         raise ConfigError(f"eval.full_exclude must be history or none, not {cfg.eval.full_exclude!r}")
+    if cfg.eval.users < 0:
+        raise ConfigError(f"eval.users must be 0 (all users) or a positive number of users, not {cfg.eval.users}")
     if cfg.sasrec.positions not in ("last", "all"):
         raise ConfigError(f"sasrec.positions must be last or all, not {cfg.sasrec.positions!r}")
     if not 0 <= cfg.sasrec.stride <= cfg.data.max_len:

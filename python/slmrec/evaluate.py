@@ -43,11 +43,13 @@ def max_negatives(dataset) -> int:
 
 
 def build_eval_set(
-    dataset, split: str, *, max_len: int, negatives: int, seed: int, exclude: str = "history"
+    dataset, split: str, *, max_len: int, negatives: int, seed: int, exclude: str = "history", sample: int = 0
 ) -> EvalSet:
     """One split's fixed evaluation data. ``exclude``: what full ranking puts below everything besides padding:
     ``"history"`` (the user's whole sequence except the target; the default) or ``"none"`` (RecBole's rule for
-    sequential models: nothing, so the user's own items compete with the target)."""
+    sequential models: nothing, so the user's own items compete with the target). ``sample`` > 0 keeps that many
+    users, chosen by ``seed`` from user ids alone, so every split and model sees the same users with the same
+    candidates they have in the full set (a cheaper estimate of the same metrics, for slow models)."""
     from slmrec.errors import ConfigError
     from slmrec.sampling import eval_candidates_for, history_inputs
 
@@ -56,6 +58,12 @@ def build_eval_set(
     except ValueError as e:  # too few items outside some history for n negatives
         raise ConfigError(f"{e} (--eval.negatives)") from None
     users = np.asarray(users, dtype=np.int64)
+    if sample < 0:
+        raise ValueError(f"sample must be 0 (all users) or positive, got {sample}")
+    if 0 < sample < len(users):
+        order = np.random.default_rng(seed).permutation(len(dataset.offsets) - 1)  # a rank for every user id
+        keep = np.sort(np.argsort(order[users], kind="stable")[:sample])
+        users, cands = users[keep], cands[keep]
     hist = history_inputs(dataset.offsets, dataset.items, users, split=split, max_len=max_len)
     off, items = dataset.offsets, dataset.items
     lens = off[users + 1] - off[users]

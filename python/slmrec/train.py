@@ -266,7 +266,7 @@ class Pipeline:
             c = self.cfg
             self._eval_sets[split] = build_eval_set(self.dataset, split, max_len=c.data.max_len,
                                                     negatives=self.negatives(), seed=c.eval.seed,
-                                                    exclude=c.eval.full_exclude)
+                                                    exclude=c.eval.full_exclude, sample=c.eval.users)
         return self._eval_sets[split]
 
     # ----- models

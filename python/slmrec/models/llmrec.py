@@ -5,6 +5,7 @@ Forward (one pass, all tensors batch-first):
   input_proj                   Linear(D -> H, bias) into the decoder's width       [B, L, H]
   [prefix | items | suffix]    prompt token embeddings around the item slots       [B, P+L+S, H]
   decoder (first n layers)     attention mask 0 on left padding, default positions [B, T, H]
+                               (the prefix, the same for every user, runs once per call: see below)
   last position -> score       Linear(H -> D, no bias): the user vector            [B, D]
 Scores are dot products with the same frozen table E (padding row 0 is never a target).
 
@@ -13,6 +14,12 @@ indexing (0 = input embeddings, i < n = residual stream after layer i, n = final
 the distillation compares (METHOD.md §5.2, A15). A student built with ``blocks = B`` carries B - 1 extra heads
 ``W_k = Linear(H -> D)`` on the states at layers k*N/B, k = 1..B-1 (multi-supervision, METHOD.md §5.3).
 The item table is a non-persistent buffer: checkpoints hold the trainable weights only.
+
+The prompt prefix comes first and is the same for every user, so under causal attention its hidden states are too:
+it goes through the decoder once per call as a batch of one, and its keys and values are shared with the batch as
+a KV cache. The outputs and gradients are those of the full sequence up to float rounding, and with the alpaca
+prompt (55 prefix tokens before 30 items and a 5-token suffix) a training step on 2 CPU cores takes about half the
+time. One difference in training: LoRA dropout draws one mask for the shared prefix, not one per user.
 """
 
 from __future__ import annotations
@@ -59,21 +66,22 @@ class LLMRec(nn.Module):
         x = self.input_proj(self.item_emb[input_ids])  # [B, L, H]
         mask = input_ids > 0  # [B, L]
         embed = self.decoder().embed_tokens
-        parts, masks = [], []
-        if self.prefix_ids.numel():
-            parts.append(embed(self.prefix_ids).unsqueeze(0).expand(b, -1, -1))  # [B, P, H]
+        cache, masks = None, []
+        if self.prefix_ids.numel():  # the same for every user: through the decoder once, shared as a KV cache
+            cache = self.backbone(inputs_embeds=embed(self.prefix_ids).unsqueeze(0), use_cache=True).cache
+            cache.batch_repeat_interleave(b)  # [1, P] keys and values -> [B, P]
             masks.append(mask.new_ones(b, self.prefix_ids.numel()))
-        parts.append(x.to(embed.weight.dtype))
+        parts = [x.to(embed.weight.dtype)]
         masks.append(mask)
         if self.suffix_ids.numel():
             parts.append(embed(self.suffix_ids).unsqueeze(0).expand(b, -1, -1))  # [B, S, H]
             masks.append(mask.new_ones(b, self.suffix_ids.numel()))
-        h0 = torch.cat(parts, dim=1)  # [B, T, H]
-        attn = torch.cat(masks, dim=1).long()  # [B, T]
+        h0 = torch.cat(parts, dim=1)  # [B, L+S, H]
+        attn = torch.cat(masks, dim=1).long()  # [B, P+L+S]
         out = self.backbone(inputs_embeds=h0, attention_mask=attn, output_hidden_states=states or bool(self.heads),
-                            use_cache=False)
+                            cache=cache, use_cache=cache is not None)
         last = out.last_hidden_state[:, -1]  # [B, H]
-        result = {"user": self.score(last)}  # [B, D]
+        result = {"user": self.score(last)}
         if states or self.heads:
             hs = [h[:, -1] for h in out.hidden_states]  # n+1 x [B, H]
             result["states"] = hs
