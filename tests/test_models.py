@@ -112,6 +112,9 @@ def test_the_shared_prompt_prefix_gives_the_full_sequence_outputs_and_gradients(
     assert torch.allclose(out["user"], user, atol=1e-5)
     assert len(out["states"]) == len(states) == 5
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(out["states"], states))
+    m.share_prefix = False  # the reference code's way, kept for comparison (benches/bench_train.py)
+    assert torch.allclose(m(ids)["user"], user, atol=1e-5)
+    m.share_prefix = True
     grads = []
     for f in (lambda: m(ids)["user"], lambda: full_sequence(ids)[0]):
         m.zero_grad()

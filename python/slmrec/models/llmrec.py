@@ -55,6 +55,7 @@ class LLMRec(nn.Module):
             prefix = suffix = torch.zeros(0, dtype=torch.long)
         self.register_buffer("prefix_ids", prefix, persistent=False)  # [P]
         self.register_buffer("suffix_ids", suffix, persistent=False)  # [S]
+        self.share_prefix = True  # False: the prefix goes through the decoder for every user (the reference code)
 
     def decoder(self) -> nn.Module:
         """The plain decoder (under a peft wrapper, if any)."""
@@ -66,18 +67,17 @@ class LLMRec(nn.Module):
         x = self.input_proj(self.item_emb[input_ids])  # [B, L, H]
         mask = input_ids > 0  # [B, L]
         embed = self.decoder().embed_tokens
-        cache, masks = None, []
-        if self.prefix_ids.numel():  # the same for every user: through the decoder once, shared as a KV cache
+        p, s = self.prefix_ids.numel(), self.suffix_ids.numel()
+        cache, parts = None, [x.to(embed.weight.dtype)]
+        if p and self.share_prefix:  # the same for every user: through the decoder once, shared as a KV cache
             cache = self.backbone(inputs_embeds=embed(self.prefix_ids).unsqueeze(0), use_cache=True).cache
             cache.batch_repeat_interleave(b)  # [1, P] keys and values -> [B, P]
-            masks.append(mask.new_ones(b, self.prefix_ids.numel()))
-        parts = [x.to(embed.weight.dtype)]
-        masks.append(mask)
-        if self.suffix_ids.numel():
+        elif p:
+            parts.insert(0, embed(self.prefix_ids).unsqueeze(0).expand(b, -1, -1))  # [B, P, H]
+        if s:
             parts.append(embed(self.suffix_ids).unsqueeze(0).expand(b, -1, -1))  # [B, S, H]
-            masks.append(mask.new_ones(b, self.suffix_ids.numel()))
-        h0 = torch.cat(parts, dim=1)  # [B, L+S, H]
-        attn = torch.cat(masks, dim=1).long()  # [B, P+L+S]
+        h0 = torch.cat(parts, dim=1)  # [B, L+S, H], or [B, P+L+S, H] with the prefix per user
+        attn = torch.cat([mask.new_ones(b, p), mask, mask.new_ones(b, s)], dim=1).long()  # [B, P+L+S]
         out = self.backbone(inputs_embeds=h0, attention_mask=attn, output_hidden_states=states or bool(self.heads),
                             cache=cache, use_cache=cache is not None)
         last = out.last_hidden_state[:, -1]  # [B, H]
