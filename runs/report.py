@@ -368,7 +368,8 @@ def peer_section() -> list[str]:
                     keep(curve)
                     runs.append((seed, ours["test"], hist["evals"]))
             if not runs:
-                lines.append(f"| {NAMES[d]} | {label} | - | - | - | - | - | - |")
+                why = " (an `--extra` job)" if variant in R.EXTRA_VARIANTS else ""
+                lines.append(f"| {NAMES[d]} | {label}{why} | - | - | - | - | - | - |")
                 continue
             reach = [next((e["seconds"] for e in ev if target is not None and e["full_ndcg@10"] >= target), None)
                      for _, _, ev in runs]
