@@ -157,13 +157,14 @@ def dataset_table(name: str) -> list[str]:
                      "ran on the other CPU; any other seed ran on two threads, one job at a time. Its train s/epoch "
                      "is larger for that reason, which widens the spread of the time columns.")
     if name == "beauty":
-        took = (load(R.OUT / "probe" / "beauty" / "metrics.json") or {}).get("teacher", {})
-        epoch = (f"{took['train_seconds_per_epoch'] / 60:.0f} minutes (the probe's run below)"
-                 if "train_seconds_per_epoch" in took else "most of an hour")
+        t = (load(R.OUT / "probe" / "beauty" / "metrics.json") or {}).get("teacher", {})
+        cost = (f"takes {t['train_seconds_per_epoch'] / 60:.0f} min and each evaluation of its 22,363 users "
+                f"{22363 / t['inference_users_per_s'] / 60:.0f} min (the probe's run below)"
+                if "inference_users_per_s" in t else "takes most of an hour")
         lines.append("- Beauty's LLM rows are one seed on an H100 in bf16 (docs/results/gpu/). On 2 CPU cores a "
-                     f"teacher epoch over its 22k users takes {epoch} and each evaluation of all of them half an hour, "
-                     "so the CPU rows are SASRec only (50 epochs, the GPU run's setting); the CPU trains Beauty's "
-                     "teacher once, for the layer probe, scored on a sample of users.")
+                     f"teacher epoch {cost}; the two students' stages come on top, so the CPU rows are SASRec only "
+                     "(50 epochs, the GPU run's setting), and the CPU trains Beauty's teacher once, for the layer "
+                     "probe.")
     if name == "gift_cards":
         lines.append("- 147 items: every user's 1 + 999 candidates cannot be drawn, so fewer negatives are used (the "
                      "runs say how many); a catalogue this small supports no ranking conclusion, it shows the "
@@ -210,7 +211,11 @@ def probe_section() -> list[str]:
                          f"{t['full_hr@10']:.4f} | {t['full_ndcg@10']:.4f} |")
         best = max(p["layers"], key=lambda k: p["test"][str(k)]["ndcg@10"])
         top = max(p["layers"])
-        lines += ["", f"- The best test NDCG@10 comes from the first {best} of {top} layers."]
+        nd = lambda k: p["test"][str(k)]["ndcg@10"]  # noqa: E731
+        lines += ["", f"- The best test NDCG@10 comes from the first {best} of {top} layers. Without its last layer the "
+                  f"teacher keeps {nd(top - 1) / nd(top):.0%} of its NDCG@10, with its first half "
+                  f"{nd(top // 2) / nd(top):.0%} (the paper's Fig. 1 \"Infer\" curve drops the top layers of a "
+                  "32-layer teacher: METHOD.md §8.2)."]
         sas = stage(run, "sasrec") if users else None
         if sas is not None:
             t, s8 = sas["test"], p["test"][str(top)]

@@ -26,9 +26,12 @@ def test_results_driver_lists_jobs_and_report_reads_runs(tmp_path):
     results = tmp_path / "results"
     listed = _py("runs/results.py", "--list", results=results)
     assert listed.returncode == 0, listed.stderr
-    *lines, total = listed.stdout.splitlines()
+    *lines, default, extra = listed.stdout.splitlines()
     assert len(lines) >= 20 and all(x.startswith("[todo] ") for x in lines)
-    assert total.startswith(f"0 of {len(lines)} done")
+    n_extra = sum(x.startswith("[todo] [extra] ") for x in lines)
+    assert default.startswith(f"default run: 0 of {len(lines) - n_extra} jobs done")
+    assert extra.startswith(f"--extra: 0 of {n_extra} jobs done") and n_extra >= 1
+    assert any("probe beauty" in x and "--eval.users" in x for x in lines)
     assert any("peer ml-100k recbole" in x for x in lines) and any("--llm.init random" in x for x in lines)
 
     run = results / "main" / "lastfm" / "seed0"  # stands in for the real LastFM run
@@ -143,3 +146,15 @@ def test_report_says_what_ran_beside_a_timed_job(tmp_path, monkeypatch):
     assert "timed: another job on the other CPU for 5 of its 10 min" in text
     assert "later: alone" in text and "old: alone (one job at a time)" in text and "missing" not in text
     assert report.side_by_side(["old"], "X") == "- X: every timed job ran alone (one job at a time)."
+
+
+def test_extra_jobs_run_only_with_extra(tmp_path, monkeypatch):
+    results = _results_module(monkeypatch, tmp_path)
+    jobs = [_fake(results, tmp_path, "a", 0), _fake(results, tmp_path, "b", 0)]
+    jobs[1].extra = True
+    ran = []
+    monkeypatch.setattr(results, "jobs", lambda: jobs)
+    monkeypatch.setattr(results, "prepare_data", lambda: None)
+    monkeypatch.setattr(results, "run_jobs", lambda todo, *args: ran.append([j.name for j in todo]) or [])
+    assert results.main(["--no-report"]) == 0 and results.main(["--no-report", "--extra"]) == 0
+    assert ran == [["a"], ["a", "b"]]
