@@ -158,13 +158,13 @@ def dataset_table(name: str) -> list[str]:
                      "is larger for that reason, which widens the spread of the time columns.")
     if name == "beauty":
         t = (load(R.OUT / "probe" / "beauty" / "metrics.json") or {}).get("teacher", {})
-        cost = (f"takes {t['train_seconds_per_epoch'] / 60:.0f} min and each evaluation of its 22,363 users "
-                f"{22363 / t['inference_users_per_s'] / 60:.0f} min (the probe's run below)"
-                if "inference_users_per_s" in t else "takes most of an hour")
-        lines.append("- Beauty's LLM rows are one seed on an H100 in bf16 (docs/results/gpu/). On 2 CPU cores a "
-                     f"teacher epoch {cost}; the two students' stages come on top, so the CPU rows are SASRec only "
-                     "(50 epochs, the GPU run's setting), and the CPU trains Beauty's teacher once, for the layer "
-                     "probe.")
+        cost = (f" (a teacher epoch takes {t['train_seconds_per_epoch'] / 60:.0f} min and each evaluation of its "
+                f"{stats['users']:,} users {stats['users'] / t['inference_users_per_s'] / 60:.0f} min: the probe's "
+                "run below)" if "inference_users_per_s" in t and stats else "")
+        lines.append("- Beauty's LLM rows are one seed on an H100 in bf16 (docs/results/gpu/). On 2 CPU cores the "
+                     f"LLM stages are slow{cost}; the two students' stages come on top, so the CPU rows are SASRec "
+                     "only (50 epochs, the GPU run's setting), and the CPU trains Beauty's teacher once, for the "
+                     "layer probe.")
     if name == "gift_cards":
         lines.append("- 147 items: every user's 1 + 999 candidates cannot be drawn, so fewer negatives are used (the "
                      "runs say how many); a catalogue this small supports no ranking conclusion, it shows the "
@@ -212,8 +212,8 @@ def probe_section() -> list[str]:
         best = max(p["layers"], key=lambda k: p["test"][str(k)]["ndcg@10"])
         top = max(p["layers"])
         nd = lambda k: p["test"][str(k)]["ndcg@10"]  # noqa: E731
-        lines += ["", f"- The best test NDCG@10 comes from the first {best} of {top} layers. Without its last layer the "
-                  f"teacher keeps {nd(top - 1) / nd(top):.0%} of its NDCG@10, with its first half "
+        lines += ["", f"- The best test NDCG@10 comes from the first {best} of {top} layers. Without its last layer "
+                  f"the teacher keeps {nd(top - 1) / nd(top):.0%} of its NDCG@10, with its first half "
                   f"{nd(top // 2) / nd(top):.0%} (the paper's Fig. 1 \"Infer\" curve drops the top layers of a "
                   "32-layer teacher: METHOD.md §8.2)."]
         sas = stage(run, "sasrec") if users else None
@@ -459,13 +459,13 @@ def commands_section() -> list[str]:
         lines.append(f"| {e['job']} | {e['seconds'] / 60:.1f} | {e['rc']} | {threads(e)} | {cpus} |")
     total = sum(e["seconds"] for e in entries)
     took, jobs = R.recorded_minutes(), R.jobs()
-    hours = lambda group: sum(took.get(j.name, 0) for j in group) / 60  # noqa: E731
-    unrecorded = [j.name for j in jobs if not j.extra and j.name not in took]
+    _, base_hours, unrecorded = R.budget([j for j in jobs if not j.extra], took)
+    _, extra_hours, _ = R.budget([j for j in jobs if j.extra], took)
     lines += ["", f"Total so far: {total / 3600:.2f} job-hours in {wall_hours(entries):.2f} hours of wall time "
               "(jobs that ran side by side, each on its own CPU with one thread, overlap): "
-              f"{hours([j for j in jobs if not j.extra]):.2f} for the jobs of the default run"
+              f"{base_hours:.2f} for the jobs of the default run"
               + (f" ({', '.join(unrecorded)}: no record)" if unrecorded else "")
-              + f", {hours([j for j in jobs if j.extra]):.2f} for those `--extra` adds. The exact command of each "
+              + f", {extra_hours:.2f} for those `--extra` adds. The exact command of each "
               "job: `python runs/results.py --list`.", ""]
     return lines
 

@@ -15,9 +15,8 @@ the order of what the report needs most (a job that continues another waits for 
 (with the layer probe), the RecBole peer on MovieLens-100K, the distillation-term ablation and the
 pretrained-versus-random comparison on LastFM, Gift Cards (Amazon 2018, three seeds), MovieLens-100K, the other
 seeds, the layer probe on Beauty (its teacher trained on CPU, every layer scored on a fixed sample of users), the
-RecBole peer on Beauty and Beauty's SASRec. Beauty's other LLM stages (its main table's teacher and students) take
-most of an hour per epoch on 2 cores, plus half an hour per evaluation of its 22k users; the report shows the GPU
-run of them. ``--extra`` adds what only repeats what the default shows (see EXTRA_VARIANTS). Every command is
+RecBole peer on Beauty and Beauty's SASRec. Beauty's other LLM stages (its main table's teacher and students, and
+every evaluation of its 22k users) would add hours on 2 cores; the report shows the GPU run of them. ``--extra`` adds what only repeats what the default shows (see EXTRA_VARIANTS). Every command is
 printed with its duration and appended to runs/out/results/commands.log with its threads and CPUs; ``--max-hours``
 stops before starting a job once that much time has passed.
 """
@@ -86,7 +85,7 @@ class Job:
     before: list[str] | None = None  # a command to run first (exporting the data for RecBole)
     env: dict | None = None  # extra environment variables
     alone: bool = False  # timed against a peer: runs with nothing else beside it, even with --lanes
-    extra: bool = False  # runs only with --extra: more of what the default already shows (see EXTRA)
+    extra: bool = False  # runs only with --extra: more of what the default already shows (see EXTRA_VARIANTS)
 
     def done(self) -> bool:
         return (self.out / "metrics.json").is_file() if self.out.suffix != ".json" else self.out.is_file()
@@ -147,8 +146,8 @@ def jobs() -> list[Job]:
         for d in ("lastfm", "ml-100k"):
             out.append(train(f"main {d} seed{s}", d, main(d, s), seed=s))
     # the layer probe on Beauty: the small preset's teacher (2 epochs over 22k users), every layer scored on a fixed
-    # sample of 2,000 users (all of them would take half an hour per pass at ~25 users/s); its own SASRec,
-    # selected on those users, as the GPU run's (50 epochs)
+    # sample of 2,000 users (a tenth of the cost of scoring all of them, per split); its own SASRec, selected on
+    # those users, as the GPU run's (50 epochs)
     out.append(train("probe beauty", "beauty", OUT / "probe" / "beauty", "--stages", "sasrec,teacher,probe",
                      "--sasrec.epochs", "50", "--sasrec.eval_every", "0", "--eval.users", str(PROBE_USERS)))
     out += peer("beauty")
@@ -208,12 +207,16 @@ def recorded_minutes() -> dict[str, float]:
     return took
 
 
+def budget(group: list[Job], took: dict[str, float]) -> tuple[int, float, list[str]]:
+    """(jobs of ``group`` done, job-hours commands.log recorded for them, names of those it has no record of)."""
+    return (sum(j.done() for j in group), sum(took.get(j.name, 0) for j in group) / 60,
+            [j.name for j in group if j.name not in took])
+
+
 def budget_line(label: str, group: list[Job], took: dict[str, float]) -> str:
-    """How many of ``group`` are done and the job-hours commands.log recorded for them (and which have none)."""
-    done = [j for j in group if j.done()]
-    missing = [j.name for j in group if j.name not in took]
-    return (f"{label}: {len(done)} of {len(group)} jobs done, {sum(took.get(j.name, 0) for j in group) / 60:.1f} "
-            f"job-hours recorded in {OUT / 'commands.log'}" + (f" (no record: {', '.join(missing)})" if missing else ""))
+    done, hours, missing = budget(group, took)
+    return (f"{label}: {done} of {len(group)} jobs done, {hours:.1f} job-hours recorded in {OUT / 'commands.log'}"
+            + (f" (no record: {', '.join(missing)})" if missing else ""))
 
 
 def prepare_data() -> None:
