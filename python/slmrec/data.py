@@ -42,6 +42,13 @@ class Dataset:
         self.stats: dict = json.loads(arrays["stats"])
 
     @property
+    def fingerprint(self) -> str:
+        """A hex digest that changes when the prepared dataset does (the SHA-256 of its stats.json)."""
+        import hashlib
+
+        return hashlib.sha256((self.path / "stats.json").read_bytes()).hexdigest()
+
+    @property
     def num_interactions(self) -> int:
         return int(self.items.shape[0])
 

@@ -24,3 +24,11 @@ class OutputExistsError(SlmrecError, FileExistsError):
 
 class ConfigError(SlmrecError, ValueError):
     """A configuration that cannot work (unknown preset or key, layers that do not divide, ...)."""
+
+
+class DivergedError(SlmrecError):
+    """A training stage whose loss became NaN or infinite; the message names the stage and the step."""
+
+
+class CheckpointError(SlmrecError):
+    """A checkpoint or stage output that is missing, truncated, altered or does not fit the model."""

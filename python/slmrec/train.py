@@ -42,10 +42,10 @@ from typing import Callable
 import torch
 
 from slmrec import backbone as backbones
-from slmrec import checkpoint
+from slmrec import checkpoint, interrupt
 from slmrec.config import Config, StageConfig
 from slmrec.distill import block_pairs, recommendation_loss, sequence_loss, slmrec_loss
-from slmrec.errors import ConfigError
+from slmrec.errors import ConfigError, DivergedError
 from slmrec.evaluate import EvalSet, build_eval_set, evaluate
 
 LLM_STAGES = ("teacher", "student", "student_nokd")
@@ -95,6 +95,17 @@ def _batches(cfg: Config, dataset, opt: StageConfig, accelerator, windows: int |
 def _crash_step(stage: str) -> int:
     name, _, step = os.environ.get(CRASH_ENV, "").partition(":")
     return int(step) if name == stage and step else -1
+
+
+def _stop_flags(accelerator, losses: dict, signals) -> tuple[bool, bool]:
+    """(a loss is NaN/inf, a signal asks to stop) on any process: every process acts on the same step."""
+    diverged = not all(math.isfinite(v) for v in losses.values())
+    stop = signals.signum is not None
+    if accelerator.num_processes > 1:
+        flags = torch.tensor([float(diverged), float(stop)], device=accelerator.device)
+        flags = accelerator.reduce(flags, reduction="sum")
+        diverged, stop = bool(flags[0] > 0), bool(flags[1] > 0)
+    return diverged, stop
 
 
 def _on(device, batch: dict) -> dict:
@@ -174,53 +185,64 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
 
         bar = tqdm(total=total_steps, initial=state["global_step"], desc=stage.name, unit="step", dynamic_ncols=True)
     model.train()
-    for epoch in range(state["epoch"], opt_cfg.epochs):
-        stream = iter(batches.epoch(epoch))
-        skip = state["step_in_epoch"] * opt_cfg.grad_accum  # micro batches already used before a resume
-        for i in range(steps_per_epoch * opt_cfg.grad_accum):
-            start = time.perf_counter()
-            batch = next(stream)
-            if i < skip:
-                continue
-            batch = _on(accelerator.device, batch)  # input_ids [b, L], target [b] (or positives [b, L])
-            state["data_seconds"] += time.perf_counter() - start
-            with accelerator.accumulate(model):
-                with accelerator.autocast():
-                    loss, parts = stage.objective(model, batch, stage.table())
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and opt_cfg.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(params, opt_cfg.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad()
-            if accelerator.sync_gradients:
-                scheduler.step()
-                state["global_step"] += 1
-                state["step_in_epoch"] += 1
-                state["losses"].append({"step": state["global_step"], "loss": loss.item(),
-                                        **{k: float(v) for k, v in parts.items()}})
-            state["epoch_train_seconds"] += time.perf_counter() - start  # training only: no eval, no saving
-            if not accelerator.sync_gradients:
-                continue
-            if bar is not None:
-                bar.set_postfix(loss=f"{loss.item():.4f}", epoch=epoch)
-                bar.update(1)
-            last_in_epoch = state["step_in_epoch"] == steps_per_epoch
-            if last_in_epoch:
-                state["epoch_seconds"].append(state["epoch_train_seconds"])
-                state["step_seconds"] += state["epoch_train_seconds"]
-                state.update(epoch=epoch + 1, step_in_epoch=0, epoch_train_seconds=0.0)
-            evaluate_now = (
-                (last_in_epoch and not opt_cfg.eval_every)
-                or (opt_cfg.eval_every and state["global_step"] % opt_cfg.eval_every == 0)
-                or state["global_step"] == total_steps
-            )
-            if evaluate_now:
-                validate_and_keep_best()
-            if evaluate_now or (cfg.run.save_every and state["global_step"] % cfg.run.save_every == 0):
-                state["wall_seconds"] = time.perf_counter() - began
-                checkpoint.save_state(accelerator, ckpt_dir, state)
-            if state["global_step"] == crash_at:
-                os._exit(137)  # simulate a killed process: no cleanup, no final write
+    with interrupt.deferred() as signals:
+        for epoch in range(state["epoch"], opt_cfg.epochs):
+            stream = iter(batches.epoch(epoch))
+            skip = state["step_in_epoch"] * opt_cfg.grad_accum  # micro batches already used before a resume
+            for i in range(steps_per_epoch * opt_cfg.grad_accum):
+                start = time.perf_counter()
+                batch = next(stream)
+                if i < skip:
+                    continue
+                batch = _on(accelerator.device, batch)  # input_ids [b, L], target [b] (or positives [b, L])
+                state["data_seconds"] += time.perf_counter() - start
+                with accelerator.accumulate(model):
+                    with accelerator.autocast():
+                        loss, parts = stage.objective(model, batch, stage.table())
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and opt_cfg.max_grad_norm > 0:
+                        accelerator.clip_grad_norm_(params, opt_cfg.max_grad_norm)
+                    optimizer.step()
+                    optimizer.zero_grad()
+                if accelerator.sync_gradients:
+                    scheduler.step()
+                    state["global_step"] += 1
+                    state["step_in_epoch"] += 1
+                    losses = {"loss": loss.item(), **{k: float(v) for k, v in parts.items()}}
+                    state["losses"].append({"step": state["global_step"], **losses})
+                state["epoch_train_seconds"] += time.perf_counter() - start  # training only: no eval, no saving
+                if not accelerator.sync_gradients:
+                    continue
+                diverged, stop = _stop_flags(accelerator, losses, signals)
+                if diverged:
+                    bad = ", ".join(f"{k} {v}" for k, v in losses.items() if not math.isfinite(v))
+                    raise DivergedError(f"{stage.name} step {state['global_step']}: {bad}; the last checkpoint is "
+                                        f"kept (lower --{stage.name}.lr, or set --{stage.name}.max_grad_norm)")
+                if bar is not None:
+                    bar.set_postfix(loss=f"{loss.item():.4f}", epoch=epoch)
+                    bar.update(1)
+                last_in_epoch = state["step_in_epoch"] == steps_per_epoch
+                if last_in_epoch:
+                    state["epoch_seconds"].append(state["epoch_train_seconds"])
+                    state["step_seconds"] += state["epoch_train_seconds"]
+                    state.update(epoch=epoch + 1, step_in_epoch=0, epoch_train_seconds=0.0)
+                evaluate_now = (
+                    (last_in_epoch and not opt_cfg.eval_every)
+                    or (opt_cfg.eval_every and state["global_step"] % opt_cfg.eval_every == 0)
+                    or state["global_step"] == total_steps
+                )
+                if evaluate_now:
+                    validate_and_keep_best()
+                save_now = cfg.run.save_every and state["global_step"] % cfg.run.save_every == 0
+                if evaluate_now or save_now or stop:
+                    state["wall_seconds"] = time.perf_counter() - began
+                    checkpoint.save_state(accelerator, ckpt_dir, state)
+                if stop:
+                    if bar is not None:
+                        bar.close()
+                    raise interrupt.Interrupted(signals.signum or 2)
+                if state["global_step"] == crash_at:
+                    os._exit(137)  # simulate a killed process: no cleanup, no final write
     if bar is not None:
         bar.close()
     if state["best_step"] < 0:  # no training step at all (epochs = 0): the initial model is the best
@@ -270,8 +292,15 @@ class Pipeline:
         return self._eval_sets[split]
 
     # ----- models
+    def stage_output(self, stage: str, name: str) -> Path:
+        """A finished stage's output file, checked against the size and SHA-256 its result.json recorded."""
+        path = self.run_dir / stage / name
+        outputs = checkpoint.read_json(self.run_dir / stage / "result.json").get("outputs", {})
+        checkpoint.verify_file(path, outputs.get(name))
+        return path
+
     def item_table(self) -> torch.Tensor:
-        return checkpoint.read_weights(self.run_dir / "sasrec" / "item_emb.safetensors")["item_emb"]  # [I+1, D]
+        return checkpoint.read_weights(self.stage_output("sasrec", "item_emb.safetensors"))["item_emb"]  # [I+1, D]
 
     def sasrec(self):
         from slmrec.models import SASRec
@@ -296,7 +325,7 @@ class Pipeline:
         """The trained teacher (best weights), for distillation and the probe."""
         torch.manual_seed(self.cfg.run.seed)
         model = self.llmrec(self.cfg.llm.teacher_layers)
-        checkpoint.load_weights(model, self.run_dir / "teacher" / "best.safetensors")
+        checkpoint.load_weights(model, self.stage_output("teacher", "best.safetensors"))
         if frozen:
             model.eval().requires_grad_(False)
         return model.to(self.acc.device)
@@ -358,9 +387,12 @@ class Pipeline:
             processes=self.acc.num_processes,
         )
         if self.acc.is_main_process:
+            files = ["best.safetensors"]
             if name == "sasrec":
                 table = {"item_emb": model.item_emb.weight.detach().cpu()}  # [I+1, D], handed to the LLM stages
                 checkpoint.save_weights(table, out / "item_emb.safetensors")
+                files.append("item_emb.safetensors")
+            result["outputs"] = {f: checkpoint.file_record(out / f) for f in files}  # checked when read back
             checkpoint.write_json(out / "history.json", {"losses": state["losses"], "evals": state["evals"]})
             checkpoint.write_json(result_path, result)  # the stage's done-marker, written last
         self.acc.wait_for_everyone()

@@ -4,8 +4,10 @@ Design: a flag for every config key, derived from the dataclass fields (``--teac
 ``teacher.lr=3e-4`` works too), on top of a preset. Everything the user can get wrong (unknown preset or key, layers
 that do not divide, a missing or non-decoder backbone, a dataset dir with missing files or the wrong schema, a
 run dir that exists, a corrupt checkpoint) is checked before training where possible and always ends in one
-``slmrec-train: error: ...`` line and exit code 2. A run dir that this invocation created is removed again
-when it fails before any stage finished, so nothing half-written is left behind. ``--resume`` continues a run
+``slmrec-train: error: ...`` line and exit code 2. The run directory's rules (what ``--force`` may
+replace, the lock a run holds, the dataset fingerprint it is bound to, when a failed run's directory is removed)
+are :mod:`slmrec.rundir`'s. SIGINT/SIGTERM end the run with its checkpoints kept, one line saying where it stopped
+and how to continue, and exit code 130/143 (:mod:`slmrec.interrupt`). ``--resume`` continues a run
 from its saved ``config.json`` (any override given must agree with it), skipping finished stages and restarting
 the current one from its last checkpoint. Multi-process (DDP): ``accelerate launch --multi_gpu --num_processes 2
 -m slmrec.train_cli ...`` (on GPUs, or on CPU with gloo; plain ``accelerate launch --cpu`` starts one process
@@ -15,7 +17,6 @@ only), or ``torchrun --nproc_per_node 2 -m slmrec.train_cli ...``; FSDP/DeepSpee
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -90,7 +91,10 @@ def _is_prepared(path: Path) -> bool:
 
 def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    created, run_dir = False, None
+    from slmrec import interrupt, rundir
+
+    handlers = interrupt.install()  # Ctrl-C / SIGTERM: stop with the checkpoints kept and say how to continue
+    created, run_dir, lock, cfg = False, None, None, None
     try:
         args = parser().parse_args(argv)
         cfg = resolve_config(args)
@@ -106,41 +110,41 @@ def main(argv=None) -> int:
         for p in data_paths:
             if not p.exists():
                 raise ConfigError(f"--data {p}: no such file or directory")
-        if not data_paths and args.resume and (run_dir / "data_source.json").is_file():
-            source = run_dir / "data_source.json"
-            try:
-                data_paths = [Path(json.loads(source.read_text())["path"])]
-            except (ValueError, KeyError, TypeError) as e:
-                raise ConfigError(f"{source}: unreadable ({type(e).__name__}: {e}); give --data again") from None
+        rundir.check_out(run_dir, force=args.force, resume=args.resume, inputs=data_paths)
+        if not data_paths and args.resume:
+            source = rundir.bound_source(run_dir).get("path")
+            data_paths = [Path(source)] if source else []
         prepared = len(data_paths) == 1 and data_paths[0].is_dir()
         if prepared:
             dataset = slmrec.load(data_paths[0])  # missing files or a wrong schema fail here
         if args.reuse and not prepared:
             raise ConfigError("--reuse needs --data to be a prepared dataset dir (the same as the other run's)")
-        if run_dir.exists() and not args.resume:
-            if not args.force:
-                raise ConfigError(f"{run_dir} exists; pass --resume to continue it, --force to start over, "
-                                  "or another --out")
 
         from slmrec.train import Pipeline, make_accelerator
 
         acc = make_accelerator(cfg)
         if acc.is_main_process:
+            lock = rundir.Lock(run_dir)  # held for the life of the process: a second run on RUN_DIR fails at once
             if args.force and run_dir.exists() and not args.resume:
+                rundir.check_out(run_dir, force=True, resume=False, inputs=data_paths)  # again, under the lock
                 shutil.rmtree(run_dir)
             created = not run_dir.exists()
             run_dir.mkdir(parents=True, exist_ok=True)
             if not args.resume:  # a resumed run keeps its config (only run.stages/run.progress may differ)
                 configs.save(cfg, run_dir / "config.json")
-            if prepared:
-                (run_dir / "data_source.json").write_text(json.dumps({"path": str(data_paths[0].resolve())}))
             if not prepared:
                 _prepare_data(cfg, data_paths, run_dir)
-            if args.reuse:
-                _reuse(cfg, Path(args.reuse), run_dir)
         acc.wait_for_everyone()
         if not prepared:
             dataset = slmrec.load(run_dir / "data")
+        if acc.is_main_process:
+            if args.resume and rundir.bound_source(run_dir):
+                rundir.check_bound(run_dir, dataset, "--resume")  # re-prepared or swapped data: refused
+            else:
+                rundir.bind(run_dir, dataset)
+            if args.reuse:
+                _reuse(cfg, Path(args.reuse), run_dir, dataset)
+        acc.wait_for_everyone()
         results = Pipeline(cfg, dataset, run_dir, acc).run()
         if acc.is_main_process:
             for name, r in results.items():
@@ -150,14 +154,35 @@ def main(argv=None) -> int:
                           f"full_hr@10 {t.get('full_hr@10', float('nan')):.4f}")
             print(f"wrote {run_dir}/metrics.json, results.md, curves.png")
         return 0
-    except (SlmrecError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
+    except (SlmrecError, OSError) as e:
         _cleanup(created, run_dir)
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"{PROG}: error: {msg}", file=sys.stderr)
         return 2
+    except interrupt.Interrupted as e:
+        return _interrupted(e.exit_code, created, run_dir, cfg)
+    except KeyboardInterrupt:  # a Ctrl-C that arrived before the handlers were installed
+        return _interrupted(130, created, run_dir, cfg)
     except BaseException:
         _cleanup(created, run_dir)
         raise
+    finally:
+        if lock is not None:
+            lock.release()
+        interrupt.restore(handlers)
+
+
+def _interrupted(code: int, created: bool, run_dir: Path | None, cfg) -> int:
+    """One line for a run stopped by a signal: where it stopped and how to continue (or that nothing was kept)."""
+    from slmrec import rundir
+
+    _cleanup(created, run_dir)
+    if run_dir is None or cfg is None or not (run_dir / "config.json").is_file():
+        print(f"{PROG}: interrupted before the first checkpoint; nothing was kept", file=sys.stderr)
+        return code
+    stage, step = rundir.last_position(run_dir, cfg.stages())
+    print(f"interrupted at {stage} step {step}; continue with: {PROG} --resume --out {run_dir}", file=sys.stderr)
+    return code
 
 
 def _prepare_data(cfg, data_paths: list[Path], run_dir: Path) -> None:
@@ -183,18 +208,14 @@ REUSE_KEYS = {
 }
 
 
-def _reuse(cfg, other: Path, run_dir: Path) -> None:
+def _reuse(cfg, other: Path, run_dir: Path, dataset) -> None:
     """Copies the finished sasrec/teacher stages of ``other`` into ``run_dir`` (weights and results; no checkpoint)."""
+    from slmrec import rundir
+
     saved = other / "config.json"
     if not saved.is_file():
         raise ConfigError(f"--reuse {other}: not a run dir (no config.json)")
-    try:
-        same_data = json.loads((other / "data_source.json").read_text()) == json.loads(
-            (run_dir / "data_source.json").read_text())
-    except (OSError, ValueError):
-        same_data = False
-    if not same_data:
-        raise ConfigError(f"--reuse {other}: that run used other data (compare its data_source.json)")
+    rundir.check_bound(other, dataset, "--reuse")
     mine, theirs = configs.keys(cfg), configs.keys(configs.load(saved))
     wanted = [s for s in REUSE_KEYS if s not in cfg.stages()]  # the upstream stages this run does not train
     for stage in wanted:
@@ -210,8 +231,10 @@ def _reuse(cfg, other: Path, run_dir: Path) -> None:
 
 
 def _cleanup(created: bool, run_dir: Path | None) -> None:
-    """Removes a run dir made by this invocation if no stage finished in it."""
-    if created and run_dir is not None and run_dir.exists() and not list(run_dir.glob("*/result.json")):
+    """Removes a run dir made by this invocation if no stage left a checkpoint or a result in it."""
+    from slmrec import rundir
+
+    if created and run_dir is not None and run_dir.is_dir() and not rundir.has_progress(run_dir):
         shutil.rmtree(run_dir, ignore_errors=True)
 
 

@@ -26,6 +26,8 @@ not one per user.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -113,4 +115,6 @@ def with_lora(backbone: nn.Module, r: int, alpha: int, dropout: float) -> nn.Mod
 
     conf = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none",
                       target_modules=["gate_proj", "up_proj", "down_proj"])
-    return get_peft_model(backbone, conf)
+    with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing for our users to do
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+        return get_peft_model(backbone, conf)
