@@ -43,10 +43,13 @@ class SASRecConfig:
     heads: int = 1  # attention heads
     inner: int = 0  # feed-forward width (0 = hidden, the code's; RecBole's SASRec uses 4 x hidden)
     dropout: float = 0.5  # dropout on embeddings, attention and feed-forward
-    epochs: int = 50  # training epochs
+    epochs: int = 50  # training epochs (the budget when sasrec.steps is 0)
+    steps: int = 0  # training length in optimizer steps (0 = epochs x steps per epoch)
     batch_size: int = 1024  # global batch (all processes, all accumulation steps)
     lr: float = 1e-4  # Adam learning rate, constant (METHOD.md §3.2 [C-old])
     eval_every: int = 0  # validate (and checkpoint) every this many steps and at the end (0 = each epoch end)
+    patience: int = 0  # stop after this many validations without a new best (0 = never stop early)
+    min_steps: int = 0  # no early stop before this many optimizer steps
     init: str = "torch"  # weight init: "torch" (PyTorch defaults, as the SLMRec code) | "normal" (N(0, 0.02), RecBole's)
     positions: str = "last"  # "last": CE on each example's last item (the code's; examples per data.train_mode) |
     # "all": CE at every position of max_len windows tiling each user's train part (SASRec's own training)
@@ -74,14 +77,18 @@ class LLMConfig:
 
 @dataclass(frozen=True)
 class StageConfig:
-    epochs: int = 3  # training epochs
+    epochs: int = 3  # training epochs (the budget when steps is 0)
+    steps: int = 0  # training length in optimizer steps (0 = epochs x steps per epoch); the cosine ends there
     batch_size: int = 256  # global batch: per-device micro batch x processes x grad_accum
     grad_accum: int = 1  # gradient accumulation steps per optimizer step
     lr: float = 1e-3  # AdamW peak learning rate
     warmup_steps: int = 100  # linear warmup (optimizer steps), then cosine decay to 0
+    warmup_ratio: float = 0.0  # warmup as a fraction of the training steps instead (then warmup_steps must be 0)
     weight_decay: float = 0.0  # AdamW weight decay
     max_grad_norm: float = 1.0  # gradient clipping (0 = off)
     eval_every: int = 100  # validate (and checkpoint) every this many steps and at the end (0 = each epoch end)
+    patience: int = 0  # stop after this many validations without a new best (0 = never stop early)
+    min_steps: int = 0  # no early stop before this many optimizer steps
 
 
 @dataclass(frozen=True)
@@ -297,6 +304,7 @@ RANGES = (
     ("data.max_len", _between(1, MAX_LEN)),
     ("*seed", _between(0, SEED_MAX)),
     ("*dropout", _UNIT),
+    ("*.warmup_ratio", _UNIT),
     ("*.lr", _POSITIVE),
     ("*.batch_size", _at_least(1)),
     ("*.grad_accum", _at_least(1)),
@@ -372,6 +380,9 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
     for name in ("sasrec", "teacher", "student"):
         st = getattr(cfg, name)
         accum = getattr(st, "grad_accum", 1)
+        if getattr(st, "warmup_ratio", 0) and getattr(st, "warmup_steps", 0):
+            raise ConfigError(f"{name}.warmup_steps ({st.warmup_steps}) and {name}.warmup_ratio ({st.warmup_ratio}) "
+                              f"are both set; set one of them to 0")
         if st.batch_size % (world_size * accum):
             raise ConfigError(
                 f"{name}.batch_size={st.batch_size} must divide by processes ({world_size}) x "

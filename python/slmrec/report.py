@@ -52,6 +52,14 @@ def results_markdown(run_dir: Path, cfg) -> str:
         lines.append(f"| {LABELS[s]} | {r['params']['total']:,} | {r['params']['trainable']:,} | "
                      f"{r['train_seconds_per_epoch']:.2f} | {r['inference_users_per_s']:.1f} | "
                      f"{100 * r['data_fraction']:.1f}% |")
+    lines += ["", "## training budget", "",
+              "| model | optimizer steps | examples seen | best step | stopped early | note |", "|---|---|---|---|---|---|"]
+    for s, r in metrics.items():
+        if "total_steps" not in r:  # a stage from before steps were recorded
+            continue
+        note = "best in the last 10% of training: possibly under-trained" if r["best_in_last_10pct"] else ""
+        lines.append(f"| {LABELS[s]} | {r['total_steps']:,} of {r['planned_steps']:,} | {r['examples_seen']:,} | "
+                     f"{r['best_step']:,} | {'yes' if r['stopped_early'] else 'no'} | {note} |")
     probe = _read(Path(run_dir) / "probe" / "result.json")
     if probe:
         lines += ["", "## layer probe (teacher scored with its first k layers, test)", "",

@@ -108,6 +108,11 @@ def _stop_flags(accelerator, losses: dict, signals) -> tuple[bool, bool]:
     return diverged, stop
 
 
+def _patience_ran_out(opt: StageConfig, state: dict) -> bool:
+    """Early stopping: ``patience`` validations in a row without a new best, once ``min_steps`` are done."""
+    return bool(opt.patience) and state["since_best"] >= opt.patience and state["global_step"] >= opt.min_steps
+
+
 def _on(device, batch: dict) -> dict:
     return {k: torch.as_tensor(v).to(device, non_blocking=True) for k, v in batch.items()}
 
@@ -143,20 +148,26 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
     steps_per_epoch = batches.num_batches(0) // opt_cfg.grad_accum
     if steps_per_epoch == 0:
         raise ConfigError(f"{stage.name}: batch_size {opt_cfg.batch_size} is larger than the training set; lower it")
-    total_steps = steps_per_epoch * opt_cfg.epochs
+    total_steps = opt_cfg.steps or steps_per_epoch * opt_cfg.epochs
+    warmup = round(opt_cfg.warmup_ratio * total_steps) if opt_cfg.warmup_ratio else opt_cfg.warmup_steps
+    if stage.schedule == "cosine" and total_steps and warmup >= total_steps:
+        raise ConfigError(f"{stage.name}: warmup of {warmup} steps is not shorter than the {total_steps} training "
+                          f"steps ({steps_per_epoch} per epoch); lower --{stage.name}.warmup_steps or raise the budget")
 
     params = [p for p in stage.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=opt_cfg.lr, weight_decay=opt_cfg.weight_decay)
-    factor = lr_factor(stage.schedule, opt_cfg.warmup_steps, total_steps)
+    factor = lr_factor(stage.schedule, warmup, total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     model, optimizer, scheduler = accelerator.prepare(stage.model, optimizer, scheduler)
 
     state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": -math.inf, "best_step": -1,
              "losses": [], "evals": [], "epoch_seconds": [], "epoch_train_seconds": 0.0, "data_seconds": 0.0,
-             "step_seconds": 0.0}
+             "step_seconds": 0.0, "since_best": 0, "stopped_early": False, "total_steps": total_steps,
+             "steps_per_epoch": steps_per_epoch, "batch_size": opt_cfg.batch_size}
     ckpt_dir, best_path = out / "checkpoint", out / "best.safetensors"
     if checkpoint.exists(ckpt_dir):
-        state = checkpoint.load_state(accelerator, ckpt_dir)
+        fresh, state = state, checkpoint.load_state(accelerator, ckpt_dir)
+        state = {**fresh, **state}  # keys added since that checkpoint was written start at their fresh values
     select = cfg.eval.select
 
     # wall seconds of this stage so far (training, evaluation, saving; carried across a resume): time-to-quality
@@ -169,10 +180,11 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
                      batch_size=cfg.eval.batch_size, full=full)[""]
         model.train()
         shown = ("hr@10", "ndcg@10", "mrr") + (("full_hr@10", "full_ndcg@10", "full_mrr") if full else ())
-        state["evals"].append({"step": state["global_step"], "seconds": time.perf_counter() - began,
-                               **{k: m[k] for k in shown}})
+        state["evals"].append({"step": state["global_step"], "examples_seen": state["global_step"] * opt_cfg.batch_size,
+                               "seconds": time.perf_counter() - began, **{k: m[k] for k in shown}})
+        state["since_best"] += 1
         if m[select] > state["best"]:
-            state["best"], state["best_step"] = m[select], state["global_step"]
+            state["best"], state["best_step"], state["since_best"] = m[select], state["global_step"], 0
             weights = checkpoint.gathered_trainable_state(accelerator, model)  # every process (FSDP gathers)
             if main:
                 checkpoint.save_weights(weights, best_path)
@@ -186,7 +198,9 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
         bar = tqdm(total=total_steps, initial=state["global_step"], desc=stage.name, unit="step", dynamic_ncols=True)
     model.train()
     with interrupt.deferred() as signals:
-        for epoch in range(state["epoch"], opt_cfg.epochs):
+        for epoch in range(state["epoch"], -(-total_steps // steps_per_epoch)):
+            if state["stopped_early"] or state["global_step"] >= total_steps:
+                break
             stream = iter(batches.epoch(epoch))
             skip = state["step_in_epoch"] * opt_cfg.grad_accum  # micro batches already used before a resume
             for i in range(steps_per_epoch * opt_cfg.grad_accum):
@@ -205,11 +219,12 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
                     optimizer.step()
                     optimizer.zero_grad()
                 if accelerator.sync_gradients:
+                    lr_used = optimizer.param_groups[0]["lr"]  # the rate of the step just taken
                     scheduler.step()
                     state["global_step"] += 1
                     state["step_in_epoch"] += 1
                     losses = {"loss": loss.item(), **{k: float(v) for k, v in parts.items()}}
-                    state["losses"].append({"step": state["global_step"], **losses})
+                    state["losses"].append({"step": state["global_step"], "lr": lr_used, **losses})
                 state["epoch_train_seconds"] += time.perf_counter() - start  # training only: no eval, no saving
                 if not accelerator.sync_gradients:
                     continue
@@ -233,6 +248,7 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
                 )
                 if evaluate_now:
                     validate_and_keep_best()
+                    state["stopped_early"] = _patience_ran_out(opt_cfg, state)
                 save_now = cfg.run.save_every and state["global_step"] % cfg.run.save_every == 0
                 if evaluate_now or save_now or stop:
                     state["wall_seconds"] = time.perf_counter() - began
@@ -241,6 +257,8 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
                     if bar is not None:
                         bar.close()
                     raise interrupt.Interrupted(signals.signum or 2)
+                if state["stopped_early"] or state["global_step"] == total_steps:
+                    break
                 if state["global_step"] == crash_at:
                     os._exit(137)  # simulate a killed process: no cleanup, no final write
     if bar is not None:
@@ -336,8 +354,9 @@ class Pipeline:
         if name == "sasrec":
             model = self.sasrec()
             s = c.sasrec
-            opt = StageConfig(epochs=s.epochs, batch_size=s.batch_size, grad_accum=1, lr=s.lr, warmup_steps=0,
-                              weight_decay=0.0, max_grad_norm=0.0, eval_every=s.eval_every)
+            opt = StageConfig(epochs=s.epochs, steps=s.steps, batch_size=s.batch_size, grad_accum=1, lr=s.lr,
+                              warmup_steps=0, weight_decay=0.0, max_grad_norm=0.0, eval_every=s.eval_every,
+                              patience=s.patience, min_steps=s.min_steps)
             windows = (s.stride or c.data.max_len) if s.positions == "all" else None
             objective = sequence_loss if windows else recommendation_loss
             return Stage(name, model, objective, lambda: model.item_emb.weight, opt, "constant", windows)
@@ -378,11 +397,19 @@ class Pipeline:
             if split == "test":
                 result["inference_users_per_s"] = m["_speed"]["users_per_s"]
         epochs = state["epoch_seconds"]
+        steps = state["global_step"]
         result.update(
             params=count_params(model),
             train_seconds_per_epoch=sum(epochs) / len(epochs) if epochs else 0.0,
             data_fraction=state["data_seconds"] / state["step_seconds"] if state["step_seconds"] else 0.0,
             best_step=state["best_step"],
+            total_steps=steps,
+            planned_steps=state["total_steps"],
+            steps_per_epoch=state["steps_per_epoch"],
+            examples_seen=steps * state["batch_size"],
+            stopped_early=state["stopped_early"],
+            # validation was still improving when training ended: the run may be under-trained
+            best_in_last_10pct=steps > 0 and state["best_step"] > 0.9 * steps,
             negatives=self.negatives(),
             processes=self.acc.num_processes,
         )
