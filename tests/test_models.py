@@ -123,3 +123,36 @@ def test_the_shared_prompt_prefix_gives_the_full_sequence_outputs_and_gradients(
     assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 10
     worst = max(((grads[0][n] - grads[1][n]).abs().max() / grads[1][n].abs().max()).item() for n in grads[0])
     assert worst < 1e-5  # float rounding, relative to each gradient's largest entry
+
+
+def test_sasrec_counted_from_the_end_is_exact_on_trimmed_batches():
+    """With positions counted from the newest item, cutting the all-padding columns changes no output."""
+    from slmrec.models.sasrec import trim
+
+    torch.manual_seed(0)
+    m = SASRec(num_items=30, max_len=8, emb_dim=16, hidden=16, heads=2, dropout=0.0, inner=64, act="gelu",
+               from_end=True).eval()
+    a = torch.tensor([[0, 0, 0, 0, 3, 5, 7, 9], [0, 0, 0, 0, 0, 0, 2, 4]])
+    positives = torch.tensor([[0, 0, 0, 0, 5, 7, 9, 11], [0, 0, 0, 0, 0, 0, 4, 6]])
+    (cut, cut_pos) = trim(a, positives)
+    assert cut.shape == (2, 4) and torch.equal(cut_pos[:, -1], positives[:, -1])
+    full, short = m(a, positions=True), m(cut, positions=True)
+    assert torch.allclose(full["user"], short["user"], atol=1e-5)
+    assert torch.allclose(full["positions"][:, 4:], short["positions"], atol=1e-5)
+    b = cut.clone()
+    b[0, 3] = 12  # causal: a later item changes no earlier position
+    assert torch.allclose(m(b, positions=True)["positions"][0, :3], short["positions"][0, :3], atol=1e-6)
+    assert torch.isfinite(m(torch.zeros(2, 8, dtype=torch.long))["user"]).all()  # an all-padding row
+
+
+def test_sampled_softmax_equals_full_ce_with_every_other_item_as_negative():
+    from slmrec.distill import full_ce, sampled_ce
+
+    torch.manual_seed(0)
+    table = torch.randn(21, 8)  # row 0 = padding
+    user = torch.randn(5, 8)
+    target = torch.tensor([1, 4, 20, 7, 7])
+    negatives = torch.stack([torch.tensor([i for i in range(1, 21) if i != t]) for t in target])  # [5, 19]
+    assert torch.allclose(sampled_ce(user, table, target, negatives), full_ce(user, table, target), atol=1e-5)
+    few = negatives[:, :3]  # fewer negatives: a smaller loss (a lower bound of the full CE)
+    assert sampled_ce(user, table, target, few) < full_ce(user, table, target)

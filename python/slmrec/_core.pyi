@@ -100,6 +100,7 @@ class LastItemBatches:
         shuffle: bool = True,
         drop_last: bool = False,
         even: bool = True,
+        bucket: int = 0,
         threads: int | None = None,
     ) -> LastItemBatches: ...
     def order(self, epoch: int) -> EpochOrder: ...
@@ -129,6 +130,7 @@ class SequenceBatches:
         shuffle: bool = True,
         drop_last: bool = False,
         even: bool = True,
+        bucket: int = 0,
         threads: int | None = None,
     ) -> SequenceBatches: ...
     def order(self, epoch: int) -> EpochOrder: ...

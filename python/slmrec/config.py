@@ -54,6 +54,11 @@ class SASRecConfig:
     positions: str = "last"  # "last": CE on each example's last item (the code's; examples per data.train_mode) |
     # "all": CE at every position of max_len windows tiling each user's train part (SASRec's own training)
     stride: int = 0  # positions "all": new targets per window, the rest of its max_len is context (0 = max_len)
+    act: str = "relu"  # feed-forward activation: "relu" (the code's) | "gelu" (RecBole's, RecTools')
+    from_end: bool = False  # count positions from the newest item; batches are then cut to their longest history
+    negatives: int = 0  # positions "all": sampled-softmax negatives per target, uniform, none in the user's history
+    # (0 = full softmax over every item)
+    bucket: int = 0  # positions "all": batches of similar history length, from pools of this many batches (0 = off)
 
 
 @dataclass(frozen=True)
@@ -369,6 +374,10 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(f"sasrec.positions must be last or all, not {cfg.sasrec.positions!r}")
     if not 0 <= cfg.sasrec.stride <= cfg.data.max_len:
         raise ConfigError(f"sasrec.stride must be in 0..data.max_len ({cfg.data.max_len}), not {cfg.sasrec.stride}")
+    if cfg.sasrec.act not in ("relu", "gelu"):
+        raise ConfigError(f"sasrec.act must be relu or gelu, not {cfg.sasrec.act!r}")
+    if cfg.sasrec.negatives and cfg.sasrec.positions != "all":
+        raise ConfigError("sasrec.negatives (sampled softmax) needs sasrec.positions all")
     if cfg.sasrec.init not in ("torch", "normal"):
         raise ConfigError(f"sasrec.init must be torch or normal, not {cfg.sasrec.init!r}")
     if cfg.eval.select not in SELECT_METRICS:

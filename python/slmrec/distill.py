@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from slmrec.models.sasrec import trim
+
 
 def block_pairs(teacher_layers: int, student_layers: int, blocks: int) -> list[tuple[int, int]]:
     """(student index, teacher index) into ``hidden_states`` for blocks k = 1..B; e.g. 8->4, B=4: (1,2)...(4,8)."""
@@ -51,11 +53,29 @@ def recommendation_loss(model, batch: dict, table: torch.Tensor) -> tuple[torch.
     return ce, {"ce": ce.detach()}
 
 
+def sampled_ce(user: torch.Tensor, item_emb: torch.Tensor, target: torch.Tensor, negatives: torch.Tensor):
+    """Sampled-softmax CE: the target against ``negatives`` [B, K] only (uniform, none of them the target, so no
+    log-Q correction); with every other item as a negative it equals :func:`full_ce`."""
+    user = user.float()
+    pos = (user * item_emb[target].float()).sum(-1, keepdim=True)  # [B, 1]
+    neg = torch.einsum("bd,bkd->bk", user, item_emb[negatives].float())  # [B, K]
+    logits = torch.cat([pos, neg], dim=1)
+    return F.cross_entropy(logits, torch.zeros_like(target))
+
+
 def sequence_loss(model, batch: dict, table: torch.Tensor) -> tuple[torch.Tensor, dict]:
-    """SASRec's all-position next-item CE: every non-padded position of ``positives`` [B, L] is a target."""
-    states = model(batch["input_ids"], positions=True)["positions"]  # [B, L, D]
-    keep = batch["positives"] > 0  # [B, L]
-    ce = full_ce(states[keep], table, batch["positives"][keep])
+    """SASRec's all-position next-item CE: every non-padded position of ``positives`` [B, L] is a target; full
+    softmax, or sampled softmax against the batch's ``negatives`` [B, L, K] when K > 0. A model counting positions
+    from the end gets the batch cut to its longest history (exact, cheaper)."""
+    ids, positives, negatives = batch["input_ids"], batch["positives"], batch["negatives"]
+    if getattr(model, "from_end", False):
+        ids, positives, negatives = trim(ids, positives, negatives)
+    states = model(ids, positions=True)["positions"]  # [B, L, D]
+    keep = positives > 0  # [B, L]
+    if negatives.shape[-1]:
+        ce = sampled_ce(states[keep], table, positives[keep], negatives[keep])
+    else:
+        ce = full_ce(states[keep], table, positives[keep])
     return ce, {"ce": ce.detach()}
 
 

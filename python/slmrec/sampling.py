@@ -21,6 +21,9 @@ Design choices:
   shards are topped up with the examples at the start of that epoch's permutation, so every rank runs the
   same number of steps, which DDP needs (``torch.utils.data.DistributedSampler`` does the same); a few
   examples are then seen twice per epoch. ``even=False`` gives exact shards.
+- Length buckets: ``bucket=k`` (> 1) cuts a rank's epoch order into pools of ``k`` batches, sorts each pool by
+  the history length of the examples' users and shuffles the full batches of the epoch (deterministically), so a
+  batch holds histories of similar length and a model that cuts all-padding columns pays for its longest one.
 - Processes: the Rust side is multi-threaded already, so the supported way to feed a model is
   ``DataLoader(ds.torch_dataset(), batch_size=None, num_workers=0)``. Fork-based workers are safe too
   (the sampling thread pools are per process: a forked child builds its own instead of waiting forever
@@ -324,7 +327,7 @@ class LastItemBatches(_Batches):
     ``seq[:t]``; the unit shuffled and sharded is then the example, not the user.
 
     ``epoch(e)`` yields ``{"users": [B], "input_ids": [B, max_len], "target": [B]}`` (int64; ``users`` are
-    CSR rows). Sharding, ``even`` and workers: see the module docs.
+    CSR rows). Sharding, ``even``, ``bucket`` and workers: see the module docs.
     """
 
     _core_class = _core.LastItemBatches
@@ -344,12 +347,13 @@ class LastItemBatches(_Batches):
         shuffle: bool = True,
         drop_last: bool = False,
         even: bool = True,
+        bucket: int = 0,
         threads: int | None = None,
     ):
         super().__init__(
             offsets, items, num_items, max_len=max_len, batch_size=batch_size, seed=seed,
             all_prefixes=bool(all_prefixes), rank=rank, world_size=world_size, shuffle=bool(shuffle),
-            drop_last=bool(drop_last), even=bool(even), threads=threads,
+            drop_last=bool(drop_last), even=bool(even), bucket=_int("bucket", bucket, 0), threads=threads,
         )
 
 
@@ -368,7 +372,7 @@ class SequenceBatches(_Batches):
     history has them; users without a target have no example.
 
     ``epoch(e)`` yields ``{"users": [B], "input_ids": [B, L], "positives": [B, L],
-    "negatives": [B, L, num_negatives]}`` (int64). Sharding, ``even`` and workers: see the module docs.
+    "negatives": [B, L, num_negatives]}`` (int64). Sharding, ``even``, ``bucket`` and workers: see the module docs.
     """
 
     _core_class = _core.SequenceBatches
@@ -389,13 +393,15 @@ class SequenceBatches(_Batches):
         shuffle: bool = True,
         drop_last: bool = False,
         even: bool = True,
+        bucket: int = 0,
         threads: int | None = None,
     ):
         super().__init__(
             offsets, items, num_items, max_len=max_len, batch_size=batch_size,
             num_negatives=_int("num_negatives", num_negatives, 0),
             windows=None if windows is None else _int("windows", windows, 1, max_len + 1), seed=seed, rank=rank,
-            world_size=world_size, shuffle=bool(shuffle), drop_last=bool(drop_last), even=bool(even), threads=threads,
+            world_size=world_size, shuffle=bool(shuffle), drop_last=bool(drop_last), even=bool(even),
+            bucket=_int("bucket", bucket, 0), threads=threads,
         )
 
 

@@ -82,7 +82,7 @@ def _batches(cfg: Config, dataset, opt: StageConfig, accelerator, windows: int |
     if windows:
         return SequenceBatches(
             dataset.offsets, dataset.items, dataset.num_items, max_len=cfg.data.max_len, batch_size=micro,
-            num_negatives=0, windows=windows, seed=cfg.data.seed,
+            num_negatives=cfg.sasrec.negatives, windows=windows, bucket=cfg.sasrec.bucket, seed=cfg.data.seed,
             rank=accelerator.process_index, world_size=accelerator.num_processes,
         )
     return LastItemBatches(
@@ -325,7 +325,8 @@ class Pipeline:
 
         c = self.cfg.sasrec
         return SASRec(self.dataset.num_items, self.cfg.data.max_len, emb_dim=c.emb_dim, hidden=c.hidden,
-                      layers=c.layers, heads=c.heads, dropout=c.dropout, init=c.init, inner=c.inner)
+                      layers=c.layers, heads=c.heads, dropout=c.dropout, init=c.init, inner=c.inner, act=c.act,
+                      from_end=c.from_end)
 
     def llmrec(self, layers: int, blocks: int = 0):
         from slmrec.models import LLMRec

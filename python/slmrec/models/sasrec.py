@@ -6,6 +6,13 @@ position-wise FFN (``hidden`` wide as in the code, or ``inner``); a final LayerN
 goes through ``down`` Linear(hidden -> emb_dim) and is scored against every row of E (full-softmax CE on the last
 item, as the code trains it; or, with ``sasrec.positions all``, at every position, as SASRec itself trains).
 
+Options for a stronger SASRec (the ``strong`` recipe of :mod:`slmrec.config`; off by default, so the reference
+shape is unchanged): ``act="gelu"`` in the feed-forward (RecBole's and RecTools'), and ``from_end=True``: positions
+counted from the most recent item instead of from the window's start. With fixed-length left-padded windows the two
+are a relabelling of the same learned table, but counted from the end, the columns that are padding in every row
+of a batch can be cut off (:func:`trim`) without changing any output: a batch then costs its longest history, not
+``max_len``.
+
 Fixed on purpose (METHOD.md B10/B11): row 0 of E is padding (``padding_idx=0``, never a target, its logit is
 -inf), and padded positions are masked as attention keys and zeroed after every block. A query attends to itself
 even when it is padding, so an all-padding row stays finite.
@@ -19,14 +26,26 @@ import torch
 from torch import nn
 
 
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
+
+
+def trim(*batches: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Cuts the leading columns that are padding in every row of ``batches[0]`` [B, L] off every tensor given
+    ([B, L, ...]); exact for a model with ``from_end=True``."""
+    filled = (batches[0] > 0).any(0).nonzero()
+    start = int(filled[0]) if len(filled) else batches[0].shape[1] - 1
+    return tuple(t[:, start:] for t in batches)
+
+
 class _Block(nn.Module):
-    def __init__(self, hidden: int, heads: int, dropout: float, inner: int):
+    def __init__(self, hidden: int, heads: int, dropout: float, inner: int, act: str = "relu"):
         super().__init__()
         self.attn_norm = nn.LayerNorm(hidden, eps=1e-8)
         self.attn = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
         self.ffn_norm = nn.LayerNorm(hidden, eps=1e-8)
         self.ffn = nn.Sequential(
-            nn.Linear(hidden, inner), nn.Dropout(dropout), nn.ReLU(), nn.Linear(inner, hidden), nn.Dropout(dropout)
+            nn.Linear(hidden, inner), nn.Dropout(dropout), ACTIVATIONS[act](), nn.Linear(inner, hidden),
+            nn.Dropout(dropout),
         )
 
     def forward(self, x: torch.Tensor, blocked: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -43,13 +62,14 @@ class SASRec(nn.Module):
     with ``positions=True`` also ``"positions": [B, L, emb_dim]``, every position's (all-position training)."""
 
     def __init__(self, num_items: int, max_len: int, emb_dim=128, hidden=32, layers=2, heads=1, dropout=0.5,
-                 init: str = "torch", inner: int = 0):
+                 init: str = "torch", inner: int = 0, act: str = "relu", from_end: bool = False):
         super().__init__()
+        self.from_end = from_end
         self.item_emb = nn.Embedding(num_items + 1, emb_dim, padding_idx=0)  # [I+1, D]
         self.up = nn.Linear(emb_dim, hidden)
         self.pos_emb = nn.Embedding(max_len, hidden)
         self.dropout = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(_Block(hidden, heads, dropout, inner or hidden) for _ in range(layers))
+        self.blocks = nn.ModuleList(_Block(hidden, heads, dropout, inner or hidden, act) for _ in range(layers))
         self.final_norm = nn.LayerNorm(hidden, eps=1e-8)
         self.down = nn.Linear(hidden, emb_dim)
         self.heads = heads
@@ -69,7 +89,8 @@ class SASRec(nn.Module):
         b, length = input_ids.shape
         pad = input_ids == 0  # [B, L]
         x = self.up(self.item_emb(input_ids)) * self.scale  # [B, L, H]
-        x = self.dropout(x + self.pos_emb.weight[:length])
+        pos = self.pos_emb.weight[:length]  # [L, H]
+        x = self.dropout(x + (pos.flip(0) if self.from_end else pos))
         causal = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)  # [L, L]
         eye = torch.eye(length, dtype=torch.bool, device=x.device)
         blocked = (causal | pad[:, None, :]) & ~eye  # [B, L, L]

@@ -22,6 +22,11 @@
 //!   With `even` (the default) shorter shards are topped up with the examples at the start of the
 //!   permutation, so every rank runs the same number of steps (what DDP needs; as `DistributedSampler`).
 //!   The unit is the example; in the default mode an example is a user.
+//! - With `bucket = k > 1`, a rank's epoch order is cut into pools of `k` batches, each pool is sorted by
+//!   the examples' history length (stable) and cut into batches, and the full batches of the epoch are
+//!   shuffled (stream `BUCKETS`; a smaller last batch stays last). A batch then holds histories of similar
+//!   length, so a model that cuts the columns that are padding in every row pays for its longest history,
+//!   not `max_len`; every example is still used once per epoch.
 //! - A batch is a pure function of (seed, epoch, rank, world_size, batch index); SASRec negatives come from
 //!   the stream `(seed, SEQUENCE_NEGATIVES, epoch, user)`, so they do not depend on batch composition.
 //! - A batch is small (256 x 50 ids take microseconds), so one batch is built on one thread and
@@ -143,6 +148,8 @@ pub struct BatchOptions {
     pub world_size: usize,
     /// Top up shorter shards (see the module docs) so every rank has the same number of batches.
     pub even: bool,
+    /// Batches of similar history length from pools of this many batches (0 or 1: off; see the module docs).
+    pub bucket: usize,
 }
 
 impl Default for BatchOptions {
@@ -156,6 +163,7 @@ impl Default for BatchOptions {
             rank: 0,
             world_size: 1,
             even: true,
+            bucket: 0,
         }
     }
 }
@@ -230,6 +238,8 @@ struct Schedule {
     users: Vec<u32>,
     /// `starts[i]..starts[i + 1]` are the example ids of `users[i]`.
     starts: Vec<u64>,
+    /// The history length of `users[i]` (the sort key of `bucket`).
+    lengths: Vec<u32>,
 }
 
 impl Schedule {
@@ -237,14 +247,17 @@ impl Schedule {
     fn new(history: &History, opts: BatchOptions, count: impl Fn(usize) -> u64) -> Self {
         let mut users = Vec::new();
         let mut starts = vec![0u64];
+        let mut lengths = Vec::new();
         for u in 0..history.num_users() {
-            let c = count(history.row(u).len());
+            let len = history.row(u).len();
+            let c = count(len);
             if c > 0 {
                 users.push(u as u32);
                 starts.push(starts[starts.len() - 1] + c);
+                lengths.push(u32::try_from(len).unwrap_or(u32::MAX));
             }
         }
-        Schedule { opts, users, starts }
+        Schedule { opts, users, starts, lengths }
     }
 
     fn total(&self) -> u64 {
@@ -276,8 +289,36 @@ impl Schedule {
             (0..t as u64).collect()
         };
         let (w, r) = (self.opts.world_size, self.opts.rank);
-        let ids = (0..self.rank_examples()).map(|i| perm[(r + i * w) % t]).collect();
+        let mut ids: Vec<u64> = (0..self.rank_examples()).map(|i| perm[(r + i * w) % t]).collect();
+        if self.opts.bucket > 1 {
+            ids = self.bucketed(ids, epoch);
+        }
         EpochOrder { epoch, ids, batch_size: self.opts.batch_size, drop_last: self.opts.drop_last }
+    }
+
+    /// `ids` cut into pools of `bucket` batches sorted by history length, the full batches shuffled.
+    fn bucketed(&self, mut ids: Vec<u64>, epoch: u64) -> Vec<u64> {
+        let bs = self.opts.batch_size;
+        let pool = self.opts.bucket.saturating_mul(bs);
+        for chunk in ids.chunks_mut(pool) {
+            chunk.sort_by_key(|&id| self.length_of(id));
+        }
+        let full = ids.len() / bs;
+        let rank = self.opts.rank as u64;
+        let order = permutation(full, &mut Rng::new(self.opts.seed, stream::BUCKETS, epoch, rank));
+        let mut out = Vec::with_capacity(ids.len());
+        for &b in &order {
+            let b = b as usize;
+            out.extend_from_slice(&ids[b * bs..(b + 1) * bs]);
+        }
+        out.extend_from_slice(&ids[full * bs..]);
+        out
+    }
+
+    /// The history length of the user of example `id` (ids come from this schedule, so they are in range).
+    fn length_of(&self, id: u64) -> u32 {
+        let i = self.starts.partition_point(|&s| s <= id).saturating_sub(1);
+        self.lengths.get(i).copied().unwrap_or(0)
     }
 
     /// Example id -> (user row, index of the example among the user's).

@@ -22,6 +22,8 @@ pub mod stream {
     pub const SHUFFLE: u64 = 3;
     /// The per-position negatives of all-position (SASRec) batches.
     pub const SEQUENCE_NEGATIVES: u64 = 4;
+    /// The order of the batches of an epoch cut into length buckets.
+    pub const BUCKETS: u64 = 5;
 }
 
 /// The SplitMix64 finaliser: a bijection on u64 with full avalanche.

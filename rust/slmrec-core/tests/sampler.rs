@@ -240,7 +240,7 @@ fn history_inputs_match_the_naive_definition() {
 }
 
 fn opts(batch_size: usize, rank: usize, world_size: usize, even: bool) -> BatchOptions {
-    BatchOptions { max_len: 5, batch_size, seed: 7, shuffle: true, drop_last: false, rank, world_size, even }
+    BatchOptions { max_len: 5, batch_size, seed: 7, shuffle: true, drop_last: false, rank, world_size, even, bucket: 0 }
 }
 
 #[test]
@@ -425,4 +425,37 @@ fn sequence_windows_make_every_target_exactly_once() {
     let (x, y) = (none.batch(&ids, 0).expect("b"), with.batch(&ids, 0).expect("b"));
     assert_eq!((x.input_ids, x.positives, x.negatives.len()), (y.input_ids, y.positives, 0));
     assert!(SequenceBatches::new(history, 0, Some(6), opts(8, 0, 1, true)).is_err());
+}
+
+#[test]
+fn buckets_group_similar_lengths_and_keep_every_example_once() {
+    let n = 300;
+    let (o, i) = csr(400, n, 3, 40, 5); // rows of 3..40 items
+    let history = History::new(o, i, n as usize).expect("csr");
+    let plain = SequenceBatches::new(history.clone(), 0, Some(5), opts(16, 0, 1, true)).expect("plain");
+    let bucketed =
+        SequenceBatches::new(history.clone(), 0, Some(5), BatchOptions { bucket: 8, ..opts(16, 0, 1, true) })
+            .expect("bucketed");
+    let (a, b) = (plain.order(3), bucketed.order(3));
+    // the same examples, each once, in another order
+    let (mut x, mut y) = (a.ids().to_vec(), b.ids().to_vec());
+    assert_ne!(x, y);
+    x.sort_unstable();
+    y.sort_unstable();
+    assert_eq!(x, y);
+    assert_eq!(a.num_batches(), b.num_batches());
+    // batches hold similar lengths: the mean spread (max - min history length) within a batch shrinks
+    let spread = |order: &slmrec_core::batch::EpochOrder, bs: &SequenceBatches| -> f64 {
+        let mut total = 0usize;
+        for k in 0..order.num_batches() {
+            let batch = bs.batch(order.batch(k).expect("batch"), 3).expect("built");
+            let lens: Vec<usize> = batch.users.iter().map(|&u| history.row(u as usize).len()).collect();
+            total += lens.iter().max().expect("rows") - lens.iter().min().expect("rows");
+        }
+        total as f64 / order.num_batches() as f64
+    };
+    assert!(spread(&b, &bucketed) * 3.0 < spread(&a, &plain));
+    // deterministic per (seed, epoch), different across epochs
+    assert_eq!(bucketed.order(3).ids(), b.ids());
+    assert_ne!(bucketed.order(4).ids(), b.ids());
 }

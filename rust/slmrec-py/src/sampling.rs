@@ -233,6 +233,7 @@ fn batch_options(
     rank: usize,
     world_size: usize,
     even: bool,
+    bucket: usize,
 ) -> slmrec_core::Result<BatchOptions> {
     Ok(BatchOptions {
         max_len: check_positive("max_len", max_len)?,
@@ -243,6 +244,7 @@ fn batch_options(
         rank,
         world_size,
         even,
+        bucket,
     })
 }
 
@@ -258,7 +260,7 @@ struct PyLastItemBatches {
 impl PyLastItemBatches {
     #[new]
     #[pyo3(signature = (offsets, items, num_items, *, max_len=30, batch_size=256, seed=0, all_prefixes=false,
-                        rank=0, world_size=1, shuffle=true, drop_last=false, even=true, threads=None))]
+                        rank=0, world_size=1, shuffle=true, drop_last=false, even=true, bucket=0, threads=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -274,10 +276,12 @@ impl PyLastItemBatches {
         shuffle: bool,
         drop_last: bool,
         even: bool,
+        bucket: usize,
         threads: Option<usize>,
     ) -> PyResult<Self> {
         let threads = check_threads(threads)?;
-        let opts = batch_options(max_len, batch_size, seed, shuffle, drop_last, rank, world_size, even).py_err(py)?;
+        let opts =
+            batch_options(max_len, batch_size, seed, shuffle, drop_last, rank, world_size, even, bucket).py_err(py)?;
         let history = Items::extract(items)?.history(py, slice(&offsets, "offsets")?, num_items, threads)?;
         let inner = batch::LastItemBatches::new(history, all_prefixes, opts).py_err(py)?;
         Ok(Self { inner, threads, max_len: opts.max_len })
@@ -344,7 +348,7 @@ struct PySequenceBatches {
 impl PySequenceBatches {
     #[new]
     #[pyo3(signature = (offsets, items, num_items, *, max_len=50, batch_size=256, num_negatives=1, windows=None,
-                        seed=0, rank=0, world_size=1, shuffle=true, drop_last=false, even=true, threads=None))]
+                        seed=0, rank=0, world_size=1, shuffle=true, drop_last=false, even=true, bucket=0, threads=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -361,10 +365,12 @@ impl PySequenceBatches {
         shuffle: bool,
         drop_last: bool,
         even: bool,
+        bucket: usize,
         threads: Option<usize>,
     ) -> PyResult<Self> {
         let threads = check_threads(threads)?;
-        let opts = batch_options(max_len, batch_size, seed, shuffle, drop_last, rank, world_size, even).py_err(py)?;
+        let opts =
+            batch_options(max_len, batch_size, seed, shuffle, drop_last, rank, world_size, even, bucket).py_err(py)?;
         let k = check_non_negative("num_negatives", num_negatives).py_err(py)?;
         let windows = windows.map(|w| check_positive("windows", w)).transpose().py_err(py)?;
         let history = Items::extract(items)?.history(py, slice(&offsets, "offsets")?, num_items, threads)?;
