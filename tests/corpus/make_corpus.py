@@ -459,6 +459,10 @@ case("magic-zip", {"misc/reviews.zip": b"PK\x03\x04" + bytes(26) + b"reviews.jso
      error=err(DFE, "{f0}:", "is a zip archive", "unzip"), skip="same")
 case("magic-parquet-as-meta", ["meta/reviews.json"], meta=["misc/table.parquet"], expect="error",
      error=err(DFE, "{m0}:", "is a Parquet file"), skip="same", why="--meta is sniffed too")
+case("magic-lookalike-text", {"csv/par1_item.csv": lines(b"PAR1,U1,5.0,1", b"PAR1x,U2,4.0,2"),
+                              "csv/bzh_item.csv": lines(b"BZh91,U1,5.0,3", b"BZh9A,U3,4.0,4")},
+     expect="ok", stats={"interactions": 4, "users": 3},
+     why="text whose first id starts like a magic number (PAR1, BZh9) is read, not refused")
 LONG = rev("U1", "a", 1, 5.0, reviewText="x" * 3000)
 case("line-too-long", {"misc/long_line.json": lines(GOOD[0], LONG, GOOD[2])}, max_line_bytes=1000,
      expect="error", error=err(DFE, "{f0}:2", "line longer than 1000 bytes"), skip="same",

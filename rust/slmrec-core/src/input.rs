@@ -114,7 +114,11 @@ fn read_head(r: &mut impl Read, path: &Path) -> Result<([u8; HEAD], usize)> {
 }
 
 /// Why a file that starts with `head` cannot be read here, when its magic bytes name a format we do not take.
+/// The short magic numbers are confirmed by the byte after them, so that a text file whose first id happens to
+/// start with `PAR1` or `BZh` is still read: Parquet's `PAR1` is followed by binary page data, bzip2's `BZh` by
+/// a block size digit and the first bytes of a block (or end-of-stream) marker.
 fn unsupported(head: &[u8], path: &Path) -> Option<String> {
+    let binary = |b: Option<&u8>| b.is_none_or(|&b| !(b.is_ascii_graphic() || b.is_ascii_whitespace()));
     let f = path.display();
     let compressed = |what: &str, cmd: &str| {
         Some(format!(
@@ -122,13 +126,16 @@ fn unsupported(head: &[u8], path: &Path) -> Option<String> {
              or recompress it with gzip"
         ))
     };
-    if head.starts_with(b"PAR1") {
+    if head.starts_with(b"PAR1") && binary(head.get(4)) {
         Some(
             "is a Parquet file; slmrec-prep reads text (Amazon JSON lines, ratings CSV, RecBole .inter, sequence \
              lines; plain or gzip) (a Parquet table reader is planned: convert to CSV/JSON lines)"
                 .into(),
         )
-    } else if head.starts_with(b"BZh") {
+    } else if head.starts_with(b"BZh")
+        && head.get(3).is_some_and(|d| (b'1'..=b'9').contains(d))
+        && matches!(head.get(4..6), Some([0x31, 0x41]) | Some([0x17, 0x72]))
+    {
         compressed("bzip2", "bunzip2 -k")
     } else if head.starts_with(&[0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]) {
         compressed("xz", "xz -dk")
@@ -377,7 +384,10 @@ mod tests {
         );
         assert!(said(&[0x28, 0xB5, 0x2F, 0xFD, 0, 0]).contains("(zstd -d F)"));
         assert!(said(b"PK\x03\x04ab").contains("zip archive"));
-        for ok in [&b""[..], b"{", b"\x1f\x8b\x08", b"a,U1,5,1", b"PAR", b"BZ"] {
+        // Text that starts like a magic number is text.
+        for ok in
+            [&b""[..], b"{", b"\x1f\x8b\x08", b"a,U1,5,1", b"PAR", b"BZ", b"PAR1-X", b"PAR1 ", b"BZh9,U", b"BZhx12"]
+        {
             assert_eq!(unsupported(ok, p), None, "{ok:?}");
         }
     }
