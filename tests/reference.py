@@ -153,6 +153,25 @@ def read_csv(text: str):
     return [(user, item, parse_ts(ts), rating)]
 
 
+def csv_header(text: str) -> bool:
+    """Whether the first line of a ratings CSV is a header line (an error in both modes): four columns whose
+    rating or timestamp is a word (starts with an ASCII letter, not a number)."""
+    cols = [c.strip() for c in text.split(",")]
+    if len(cols) != 4:
+        return False
+
+    def word(s: str) -> bool:
+        if not (s[:1].isascii() and s[:1].isalpha()):
+            return False
+        try:
+            float(s)
+        except ValueError:
+            return True
+        return False
+
+    return word(cols[2]) or word(cols[3])
+
+
 def read_seq(text: str):
     toks = re.findall(r"[^ \t\n\r\x0c]+", text)
     for tok in toks:
@@ -209,6 +228,7 @@ def read_inputs(inputs, on_bad_line: str = "fail") -> Read:
     out = Read()
     for path, fmt in inputs:
         header = None
+        first_text = True
         for no, line in enumerate(lines_of(path), 1):
             out.lines_read += 1
             if line.strip(ASCII_WS) == b"":
@@ -219,6 +239,9 @@ def read_inputs(inputs, on_bad_line: str = "fail") -> Read:
                     text = line.decode("utf-8")
                 except UnicodeDecodeError:
                     raise Bad("invalid UTF-8") from None
+                if fmt == "ratings-csv" and first_text and csv_header(text):
+                    raise ValueError(f"{path}:{no}: a header line, and ratings-csv has none")
+                first_text = False
                 if fmt == "recbole" and header is None:
                     header = recbole_header(text)
                     out.header_lines += 1

@@ -116,6 +116,8 @@ def _args(inputs, meta, case, out, mode) -> list[str]:
         args += ["--meta", *meta]
     if case["format"]:
         args += ["--format", case["format"]]
+    if case.get("max_line_bytes"):
+        args += ["--max-line-bytes", str(case["max_line_bytes"])]
     return args
 
 
@@ -161,7 +163,8 @@ def _check_stats(stats: dict, case: dict, want: dict) -> None:
 
 def _run_api(case, inputs, meta, out, mode):
     try:
-        return slmrec.prepare(inputs, out, meta=meta, format=case["format"], recipe="none", on_bad_line=mode), None
+        return slmrec.prepare(inputs, out, meta=meta, format=case["format"], recipe="none", on_bad_line=mode,
+                              max_line_bytes=case.get("max_line_bytes")), None
     except (slmrec.SlmrecError, OSError, ValueError) as e:
         return None, e
     except BaseException as e:  # noqa: BLE001 - a pyo3 PanicException derives from BaseException

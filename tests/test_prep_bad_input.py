@@ -477,7 +477,13 @@ def test_differential_fuzz_of_fields_against_the_reference(tmp_path):
                 lines.append(json.dumps(d))
         path = tmp_path / f"f{k}{ext[fmt]}"
         path.write_text("\n".join(lines) + "\n")
-        rd = ref.read_inputs([(path, fmt)], on_bad_line="skip")
+        try:
+            rd = ref.read_inputs([(path, fmt)], on_bad_line="skip")
+        except ValueError as e:  # a header line in a ratings CSV: an error in both modes
+            with pytest.raises(slmrec.DataFormatError, match="header line"):
+                slmrec.prepare(path, tmp_path / f"o{k}", recipe="none", on_bad_line="skip", format=fmt)
+            assert "header line" in str(e)
+            continue
         expect = ref.prepare_from(rd, recipe="none")
         if expect.stats["interactions"] == 0:
             with pytest.raises(slmrec.EmptyDatasetError):

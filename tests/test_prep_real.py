@@ -71,7 +71,8 @@ def test_amazon18_matches_reference(shared_data, tmp_path, name, recipe):
     assert s["blank_lines"] == s["bad_lines"] == s["header_lines"] == 0
     assert s["inputs"] == [
         {"path": str(path), "format": "amazon-json", "gzip": True, "bytes": path.stat().st_size,
-         "lines": lines, "records": lines, "bad_lines": 0}
+         "lines": lines, "records": lines, "bad_lines": 0,
+         "columns": "reviewerID,asin,unixReviewTime,overall", "columns_by": "key"}
     ]
     assert s["recipe"]["name"] == recipe.get("recipe", "kcore")
     if recipe.get("recipe") == "none":

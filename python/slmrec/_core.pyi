@@ -45,6 +45,7 @@ def prepare(
     threads: int | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    max_line_bytes: int | None = None,
 ) -> dict[str, Any]: ...
 def load(path: str) -> dict[str, Any]: ...
 

@@ -28,17 +28,26 @@ def _parser() -> argparse.ArgumentParser:
         prog="slmrec-prep",
         description="Read review dumps (Amazon 2018/2014 JSON lines, plain or .gz; ratings CSV; RecBole .inter; "
         "sequence lines) and write a dataset directory of clean per-user sequences.",
+        epilog="ratings-csv is Amazon's ratings file: no header line, four columns read by position as "
+        "item,user,rating,timestamp (a user,item,... file would have users and items swapped; the summary and "
+        "stats.json say how each input was read). A header-aware table reader for other layouts is planned "
+        "(issue 17). Inputs may be pipes or /dev/stdin. Parquet, bzip2, xz, zstd and zip inputs are recognised "
+        "and refused: convert or decompress them first.",
     )
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="input files, read as one stream in this order")
     p.add_argument("--out", required=True, metavar="DIR", help="dataset directory to write (atomically)")
     p.add_argument("--meta", nargs="+", default=[], metavar="FILE", help="Amazon metadata files (title, brand, main_cat)")
-    p.add_argument("--format", choices=["amazon-json", "ratings-csv", "recbole", "seq"], help="skip detection")
+    p.add_argument("--format", choices=["amazon-json", "ratings-csv", "recbole", "seq"],
+                   help="skip detection (ratings-csv: item,user,rating,timestamp by position, no header)")
     p.add_argument("--recipe", default="kcore", choices=["kcore", "slmrec-paper", "none"])
-    p.add_argument("--min-rating", type=float, help="keep ratings >= X (kcore; slmrec-paper defaults to 3)")
+    p.add_argument("--min-rating", type=float,
+                   help="keep ratings >= X, a finite number (kcore; slmrec-paper defaults to 3; refused with none)")
     p.add_argument("--user-min", type=int, help="min interactions per user (default 5)")
     p.add_argument("--item-min", type=int, help="min interactions per item (default 5; slmrec-paper 20)")
     p.add_argument("--on-bad-line", default="fail", choices=["fail", "skip"], help="fail (default) or count and skip")
-    p.add_argument("--threads", type=int, help="worker threads (default: all cores)")
+    p.add_argument("--threads", type=int, help="worker threads, 1..1024 (default: all cores)")
+    p.add_argument("--max-line-bytes", type=int, metavar="N",
+                   help="longest line accepted (default 256 MiB); a longer one is an error, in both --on-bad-line modes")
     p.add_argument("--force", action="store_true", help="replace DIR if it exists")
     p.add_argument(
         "--synthetic",
@@ -83,23 +92,50 @@ def _run_with_progress(inputs: list[str], kwargs: dict, quiet: bool):
     return result["dataset"]
 
 
+#: Inputs smaller than this get no MB/s figure in the summary (it would measure the start-up, not the reading).
+RATE_MIN_BYTES = 1_000_000
+
+#: How each input's columns were read, as the summary says it (stats.json: inputs[].columns_by).
+_COLUMNS_BY = {"position": "positional", "header": "from its header line", "key": "by key"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def _summary(ds, seconds: float) -> str:
     s = ds.stats
-    mb = sum(f["bytes"] for f in s["inputs"]) / 1e6
-    rows = [
-        ("inputs", ", ".join(f"{Path(f['path']).name} ({f['format']})" for f in s["inputs"])),
-        ("lines read", f"{s['lines_read']:,} ({s['bad_lines']:,} bad, {s['blank_lines']:,} blank)"),
-        ("records", f"{s['records']:,}"),
-        ("dropped by rating", f"{s['dropped_by_rating']:,}"),
-        ("duplicates dropped", f"{s['duplicates_dropped']:,}"),
-        ("k-core dropped", f"{s['kcore_dropped']:,} in {s['kcore_rounds']} rounds"),
-        ("paper filters dropped", f"{s['dropped_by_user_filter'] + s['dropped_by_item_filter'] + s['dropped_short_users']:,}"),
+    recipe = s["recipe"]["name"] if isinstance(s.get("recipe"), dict) else s.get("recipe")
+    total_bytes = sum(f["bytes"] for f in s["inputs"])
+    rows = [("inputs", ", ".join(f"{Path(f['path']).name} ({f['format']})" for f in s["inputs"]))]
+    for f in s["inputs"]:
+        if f.get("columns"):
+            how = _COLUMNS_BY.get(f.get("columns_by"), f.get("columns_by"))
+            label = "columns" if len(s["inputs"]) == 1 else f"columns of {Path(f['path']).name}"
+            rows.append((label, f"{f['columns']} ({f['format']}, {how})"))
+    lines = f"{s['lines_read']:,} ({s['bad_lines']:,} bad, {s['blank_lines']:,} blank"
+    lines += f", {s['header_lines']:,} header)" if s.get("header_lines") else ")"
+    rows += [("lines read", lines), ("records", f"{s['records']:,}")]
+    if recipe != "none":
+        rows.append(("dropped by rating", f"{s['dropped_by_rating']:,}"))
+        rows.append(("duplicates dropped", f"{s['duplicates_dropped']:,}"))
+    if recipe == "kcore":
+        rows.append(("k-core dropped", f"{s['kcore_dropped']:,} in {_plural(s['kcore_rounds'], 'round')}"))
+    if recipe == "slmrec-paper":
+        paper = s["dropped_by_user_filter"] + s["dropped_by_item_filter"] + s["dropped_short_users"]
+        rows.append(("paper filters dropped", f"{paper:,}"))
+    rows += [
         ("users / items", f"{s['users']:,} / {s['items']:,}"),
         ("interactions", f"{s['interactions']:,} (sparsity {s['sparsity']:.5f})"),
         ("sequence length", f"mean {s['seq_len']['mean']:.2f}, median {s['seq_len']['median']}, max {s['seq_len']['max']}"),
-        ("time", f"{seconds:.2f} s ({mb / max(seconds, 1e-9):.0f} MB/s of input as stored)"),
-        ("written", str(ds.path)),
     ]
+    if "meta" in s:
+        matched = s["meta"].get("items_with_meta") or 0
+        rows.append(("metadata", f"{matched:,} of {s['items']:,} items matched"))
+    time_text = f"{seconds:.2f} s"
+    if total_bytes >= RATE_MIN_BYTES:
+        time_text += f" ({total_bytes / 1e6 / max(seconds, 1e-9):.0f} MB/s of input as stored)"
+    rows += [("time", time_text), ("written", str(ds.path))]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
 
@@ -129,6 +165,7 @@ def prep_main(argv: list[str] | None = None) -> int:
             on_bad_line=args.on_bad_line,
             threads=args.threads,
             force=args.force,
+            max_line_bytes=args.max_line_bytes,
         )
         start = time.perf_counter()
         ds = _run_with_progress(inputs, kwargs, args.quiet)

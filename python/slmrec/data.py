@@ -121,19 +121,21 @@ def prepare(
     threads: int | None = None,
     force: bool = False,
     progress: "_core.Progress | None" = None,
+    max_line_bytes: int | None = None,
 ) -> Dataset:
     """Reads ``inputs`` (one stream, in order), applies ``recipe``, writes ``out_dir`` atomically.
 
     recipe: ``kcore`` (default: optional ``min_rating`` -> dedup -> iterative k-core with ``user_min`` and
     ``item_min``, both 5), ``slmrec-paper`` (rating >= 3 -> users >= 5 -> items >= 20 -> dedup -> users >= 5)
     or ``none``. ``format`` is detected per file when None (amazon-json, ratings-csv, recbole, seq).
-    ``on_bad_line="skip"`` counts bad lines by reason in ``stats`` instead of failing.
+    ``on_bad_line="skip"`` counts bad lines by reason in ``stats`` instead of failing. ``threads``: 1..1024
+    (``slmrec._core``'s bound), all cores when None. ``max_line_bytes`` (default 256 MiB): a longer line is an
+    error in both modes (``FILE:LINE: line longer than N bytes``), with memory bounded by it.
 
     Raises DataFormatError (``file:line: reason``), FileNotFoundError, EmptyDatasetError, OutputExistsError.
     """
     _check_int("user_min", user_min, 0)
     _check_int("item_min", item_min, 0)
-    _check_int("threads", threads, 1)
     arrays = _core.prepare(
         _paths(inputs),
         os.fspath(out_dir),
@@ -147,6 +149,7 @@ def prepare(
         threads=threads,
         force=force,
         progress=progress,
+        max_line_bytes=max_line_bytes,
     )
     return Dataset(Path(out_dir), arrays)
 

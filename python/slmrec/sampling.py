@@ -77,16 +77,31 @@ def _seed(name: str, value: Any) -> int:
 
 
 def _threads(threads: Any) -> int | None:
-    return None if threads is None else _int("threads", threads, 1)
+    """An integer (its range, 1..1024, is checked in Rust), or None for all cores."""
+    if threads is None:
+        return None
+    try:
+        return operator.index(threads)
+    except TypeError:
+        raise TypeError(f"threads must be an integer, got {type(threads).__name__}") from None
+
+
+_I64_MAX = np.iinfo(np.int64).max
 
 
 def _ints(name: str, a: Any) -> np.ndarray:
-    """A contiguous int64 1-D array (integer input only; the values are checked in Rust)."""
+    """A contiguous int64 1-D array (integer input only; the values are checked in Rust). Unsigned values beyond
+    int64 are an error naming the value as given (a plain cast would wrap them to negative numbers)."""
     arr = np.asarray(a)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if arr.size and arr.dtype.kind == "u" and arr.dtype.itemsize >= 8:
+        big = np.flatnonzero(arr > _I64_MAX)
+        if big.size:
+            k = int(big[0])
+            raise ValueError(f"{name}[{k}] = {int(arr[k])} is out of range (at most {_I64_MAX})")
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 

@@ -399,6 +399,29 @@ def _user_names(rng: np.random.Generator, n: int) -> list[str]:
     return names
 
 
+#: Memory the generator holds per user (its interactions, their order and text), with a 2x margin: measured
+#: about 1.9 KB per user at 20,000 and 80,000 users.
+BYTES_PER_USER = 4096
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_fits(n_users: int, n_items: int) -> None:
+    """A size that cannot be generated in this machine's memory is an error before anything is allocated."""
+    need = (n_users + n_items) * BYTES_PER_USER
+    have = _physical_memory()
+    if have is not None and need > have:
+        raise ValueError(
+            f"n_users = {n_users:,} needs about {need / 1e9:,.1f} GB to generate ({BYTES_PER_USER} bytes a user), "
+            f"more than this machine's {have / 1e9:.1f} GB; the most is about {have // BYTES_PER_USER - n_items:,}"
+        )
+
+
 def generate_reviews(path, *, n_users: int = 2000, n_items: int | None = None, seed: int = 0,
                      text: bool = True) -> dict:
     """Writes an Amazon-2018-shaped review file (JSON Lines; gzip when ``path`` ends in ``.gz``).
@@ -413,6 +436,7 @@ def generate_reviews(path, *, n_users: int = 2000, n_items: int | None = None, s
     n_items = max(20, n_users // 3) if n_items is None else n_items
     if n_items < 2:
         raise ValueError(f"n_items must be >= 2, got {n_items}")
+    _check_fits(n_users, n_items)
     path = Path(path)
     cat = _Catalogue(n_items, seed)
     inter = _interactions(cat, n_users, seed)

@@ -12,15 +12,18 @@ states its outcome up front, independently of the implementation:
   never skippable), or ``{"expect": "ok", "bad_lines": N, "reasons": {reason: count}}``, or an error of its own;
 - ``stats``: values stats.json must hold in every successful mode (``interactions`` always);
 - ``setup``: inputs made at test time (never committed): ``directory``, ``missing``, ``unreadable`` (mode 000,
-  read as an unprivileged user), ``line-100mb``.
+  read as an unprivileged user), ``line-100mb``;
+- ``max_line_bytes``: the ``--max-line-bytes`` to run with (null: the default, 256 MiB).
 
 Every input is run with ``--recipe none`` so that tiny files are not emptied by the k-core.
 """
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
+import lzma
 import random
 import shutil
 import sys
@@ -70,7 +73,8 @@ FILES: dict[str, bytes] = {}
 CASES: list[dict] = []
 
 
-def case(name, files, *, expect, error=None, skip=None, stats=None, fmt=None, meta=(), setup=None, why=""):
+def case(name, files, *, expect, error=None, skip=None, stats=None, fmt=None, meta=(), setup=None, why="",
+         max_line_bytes=None):
     """Registers a case; ``files``/``meta`` map a corpus path to its bytes (or None for a file of another case)."""
     names = []
     for path, data in (files.items() if isinstance(files, dict) else [(f, None) for f in files]):
@@ -89,8 +93,11 @@ def case(name, files, *, expect, error=None, skip=None, stats=None, fmt=None, me
         assert stats and "interactions" in stats, name
     else:
         assert error is not None and skip is not None, name
-    CASES.append({"name": name, "files": names, "meta": meta_names, "format": fmt, "setup": setup,
-                  "expect": expect, "error": error, "skip": skip, "stats": stats or {}, "why": why})
+    entry = {"name": name, "files": names, "meta": meta_names, "format": fmt, "setup": setup,
+             "expect": expect, "error": error, "skip": skip, "stats": stats or {}, "why": why}
+    if max_line_bytes is not None:
+        entry["max_line_bytes"] = max_line_bytes
+    CASES.append(entry)
 
 
 def err(kind, at, *has):
@@ -334,8 +341,9 @@ case("csv-quoted-fields", {"csv/quoted.csv": lines(CSV[0], b'"b","U1","5.0","138
 case("csv-ts-out-of-range", {"csv/ts_huge.csv": lines(CSV[0], b"b,U1,5.0,99999999999999999999")}, expect="error",
      error=err(DFE, "{f0}:2", "timestamp", "out of range"), skip=skipped(1, {"invalid value": 1}, interactions=1))
 case("csv-header-line", {"csv/with_header.csv": lines(b"item,user,rating,timestamp", *CSV)}, expect="error",
-     error=err(DFE, "{f0}:1", "rating"), skip=skipped(1, {"invalid value": 1}, interactions=4),
-     why="the ratings CSV has no header; a header is a bad first line")
+     error=err(DFE, "{f0}:1", "header line", "ratings-csv has none"), skip="same",
+     why="the ratings CSV has no header; a header line is an error in both modes (session 6: it was a skippable "
+         "bad line, and skipping it left a user,item,... file read with users and items swapped)")
 case("csv-empty-fields", {"csv/empty_fields.csv": lines(CSV[0], b",,,")}, expect="error",
      error=err(DFE, "{f0}:2"), skip=skipped(1, {"invalid value": 1}, interactions=1))
 case("csv-non-utf8", {"csv/non_utf8.csv": lines(CSV[0], b"b\xff,U1,5.0,1")}, expect="error",
@@ -421,6 +429,63 @@ case("single-line-100mb", [], setup="line-100mb", expect="ok", stats={"interacti
 case("single-line-100mb-unterminated", [], setup="line-100mb-bad", expect="error",
      error=err(DFE, "{f0}:1", "invalid JSON"), skip=skipped(1, {"invalid JSON": 1}, interactions=1),
      why="the same line with its closing quote missing")
+
+
+# ---------------------------------------------------------------- session 6: reader-side limits and messages
+CSV_USER_FIRST = [b"U1,a,5.0,1388534400", b"U1,b,4.0,1388620800", b"U2,a,3.0,1388707200"]
+case("csv-header-user-item", {"csv/header_user_item.csv": lines(b"user,item,rating,timestamp", *CSV_USER_FIRST)},
+     expect="error", error=err(DFE, "{f0}:1", "header line", "item,user,rating,timestamp", "issue 17"), skip="same",
+     why="the common user,item layout with its header: refused (read positionally it would swap users and items)")
+case("csv-header-after-blank-bom", {"csv/header_after_blank.csv": b"\xef\xbb\xbf\n" + lines(
+    b"userId,movieId,rating,timestamp", *CSV)}, expect="error", error=err(DFE, "{f0}:2", "header line"), skip="same",
+     why="a MovieLens-style header after a BOM and a blank line is still the first line")
+case("csv-bad-first-line-not-header", {"csv/bad_first_line.csv": lines(b"a,U1,5.0,0x10", *CSV)}, expect="error",
+     error=err(DFE, "{f0}:1", "timestamp"), skip=skipped(1, {"invalid value": 1}, interactions=4),
+     why="a first line whose bad field is not a word stays a skippable bad line")
+PARQUET = b"PAR1" + bytes(range(40)) + b"\x00\x00\x00\x00PAR1"
+case("magic-parquet", {"misc/table.parquet": PARQUET}, expect="error",
+     error=err(DFE, "{f0}:", "is a Parquet file", "convert to CSV/JSON lines"), skip="same",
+     why="recognised by its magic bytes PAR1 and named")
+case("magic-parquet-named-json", {"misc/table.json": PARQUET}, expect="error",
+     error=err(DFE, "{f0}:", "is a Parquet file"), skip="same", why="whatever the name says")
+case("magic-bzip2", {"misc/reviews.json.bz2": bz2.compress(GOOD_BODY)}, expect="error",
+     error=err(DFE, "{f0}:", "is bzip2-compressed", "bunzip2 -k {f0}"), skip="same")
+case("magic-xz", {"misc/reviews.json.xz": lzma.compress(GOOD_BODY, format=lzma.FORMAT_XZ)}, expect="error",
+     error=err(DFE, "{f0}:", "is xz-compressed", "xz -dk {f0}"), skip="same")
+case("magic-zstd", {"misc/reviews.json.zst": b"\x28\xb5\x2f\xfd" + bytes(range(24))}, expect="error",
+     error=err(DFE, "{f0}:", "is zstd-compressed", "zstd -d {f0}"), skip="same",
+     why="a zstd frame header (no zstd module in the standard library: the magic and junk)")
+case("magic-zip", {"misc/reviews.zip": b"PK\x03\x04" + bytes(26) + b"reviews.json"}, expect="error",
+     error=err(DFE, "{f0}:", "is a zip archive", "unzip"), skip="same")
+case("magic-parquet-as-meta", ["meta/reviews.json"], meta=["misc/table.parquet"], expect="error",
+     error=err(DFE, "{m0}:", "is a Parquet file"), skip="same", why="--meta is sniffed too")
+case("magic-lookalike-text", {"csv/par1_item.csv": lines(b"PAR1,U1,5.0,1", b"PAR1x,U2,4.0,2"),
+                              "csv/bzh_item.csv": lines(b"BZh91,U1,5.0,3", b"BZh9A,U3,4.0,4")},
+     expect="ok", stats={"interactions": 4, "users": 3},
+     why="text whose first id starts like a magic number (PAR1, BZh9) is read, not refused")
+LONG = rev("U1", "a", 1, 5.0, reviewText="x" * 3000)
+case("line-too-long", {"misc/long_line.json": lines(GOOD[0], LONG, GOOD[2])}, max_line_bytes=1000,
+     expect="error", error=err(DFE, "{f0}:2", "line longer than 1000 bytes"), skip="same",
+     why="a line over --max-line-bytes is an error in both modes (not a bad line: its end may be far away)")
+case("line-too-long-unterminated", {"misc/long_last_line.json": lines(GOOD[0], LONG, end=b"")}, max_line_bytes=1000,
+     expect="error", error=err(DFE, "{f0}:2", "line longer than 1000 bytes"), skip="same", why="the last line, no newline")
+assert len(GOOD[0]) == len(GOOD[1])
+case("line-at-the-limit", {"misc/limit_line.json": lines(GOOD[0], GOOD[1])}, max_line_bytes=len(GOOD[0]),
+     expect="ok", stats={"interactions": 2}, why="a line of exactly N bytes (before its line feed) is accepted")
+case("line-too-long-meta", ["meta/reviews.json"], meta={"meta/long_line.json": lines(META_2020[0], META_2020[1] + b" " * 2000)},
+     max_line_bytes=1000, expect="error", error=err(DFE, "{m0}:2", "line longer than 1000 bytes"), skip="same")
+case("gzip-bomb-one-line", {"gzip/bomb_one_line.json.gz": gz(b"a" * (8 << 20))}, max_line_bytes=1 << 20,
+     expect="error", error=err(DFE, "{f0}:1", f"line longer than {1 << 20} bytes"), skip="same",
+     why="8 MB of one line in an 8 KB gzip: stopped after 1 MiB, memory bounded by the limit")
+case("meta-no-item-matched", ["meta/reviews.json"], meta={"meta/unmatched.json": lines(*[
+    json.dumps({"asin": f"z{k}", "title": "T", "main_cat": "Beauty", "image": []}).encode() for k in range(3)])},
+     expect="ok", stats={"interactions": 6, "meta.items": 3, "meta.items_with_meta": 0},
+     why="metadata that matches no item is not an error; stats and the summary say 0 of N matched")
+ENTITY_TITLE = "NUL &#0; sur &#xD800; big &#1114112; ctl &#1; tab &#9; ok &#65;&#x42; plus &#+67; amp &amp;"
+case("meta-invalid-entities", ["meta/reviews.json"], meta={"meta/entities.json": lines(json.dumps(
+    {"asin": "i0", "title": ENTITY_TITLE, "brand": "B", "main_cat": "Beauty", "image": []}).encode())},
+     expect="ok", stats={"interactions": 6, "meta.items_with_meta": 1},
+     why="entities of no character (&#0;, a surrogate, beyond U+10FFFF, C0 controls) stay literal text, never NUL")
 
 
 def write(root: Path) -> None:

@@ -176,6 +176,13 @@ impl BatchOptions {
                 self.max_len, self.batch_size
             )));
         }
+        // One batch's input array must fit (checked here, before any epoch, not at the first batch).
+        crate::limits::array_len(
+            &format!("a batch (batch_size {}, max_len {})", self.batch_size, self.max_len),
+            self.batch_size,
+            self.max_len,
+            std::mem::size_of::<i64>(),
+        )?;
         if self.world_size == 0 || self.rank >= self.world_size {
             return Err(Error::InvalidArgument(format!(
                 "rank must be in 0..world_size, got rank {} of world_size {}",
@@ -462,6 +469,16 @@ impl SequenceBatches {
     /// `num_negatives` items outside its history, or when `stride` is not in `1..=max_len`.
     pub fn new(history: History, num_negatives: usize, windows: Option<usize>, opts: BatchOptions) -> Result<Self> {
         opts.validate()?;
+        let per_row = opts.max_len.saturating_mul(num_negatives);
+        crate::limits::array_len(
+            &format!(
+                "a batch's negatives (batch_size {}, max_len {}, num_negatives {num_negatives})",
+                opts.batch_size, opts.max_len
+            ),
+            opts.batch_size,
+            per_row,
+            std::mem::size_of::<i64>(),
+        )?;
         if let Some(stride) = windows {
             if stride == 0 || stride > opts.max_len {
                 return Err(Error::InvalidArgument(format!(
@@ -530,7 +547,7 @@ impl SequenceBatches {
         let b = ids.len();
         let mut input_ids = alloc(b, l)?;
         let mut positives = alloc(b, l)?;
-        let mut negatives = alloc(b, l * k)?;
+        let mut negatives = alloc(b, l.saturating_mul(k))?;
         let seed = self.schedule.opts.seed;
         let rows = input_ids.chunks_mut(l).zip(positives.chunks_mut(l));
         for (r, ((input, pos), &(u, w))) in rows.zip(&located).enumerate() {

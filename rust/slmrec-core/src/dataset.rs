@@ -105,12 +105,10 @@ impl Dataset {
     /// Reads `inputs`, applies the recipe and builds the sequences, without writing anything.
     pub fn build(inputs: &[PathBuf], opts: &PrepareOptions) -> Result<Dataset> {
         let start = Instant::now();
+        opts.recipe.check()?;
         let (table, read) = read_interactions(inputs, &opts.read, opts.progress.clone())?;
-        let meta = if opts.meta.is_empty() {
-            None
-        } else {
-            Some(read_meta(&opts.meta, opts.read.on_bad_line, opts.progress.clone())?)
-        };
+        let meta =
+            if opts.meta.is_empty() { None } else { Some(read_meta(&opts.meta, &opts.read, opts.progress.clone())?) };
         if table.is_empty() {
             return Err(Error::Empty(format!(
                 "no interaction records in {} (lines read {}, blank {}, bad {})",

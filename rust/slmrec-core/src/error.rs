@@ -21,8 +21,9 @@ pub enum Error {
     },
 
     /// A record (or the stream around it) that does not follow its format. `line` is 1-based; 0 means the
-    /// problem is not tied to one line (a corrupt gzip trailer, an unknown format).
-    #[error("{}:{line}: {reason}", path.display())]
+    /// problem is not tied to one line (a corrupt gzip trailer, an unknown format) and is then left out of the
+    /// message (`file: reason`).
+    #[error("{}{}: {reason}", path.display(), line_part(*.line))]
     Format { path: PathBuf, line: u64, reason: String },
 
     /// Input that parsed but leaves nothing to work with (an empty file, a recipe that drops every row).
@@ -36,6 +37,14 @@ pub enum Error {
     /// The output directory exists already (and `force` was not given), or another writer won the race.
     #[error("{}: {reason}", path.display())]
     OutputExists { path: PathBuf, reason: String },
+}
+
+fn line_part(line: u64) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
+    }
 }
 
 /// The crate's result type.

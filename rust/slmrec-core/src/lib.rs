@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod error;
 pub mod input;
 pub mod json;
+pub mod limits;
 pub mod reader;
 pub mod recipe;
 pub mod rng;

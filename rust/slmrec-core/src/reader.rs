@@ -29,7 +29,7 @@ pub enum Format {
     /// Amazon review JSON lines (2018 or 2014): reviewerID, asin, unixReviewTime, overall.
     #[serde(rename = "amazon-json")]
     AmazonJson,
-    /// Amazon ratings CSV without header: item,user,rating,timestamp.
+    /// Amazon ratings CSV without header, read by position: item,user,rating,timestamp ([`CSV_COLUMNS`]).
     #[serde(rename = "ratings-csv")]
     RatingsCsv,
     /// RecBole atomic `.inter` file: tab-separated with a typed header.
@@ -69,6 +69,9 @@ impl FromStr for Format {
         })
     }
 }
+
+/// The columns of a ratings CSV, by position (Amazon's order; a file in another order needs another reader).
+pub const CSV_COLUMNS: &str = "item,user,rating,timestamp";
 
 /// What to do with a line that does not parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -248,6 +251,12 @@ pub struct FileStats {
     pub records: u64,
     /// Lines skipped as bad.
     pub bad_lines: u64,
+    /// How the records were read from each line: the columns (or JSON keys) for user, item, rating and
+    /// timestamp, in the file's order.
+    pub columns: String,
+    /// Where that reading comes from: `position` (ratings CSV, sequence lines), `header` (RecBole) or `key`
+    /// (JSON).
+    pub columns_by: &'static str,
 }
 
 /// Counts from reading, reconciled: `lines = data_lines + blank_lines + header_lines + bad_lines`.
@@ -290,12 +299,21 @@ fn bad(reason: &'static str, detail: impl Into<String>) -> BadLine {
 }
 
 /// Options for reading interaction files.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// The format of every input; detected per file when `None`.
     pub format: Option<Format>,
     /// What to do with bad lines.
     pub on_bad_line: OnBadLine,
+    /// The longest line accepted, in bytes before the line feed; a longer one is an error in both bad-line
+    /// modes (`FILE:LINE: line longer than N bytes`), found with memory bounded by it.
+    pub max_line_bytes: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self { format: None, on_bad_line: OnBadLine::Fail, max_line_bytes: crate::limits::DEFAULT_MAX_LINE_BYTES }
+    }
 }
 
 /// How one file's lines are parsed, fixed once its format (and RecBole header) is known, so that chunks of
@@ -375,7 +393,7 @@ pub fn read_interactions(
     // Check every path before the long read starts, so a typo in the last one fails at once.
     let mut sizes = Vec::with_capacity(paths.len());
     for p in paths {
-        let (_, size) = crate::input::open_file(p)?;
+        let size = crate::input::check_file(p)?;
         sizes.push(size);
         if let Some(pr) = &progress {
             pr.add_total(size);
@@ -402,7 +420,7 @@ fn read_one(
     table: &mut RawTable,
     stats: &mut ReadStats,
 ) -> Result<()> {
-    let mut chunks = LineChunks::spawn(path, progress)?;
+    let mut chunks = LineChunks::spawn(path, progress, opts.max_line_bytes)?;
     let mut merger = Merger {
         path,
         policy: opts.on_bad_line,
@@ -416,12 +434,15 @@ fn read_one(
             lines: 0,
             records: 0,
             bad_lines: 0,
+            columns: String::new(),
+            columns_by: "",
         },
         line_base: 0,
     };
     let records_before = merger.table.len() as u64;
     let workers = rayon::current_num_threads().max(1);
     let stop_at_first_bad = opts.on_bad_line == OnBadLine::Fail;
+    let max_line = opts.max_line_bytes;
 
     std::thread::scope(|scope| -> Result<()> {
         let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers);
@@ -437,7 +458,7 @@ fn read_one(
                 let Ok((seq, buf, parser, header_at, file_start)) = job else {
                     return;
                 };
-                let parsed = parse_chunk(&parser, &buf, header_at, file_start, stop_at_first_bad);
+                let parsed = parse_chunk(&parser, &buf, header_at, file_start, stop_at_first_bad, max_line);
                 if done_tx.send((seq, buf, parsed)).is_err() {
                     return;
                 }
@@ -463,7 +484,7 @@ fn read_one(
                 match first_line(&buf, file_start) {
                     None => {
                         // Nothing to detect from yet: the chunk's lines are blank or not UTF-8.
-                        let parsed = parse_chunk(&LineParser::Seq, &buf, None, file_start, stop_at_first_bad);
+                        let parsed = parse_chunk(&LineParser::Seq, &buf, None, file_start, stop_at_first_bad, max_line);
                         waiting.insert(sent, (buf, parsed));
                         sent += 1;
                         merge_ready(&chunks, &mut waiting, &mut merged, &mut merger)?;
@@ -475,13 +496,28 @@ fn read_one(
                             None => detect(path, &text)?,
                         };
                         merger.file.format = format;
+                        let line = merger.line_base + idx;
+                        let (columns, by) = match format {
+                            Format::AmazonJson => ("reviewerID,asin,unixReviewTime,overall".to_string(), "key"),
+                            Format::RatingsCsv => (CSV_COLUMNS.to_string(), "position"),
+                            Format::SeqLines => ("user,item,item,...".to_string(), "position"),
+                            Format::RecboleInter => {
+                                (text.split('\t').map(|c| c.trim()).collect::<Vec<_>>().join(","), "header")
+                            }
+                        };
+                        merger.file.columns = columns;
+                        merger.file.columns_by = by;
                         parser = Some(Arc::new(match format {
                             Format::AmazonJson => LineParser::Json,
-                            Format::RatingsCsv => LineParser::Csv,
+                            Format::RatingsCsv => {
+                                if let Some(reason) = csv_header(&text) {
+                                    return Err(Error::format(path, line, reason));
+                                }
+                                LineParser::Csv
+                            }
                             Format::SeqLines => LineParser::Seq,
                             Format::RecboleInter => {
                                 header_at = Some(idx);
-                                let line = merger.line_base + idx;
                                 LineParser::Recbole(recbole_header(&text).map_err(|e| Error::format(path, line, e))?)
                             }
                         }));
@@ -599,18 +635,27 @@ impl Merger<'_> {
     }
 }
 
-/// Parses the lines of one chunk (any thread). With `stop_at_first_bad`, stops at the first bad line.
+/// Parses the lines of one chunk (any thread). With `stop_at_first_bad`, stops at the first bad line. A line
+/// longer than `max_line` bytes stops it in either mode (a fatal bad line).
 fn parse_chunk(
     parser: &LineParser,
     buf: &[u8],
     header_at: Option<u64>,
     file_start: bool,
     stop_at_first_bad: bool,
+    max_line: usize,
 ) -> ParsedChunk {
     let mut out = ParsedChunk::default();
     let mut scanner = Scanner::new();
     for raw in lines(buf) {
         out.lines += 1;
+        if raw.strip_suffix(b"\n").unwrap_or(raw).len() > max_line {
+            out.bad.push((
+                out.lines,
+                BadLine { reason: "line too long", detail: crate::input::too_long(max_line), fatal: true },
+            ));
+            break;
+        }
         let line = line_body(raw, file_start && out.lines == 1);
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             out.blank += 1;
@@ -800,6 +845,29 @@ fn parse_line(
     }
 }
 
+/// Why the first line of a ratings CSV is a header line, if it is: four columns whose rating or timestamp is a
+/// word (starts with an ASCII letter and is not a number, like `rating` or `timestamp`). Other bad first lines
+/// stay bad lines (skippable).
+fn csv_header(text: &str) -> Option<String> {
+    let cols: Vec<&str> = text.split(',').map(str::trim).collect();
+    if cols.len() != 4 {
+        return None;
+    }
+    let word = |s: &str| s.starts_with(|c: char| c.is_ascii_alphabetic()) && s.parse::<f64>().is_err();
+    if !(word(cols[2]) || word(cols[3])) {
+        return None;
+    }
+    let mut shown: String = text.chars().take(80).collect();
+    if shown.len() < text.len() {
+        shown.push_str("...");
+    }
+    Some(format!(
+        "this is a header line ({shown:?}: its rating or timestamp is a word, not a number), but ratings-csv has none: it \
+         reads the columns by position as {CSV_COLUMNS}; remove the line if the columns are in that order (a \
+         header-aware table reader for other layouts is planned, issue 17)"
+    ))
+}
+
 fn recbole_header(text: &str) -> std::result::Result<RecboleHeader, String> {
     let mut h = RecboleHeader { columns: 0, user: usize::MAX, item: usize::MAX, rating: None, timestamp: None };
     for (i, col) in text.split('\t').enumerate() {
@@ -888,19 +956,20 @@ pub struct MetaStats {
 /// Reads Amazon metadata files (2020 `image` or 2021 `imageURL` schema); the first row of an asin wins.
 pub fn read_meta(
     paths: &[PathBuf],
-    on_bad_line: OnBadLine,
+    opts: &ReadOptions,
     progress: Option<Arc<Progress>>,
 ) -> Result<(HashMap<String, ItemMeta>, MetaStats)> {
+    let on_bad_line = opts.on_bad_line;
     let mut out: HashMap<String, ItemMeta> = HashMap::new();
     let mut stats = MetaStats::default();
     let mut scanner = Scanner::new();
     for path in paths {
-        let (_, size) = crate::input::open_file(path)?;
+        let size = crate::input::check_file(path)?;
         if let Some(p) = &progress {
             p.add_total(size);
         }
         stats.files.push(path.display().to_string());
-        let mut chunks = LineChunks::spawn(path, progress.clone())?;
+        let mut chunks = LineChunks::spawn(path, progress.clone(), opts.max_line_bytes)?;
         let mut line_no = 0u64;
         let mut checked = false;
         while let Some(chunk) = chunks.next_chunk() {
@@ -910,6 +979,9 @@ pub fn read_meta(
             };
             for raw in lines(&buf) {
                 line_no += 1;
+                if raw.strip_suffix(b"\n").unwrap_or(raw).len() > opts.max_line_bytes {
+                    return Err(Error::format(path, line_no, crate::input::too_long(opts.max_line_bytes)));
+                }
                 let line = line_body(raw, line_no == 1);
                 if line.iter().all(|b| b.is_ascii_whitespace()) {
                     continue;
@@ -1018,7 +1090,26 @@ fn named_entity(name: &str) -> Option<char> {
     })
 }
 
+/// The character of a numeric entity (`#39`, `#x27`), digits only. A code point that is no character a title
+/// can hold (NUL and the other C0 controls but tab, LF and CR; a surrogate; beyond U+10FFFF) gives `None`: the
+/// entity is then kept as literal text, never turned into a NUL or a control byte.
+fn numeric_entity(ent: &str) -> Option<char> {
+    let (digits, radix) = match ent.strip_prefix("#x").or_else(|| ent.strip_prefix("#X")) {
+        Some(h) => (h, 16),
+        None => (ent.strip_prefix('#')?, 10),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let c = char::from_u32(u32::from_str_radix(digits, radix).ok()?)?;
+    if c.is_control() && (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') {
+        return None;
+    }
+    Some(c)
+}
+
 /// Decodes the HTML entities that appear in Amazon metadata (`&amp;`, `&eacute;`, `&#39;`, `&#x27;`, ...).
+/// An entity that names no character (`&#0;`, `&#xD800;`, `&#1114112;`, an unknown name) stays as written.
 pub fn decode_html(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
@@ -1032,12 +1123,7 @@ pub fn decode_html(s: &str) -> String {
             let ent = &rest[1..end];
             let ch = match named_entity(ent) {
                 Some(c) => Some(c),
-                None => ent
-                    .strip_prefix("#x")
-                    .or_else(|| ent.strip_prefix("#X"))
-                    .and_then(|h| u32::from_str_radix(h, 16).ok())
-                    .or_else(|| ent.strip_prefix('#').and_then(|d| d.parse::<u32>().ok()))
-                    .and_then(char::from_u32),
+                None => numeric_entity(ent),
             };
             ch.map(|c| (c, end))
         });
@@ -1059,6 +1145,44 @@ pub fn decode_html(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entities_of_no_character_stay_literal() {
+        assert_eq!(decode_html("a &#0; b"), "a &#0; b");
+        assert_eq!(
+            decode_html("&#x0;&#xD800;&#55296;&#1114112;&#x110000;&#1;&#x1F;"),
+            "&#x0;&#xD800;&#55296;&#1114112;&#x110000;&#1;&#x1F;"
+        );
+        assert_eq!(decode_html("&#+65;&#-65;&#x;&#;&#x+41;"), "&#+65;&#-65;&#x;&#;&#x+41;");
+        assert_eq!(decode_html("&#65;&#x42;&#X43;&#9;&#10;&#x1F600;&amp;&eacute;"), "ABC\t\n\u{1F600}&\u{e9}");
+        assert!(!decode_html("&#0;&#00;&#x00000;").contains('\0'));
+    }
+
+    #[test]
+    fn a_csv_header_is_told_from_a_bad_first_line() {
+        for header in [
+            "user,item,rating,timestamp",
+            "item,user,rating,timestamp",
+            "userId,movieId,rating,timestamp",
+            " a , b , rating , 1 ",
+            "a,U1,5,time",
+        ] {
+            let why = csv_header(header).unwrap_or_default();
+            assert!(why.starts_with("this is a header line") && why.contains("ratings-csv has none"), "{header}");
+        }
+        for data in [
+            "a,U1,5.0,1388534400",
+            "a,U1,nan,1",
+            "a,U1,inf,1",
+            "a,U1,0x10,1",
+            "a,U1,,1",
+            "a,U1,5",
+            "a,b,c,d,e",
+            "a,U1,5,\u{663}",
+        ] {
+            assert_eq!(csv_header(data), None, "{data}");
+        }
+    }
 
     #[test]
     fn lines_split_like_split_inclusive() {

@@ -78,6 +78,37 @@ impl Recipe {
     }
 }
 
+impl Recipe {
+    /// Checks the parameters make sense for the recipe: a minimum rating is a finite number, and `none` takes
+    /// no filter at all (a minimum rating or count given with it would be recorded but never applied).
+    pub fn check(&self) -> Result<()> {
+        if let Some(m) = self.min_rating {
+            if !m.is_finite() {
+                return Err(Error::InvalidArgument(format!("min_rating must be a finite number, got {m}")));
+            }
+        }
+        if self.name == RecipeKind::None {
+            let given: Vec<&str> = [
+                ("min_rating", self.min_rating.is_some()),
+                ("user_min", self.user_min != 0),
+                ("item_min", self.item_min != 0),
+            ]
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(n, _)| *n)
+            .collect();
+            if !given.is_empty() {
+                return Err(Error::InvalidArgument(format!(
+                    "recipe none keeps every record and applies no filter: {} would be ignored; use --recipe kcore \
+                     (or slmrec-paper) to filter",
+                    given.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What each step dropped. `records = kept + sum of the drops`.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct RecipeStats {
@@ -277,6 +308,22 @@ fn integer_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_recipe_refuses_what_it_would_ignore_or_cannot_compare() {
+        assert!(Recipe::new(RecipeKind::None).check().is_ok());
+        assert!(Recipe::new(RecipeKind::SlmrecPaper).check().is_ok());
+        let none = Recipe { min_rating: Some(3.0), ..Recipe::new(RecipeKind::None) };
+        let e = none.check().unwrap_err().to_string();
+        assert!(e.contains("recipe none") && e.contains("min_rating would be ignored"), "{e}");
+        let none = Recipe { user_min: 2, item_min: 3, ..Recipe::new(RecipeKind::None) };
+        assert!(none.check().unwrap_err().to_string().contains("user_min, item_min would be ignored"));
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let r = Recipe { min_rating: Some(bad), ..Recipe::new(RecipeKind::Kcore) };
+            assert!(r.check().unwrap_err().to_string().starts_with("min_rating must be a finite number"));
+        }
+    }
+
     use super::*;
 
     fn table(rows: &[(&str, &str, i64, f32)]) -> RawTable {

@@ -534,11 +534,11 @@ impl NegativeSampler {
         width: usize,
         fill: impl Fn(&mut Scratch, &Job, &mut [i64]) + Sync,
     ) -> Result<Vec<i64>> {
-        let len = jobs
-            .len()
-            .checked_mul(width)
-            .ok_or_else(|| Error::InvalidArgument(format!("{} rows of {width} do not fit in memory", jobs.len())))?;
-        let mut out: Vec<i64> = Vec::with_capacity(len);
+        let len = crate::limits::array_len("the result", jobs.len(), width, std::mem::size_of::<i64>())?;
+        let mut out: Vec<i64> = Vec::new();
+        out.try_reserve_exact(len).map_err(|_| {
+            Error::InvalidArgument(format!("the result: cannot allocate {} rows of {width} values", jobs.len()))
+        })?;
         out.spare_capacity_mut()[..len]
             .par_chunks_mut(width * MIN_ROWS_PER_TASK)
             .zip(jobs.par_chunks(MIN_ROWS_PER_TASK))
@@ -741,10 +741,8 @@ fn uniform_rejection(bits: &mut Bits, out: &mut [i64], budget: usize, rng: &mut 
 
 /// A zeroed `rows * width` buffer, or an error when that overflows.
 pub(crate) fn alloc(rows: usize, width: usize) -> Result<Vec<i64>> {
-    let len = rows
-        .checked_mul(width)
-        .ok_or_else(|| Error::InvalidArgument(format!("{rows} rows of {width} do not fit in memory")))?;
-    Ok(vec![0i64; len])
+    let len = crate::limits::array_len("the batch", rows, width, std::mem::size_of::<i64>())?;
+    crate::limits::zeroed("the batch", len)
 }
 
 #[cfg(test)]

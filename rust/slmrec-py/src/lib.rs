@@ -40,17 +40,16 @@ impl Progress {
     }
 }
 
-/// Runs `f` on a rayon pool of `threads` threads (the global pool when `None`).
-pub(crate) fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
-    match threads {
-        None => Ok(f()),
-        Some(0) => Err(pyo3::exceptions::PyValueError::new_err("threads must be at least 1")),
+/// Runs `f` on a rayon pool of `threads` threads (the global pool when `None`), checked against the core's bound.
+pub(crate) fn with_threads<T: Send>(py: Python<'_>, threads: Option<i64>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    match threads.map(slmrec_core::limits::check_threads).transpose().py_err(py)? {
+        None => Ok(py.detach(f)),
         Some(n) => {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
                 .build()
                 .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
-            Ok(pool.install(f))
+            Ok(py.detach(|| pool.install(f)))
         }
     }
 }
@@ -70,7 +69,8 @@ fn dataset_dict(py: Python<'_>, ds: Dataset) -> PyResult<Bound<'_, PyDict>> {
 /// Reads `inputs`, applies the recipe, writes the dataset directory `out_dir`; returns its arrays.
 #[pyfunction]
 #[pyo3(signature = (inputs, out_dir, *, meta=Vec::new(), format=None, recipe="kcore", min_rating=None,
-                    user_min=None, item_min=None, on_bad_line="fail", threads=None, force=false, progress=None))]
+                    user_min=None, item_min=None, on_bad_line="fail", threads=None, force=false, progress=None,
+                    max_line_bytes=None))]
 #[allow(clippy::too_many_arguments)]
 fn prepare<'py>(
     py: Python<'py>,
@@ -83,9 +83,10 @@ fn prepare<'py>(
     user_min: Option<u32>,
     item_min: Option<u32>,
     on_bad_line: &str,
-    threads: Option<usize>,
+    threads: Option<i64>,
     force: bool,
     progress: Option<PyRef<'py, Progress>>,
+    max_line_bytes: Option<i64>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let format = format.map(str::parse::<Format>).transpose().py_err(py)?;
     let kind: RecipeKind = recipe.parse().py_err(py)?;
@@ -100,13 +101,20 @@ fn prepare<'py>(
         r.item_min = i;
     }
     let opts = PrepareOptions {
-        read: ReadOptions { format, on_bad_line: on_bad_line.parse::<OnBadLine>().py_err(py)? },
+        read: ReadOptions {
+            format,
+            on_bad_line: on_bad_line.parse::<OnBadLine>().py_err(py)?,
+            max_line_bytes: match max_line_bytes {
+                Some(n) => slmrec_core::limits::check_max_line_bytes(n).py_err(py)?,
+                None => slmrec_core::limits::DEFAULT_MAX_LINE_BYTES,
+            },
+        },
         recipe: r,
         meta,
         force,
         progress: progress.map(|p| p.0.clone()),
     };
-    let result = py.detach(|| with_threads(threads, || slmrec_core::prepare(&inputs, &out_dir, &opts)))?;
+    let result = with_threads(py, threads, || slmrec_core::prepare(&inputs, &out_dir, &opts))?;
     dataset_dict(py, result.py_err(py)?)
 }
 

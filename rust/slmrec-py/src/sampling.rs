@@ -50,12 +50,9 @@ fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
     Ok(p)
 }
 
-fn check_threads(threads: Option<usize>) -> PyResult<usize> {
-    match threads {
-        Some(0) => Err(PyValueError::new_err("threads must be at least 1 (or None for all cores)")),
-        Some(n) => Ok(n),
-        None => Ok(0),
-    }
+/// A thread count checked against the core's bound (`slmrec_core::limits::MAX_THREADS`); `None` (all cores) is 0.
+fn check_threads(py: Python<'_>, threads: Option<i64>) -> PyResult<usize> {
+    threads.map_or(Ok(0), |n| slmrec_core::limits::check_threads(n).py_err(py))
 }
 
 /// Runs `f` with the interpreter released, on the pool of `threads`.
@@ -126,12 +123,12 @@ impl PyNegativeSampler {
         items: &Bound<'_, PyAny>,
         num_items: i64,
         seed: u64,
-        threads: Option<usize>,
+        threads: Option<i64>,
         distribution: &str,
         alpha: f64,
         pad_short: bool,
     ) -> PyResult<Self> {
-        let threads = check_threads(threads)?;
+        let threads = check_threads(py, threads)?;
         let distribution = match distribution.parse::<Distribution>().py_err(py)? {
             Distribution::Popularity { .. } => Distribution::Popularity { alpha },
             d => d,
@@ -277,9 +274,9 @@ impl PyLastItemBatches {
         drop_last: bool,
         even: bool,
         bucket: usize,
-        threads: Option<usize>,
+        threads: Option<i64>,
     ) -> PyResult<Self> {
-        let threads = check_threads(threads)?;
+        let threads = check_threads(py, threads)?;
         let opts =
             batch_options(max_len, batch_size, seed, shuffle, drop_last, rank, world_size, even, bucket).py_err(py)?;
         let history = Items::extract(items)?.history(py, slice(&offsets, "offsets")?, num_items, threads)?;
@@ -366,9 +363,9 @@ impl PySequenceBatches {
         drop_last: bool,
         even: bool,
         bucket: usize,
-        threads: Option<usize>,
+        threads: Option<i64>,
     ) -> PyResult<Self> {
-        let threads = check_threads(threads)?;
+        let threads = check_threads(py, threads)?;
         let opts =
             batch_options(max_len, batch_size, seed, shuffle, drop_last, rank, world_size, even, bucket).py_err(py)?;
         let k = check_non_negative("num_negatives", num_negatives).py_err(py)?;
@@ -440,9 +437,9 @@ fn history_inputs<'py>(
     users: PyReadonlyArray1<'py, i64>,
     split: &str,
     max_len: i64,
-    threads: Option<usize>,
+    threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyArray2<i64>>> {
-    let threads = check_threads(threads)?;
+    let threads = check_threads(py, threads)?;
     let split: Split = split.parse().py_err(py)?;
     let max_len = check_positive("max_len", max_len).py_err(py)?;
     let (o, u) = (slice(&offsets, "offsets")?, slice(&users, "users")?);

@@ -24,8 +24,11 @@ fuzz_target!(|data: &[u8]| {
     let on_bad_line = if selector & 16 == 0 { OnBadLine::Skip } else { OnBadLine::Fail };
     let recipe = if selector & 32 == 0 { RecipeKind::None } else { RecipeKind::Kcore };
     let opts = PrepareOptions {
-        read: ReadOptions { format, on_bad_line },
-        recipe: Recipe { user_min: 1, item_min: 1, ..Recipe::new(recipe) },
+        read: ReadOptions { format, on_bad_line, max_line_bytes: if selector & 64 == 0 { 1 << 20 } else { 64 } },
+        recipe: match recipe {
+            RecipeKind::None => Recipe::new(recipe),
+            _ => Recipe { user_min: 1, item_min: 1, ..Recipe::new(recipe) },
+        },
         ..PrepareOptions::default()
     };
     if let Ok(ds) = Dataset::build(&[path], &opts) {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use slmrec_core::reader::read_meta;
+use slmrec_core::reader::{read_meta, ReadOptions};
 use slmrec_core::OnBadLine;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let on_bad_line = if selector & 1 == 0 { OnBadLine::Skip } else { OnBadLine::Fail };
-    if let Ok((items, stats)) = read_meta(&[path], on_bad_line, None) {
+    // Every other input with a small line limit, so that the too-long path is exercised too.
+    let max_line_bytes = if selector & 2 == 0 { 1 << 20 } else { 64 };
+    let opts = ReadOptions { on_bad_line, max_line_bytes, ..ReadOptions::default() };
+    if let Ok((items, stats)) = read_meta(&[path], &opts, None) {
         assert_eq!(stats.items as usize, items.len());
         assert_eq!(stats.lines, stats.items + stats.duplicate_rows + stats.bad_lines);
         if on_bad_line == OnBadLine::Fail {
