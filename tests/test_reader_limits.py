@@ -40,19 +40,25 @@ def one_error(r: subprocess.CompletedProcess) -> str:
     return lines[0][len("slmrec-prep: error: "):]
 
 
+_LAUNCHER = """
+import json, os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+err = p.stderr.read()
+_, status, usage = os.wait4(p.pid, 0)
+print(json.dumps([os.waitstatus_to_exitcode(status), err, usage.ru_maxrss / 1024]))
+"""
+
+
 def peak_rss_mib(cmd: list[str], timeout: float = 60) -> tuple[int, str, float, float]:
-    """Runs ``cmd``; returns its exit code, stderr, peak RSS (MiB, its own wait4 rusage) and wall seconds."""
+    """Runs ``cmd``; returns its exit code, stderr, peak RSS (MiB) and wall seconds.
+
+    The command is started by a small launcher process, whose wait4 rusage is the command's own: Linux keeps a
+    process's peak RSS across exec, so a command forked straight from this (possibly large) test process would
+    report the test process's size."""
     start = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    timer = threading.Timer(timeout, p.kill)
-    timer.start()
-    try:
-        err = p.stderr.read()
-        _, status, usage = os.wait4(p.pid, 0)
-    finally:
-        timer.cancel()
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, err, usage.ru_maxrss / 1024, time.monotonic() - start
+    r = subprocess.run([sys.executable, "-c", _LAUNCHER, *cmd], capture_output=True, text=True, timeout=timeout)
+    code, err, rss = json.loads(r.stdout)
+    return code, err, rss, time.monotonic() - start
 
 
 # ----------------------------------------------------------------------------------------- line length
