@@ -132,7 +132,10 @@ def peer_dir(d: str, variant: str, seed: int) -> Path:
 def jobs() -> list[Job]:
     main = lambda d, s: OUT / "main" / d / f"seed{s}"  # noqa: E731
     base = main("lastfm", 0)
-    out = [train("main lastfm seed0", "lastfm", base)]
+    # the strong SASRec recipe (the SASRec issue): Beauty, three seeds, then MovieLens-100K
+    out = [train(f"sasrec-strong {d} seed{s}", d, OUT / "sasrec_strong" / d / f"seed{s}", "--stages", "sasrec",
+                 "--sasrec.recipe", "strong", seed=s) for d in ("beauty", "ml-100k") for s in SEEDS]
+    out.append(train("main lastfm seed0", "lastfm", base))
     out += peer("ml-100k")
     for term in ("cos", "norm", "ms"):
         out.append(train(f"ablation lastfm lambda_{term}=0", "lastfm", OUT / "ablation" / "lastfm" / f"no_{term}",
