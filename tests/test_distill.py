@@ -58,3 +58,49 @@ def test_slmrec_loss_on_real_models_trains_the_student_only():
     assert lora and all(p.grad is not None for p in lora)
     assert student.heads[0].weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in teacher.parameters())
+
+
+def test_centred_states_remove_an_offset_shared_by_every_user():
+    torch.manual_seed(0)
+    s = [torch.randn(6, 16) for _ in range(3)]
+    t = [torch.randn(6, 16) for _ in range(3)]
+    pairs = [(1, 1), (2, 2)]
+    shift = lambda xs, c: [x + c for x in xs]  # noqa: E731 - the same vector added to every user's state
+    big = 50 * torch.randn(16)
+    centred = kd_terms(s, t, pairs, center=True)
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(kd_terms(shift(s, big), shift(t, -big), pairs,
+                                                                         center=True), centred))
+    raw = kd_terms(shift(s, big), shift(t, -big), pairs)
+    assert raw[1] > 10 * centred[1]  # without centring the offset dominates the L2 term
+
+
+def test_logit_kd_is_zero_for_equal_scores_and_positive_otherwise():
+    from slmrec.distill import logit_kd
+
+    torch.manual_seed(0)
+    table, u = torch.randn(11, 8), torch.randn(4, 8)
+    assert float(logit_kd(u, u, table)) == pytest.approx(0.0, abs=1e-6)
+    assert float(logit_kd(u, torch.randn(4, 8), table)) > 0.01
+
+
+def test_zero_heads_start_at_uniform_scores_and_ms_norm_reads_normed_states():
+    import math
+
+    from slmrec import backbone
+    from slmrec.config import preset
+    from slmrec.models import LLMRec
+
+    cfg = preset("tiny").llm
+    table = torch.randn(31, 32)
+    bb = backbone.load(backbone.resolve("random"), 4, cfg, max_layers=4)[0]
+    m = LLMRec(bb, table, blocks=2, head_init="zero", ms_norm=True).eval()
+    ids = torch.tensor([[0, 3, 4, 5], [1, 2, 3, 4]])
+    out = m(ids, states=True)
+    target = torch.tensor([7, 9])
+    assert float(full_ce(out["user"], m.item_emb, target)) == pytest.approx(math.log(30), rel=1e-5)
+    assert all(float(full_ce(u, m.item_emb, target)) == pytest.approx(math.log(30), rel=1e-5)
+               for u in out["head_users"])
+    with torch.no_grad():
+        m.heads[0].weight.normal_()
+    h = out["states"][m.head_layers[0]]
+    assert torch.allclose(m(ids, states=True)["head_users"][0], m.heads[0](m.decoder().norm(h)), atol=1e-5)

@@ -268,3 +268,19 @@ def test_evaluation_on_a_fixed_sample_of_users(tiny_run, tmp_path):
     test = json.loads((out / "sasrec" / "result.json").read_text())["test"]
     assert test["users"] == 25
     assert main(["--preset", "tiny", "--out", str(tmp_path / "bad"), "--eval.users", "-1"]) == 2
+
+
+def test_the_loss_options_run_through_the_cli(tmp_path):
+    """llm.head_init zero, distill.ms_norm, distill.center and distill.logit_kd, end to end on the tiny preset."""
+    import math
+
+    out = tmp_path / "options"
+    assert main(["--preset", "tiny", "--out", str(out), "--run.progress", "false", "--stages", "sasrec,teacher,student",
+                 "--sasrec.epochs", "2", "--llm.head_init", "zero", "--distill.ms_norm", "true",
+                 "--distill.center", "true", "--distill.logit_kd", "0.5"]) == 0
+    items = json.loads((out / "data" / "stats.json").read_text())["items"]
+    teacher = json.loads((out / "teacher" / "history.json").read_text())["losses"]
+    assert teacher[0]["ce"] == pytest.approx(math.log(items), rel=1e-4)  # zero heads: uniform scores at step 1
+    student = json.loads((out / "student" / "history.json").read_text())["losses"]
+    assert all(x["logit_kd"] >= 0 and math.isfinite(x["cos"]) for x in student)
+    assert student[0]["ms"] == pytest.approx(math.log(items), rel=1e-4)  # one zero-init head on the tiny preset

@@ -74,6 +74,8 @@ class LLMConfig:
     lora_alpha: int = 16  # LoRA alpha
     lora_dropout: float = 0.05  # LoRA dropout
     prompt: bool = True  # wrap the item slots in the code's alpaca prompt (needs the backbone's tokenizer)
+    head_init: str = "default"  # score and multi-supervision heads: "default" (PyTorch's, the code's) | "zero"
+    # (training starts at uniform scores, CE = log(items), instead of a badly scaled CE of 30-70)
     random_hidden: int = 64  # "random" backbone only: hidden size
     random_intermediate: int = 128  # "random" backbone only: MLP size
     random_heads: int = 4  # "random" backbone only: attention heads
@@ -104,6 +106,9 @@ class DistillConfig:
     lambda_cos: float = 1.0  # weight of sum_k (1 - cos(student_k, teacher_k))
     lambda_norm: float = 0.1  # weight of sum_k ||student_k - teacher_k||_2 (hard-coded 0.1 in the code)
     lambda_ms: float = 1.0  # weight of the multi-supervision CE of the B-1 extra heads on intermediate blocks
+    ms_norm: bool = False  # apply the backbone's frozen final RMSNorm before the multi-supervision heads
+    center: bool = False  # cos and L2 on batch-centred block states (the user-independent prompt offset drops out)
+    logit_kd: float = 0.0  # weight of KL(teacher || student) of the final scores over every item (METHOD.md §5.4)
 
 
 @dataclass(frozen=True)
@@ -412,6 +417,8 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(f"llm.finetune must be lora or full, not {cfg.llm.finetune!r}")
     if cfg.data.train_mode not in ("last", "all_prefixes"):
         raise ConfigError(f"data.train_mode must be last or all_prefixes, not {cfg.data.train_mode!r}")
+    if cfg.llm.head_init not in ("default", "zero"):
+        raise ConfigError(f"llm.head_init must be default or zero, not {cfg.llm.head_init!r}")
     if cfg.llm.init not in ("pretrained", "random"):
         raise ConfigError(f"llm.init must be pretrained or random, not {cfg.llm.init!r}")
     if cfg.eval.full_exclude not in ("history", "none"):

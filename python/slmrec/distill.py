@@ -37,11 +37,14 @@ def full_ce(user: torch.Tensor, item_emb: torch.Tensor, target: torch.Tensor) ->
     return F.cross_entropy(logits, target)
 
 
-def kd_terms(student_states, teacher_states, pairs) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sum_k (1 - mean cos), sum_k mean L2) over the block pairs; states are lists of [B, H]."""
+def kd_terms(student_states, teacher_states, pairs, center: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum_k (1 - mean cos), sum_k mean L2) over the block pairs; states are lists of [B, H]. ``center``: each
+    block's states minus their batch mean first, so an offset shared by every user (the prompt's) drops out."""
     cos_term = norm_term = 0.0
     for s_idx, t_idx in pairs:
         s, t = student_states[s_idx].float(), teacher_states[t_idx].float()  # [B, H]
+        if center:
+            s, t = s - s.mean(0, keepdim=True), t - t.mean(0, keepdim=True)
         cos_term = cos_term + (1.0 - F.cosine_similarity(s, t, dim=-1, eps=1e-8).mean())
         norm_term = norm_term + (s - t).norm(dim=-1).mean()
     return cos_term, norm_term
@@ -79,15 +82,30 @@ def sequence_loss(model, batch: dict, table: torch.Tensor) -> tuple[torch.Tensor
     return ce, {"ce": ce.detach()}
 
 
-def slmrec_loss(model, batch: dict, table, teacher, pairs, lambda_cos: float, lambda_norm: float, lambda_ms: float):
-    """The SLMRec objective: CE + lambda_ms * multi-supervision CE + block-wise cos and L2 to a frozen teacher."""
+def logit_kd(student_user: torch.Tensor, teacher_user: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
+    """KL(softmax(teacher scores) || softmax(student scores)) over every item, batch mean (padding excluded)."""
+    s = student_user.float() @ item_emb.float().T  # [B, I+1]
+    t = teacher_user.float() @ item_emb.float().T
+    s, t = s[:, 1:], t[:, 1:]
+    return F.kl_div(F.log_softmax(s, -1), F.log_softmax(t, -1), log_target=True, reduction="batchmean")
+
+
+def slmrec_loss(model, batch: dict, table, teacher, pairs, lambda_cos: float, lambda_norm: float, lambda_ms: float,
+                center: bool = False, lambda_logit: float = 0.0):
+    """The SLMRec objective: CE + lambda_ms * multi-supervision CE + block-wise cos and L2 to a frozen teacher
+    (on batch-centred states with ``center``), + lambda_logit * KL of the final scores (an option, off by
+    default)."""
     out = model(batch["input_ids"], states=True)
     target = batch["target"]
     ce = full_ce(out["user"], table, target)
     ms = sum((full_ce(u, table, target) for u in out["head_users"]), torch.zeros((), device=ce.device))
     with torch.no_grad():
-        teacher_states = teacher(batch["input_ids"], states=True)["states"]
-    cos_term, norm_term = kd_terms(out["states"], teacher_states, pairs)
+        t_out = teacher(batch["input_ids"], states=True)
+    cos_term, norm_term = kd_terms(out["states"], t_out["states"], pairs, center)
     loss = ce + lambda_ms * ms + lambda_cos * cos_term + lambda_norm * norm_term
     parts = {"ce": ce.detach(), "ms": ms.detach(), "cos": cos_term.detach(), "norm": norm_term.detach()}
+    if lambda_logit:
+        kl = logit_kd(out["user"], t_out["user"], table)
+        loss = loss + lambda_logit * kl
+        parts["logit_kd"] = kl.detach()
     return loss, parts

@@ -338,7 +338,8 @@ class Pipeline:
             raise ConfigError(f"backbone {c.backbone} has no tokenizer for the prompt; set --llm.prompt false")
         if c.finetune == "lora":
             bb = with_lora(bb, c.lora_r, c.lora_alpha, c.lora_dropout)
-        return LLMRec(bb, self.item_table(), tokenizer=tok if c.prompt else None, blocks=blocks)
+        return LLMRec(bb, self.item_table(), tokenizer=tok if c.prompt else None, blocks=blocks,
+                      head_init=c.head_init, ms_norm=self.cfg.distill.ms_norm)
 
     def teacher(self, frozen: bool):
         """The trained teacher (best weights), for distillation and the probe."""
@@ -374,7 +375,8 @@ class Pipeline:
             pairs = block_pairs(c.llm.teacher_layers, c.llm.student_layers, d.blocks)
 
             def objective(m, batch, table):
-                return slmrec_loss(m, batch, table, teacher, pairs, d.lambda_cos, d.lambda_norm, d.lambda_ms)
+                return slmrec_loss(m, batch, table, teacher, pairs, d.lambda_cos, d.lambda_norm, d.lambda_ms,
+                                   d.center, d.logit_kd)
 
             return Stage(name, model, objective, lambda: model.item_emb, c.student, "cosine")
         raise ConfigError(f"unknown stage {name!r}")

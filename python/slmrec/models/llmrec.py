@@ -12,7 +12,9 @@ Scores are dot products with the same frozen table E (padding row 0 is never a t
 ``forward(..., states=True)`` also returns the last position's hidden state after every layer, in Hugging Face
 indexing (0 = input embeddings, i < n = residual stream after layer i, n = final-RMSNorm output), which is what
 the distillation compares (METHOD.md §5.2, A15). A student built with ``blocks = B`` carries B - 1 extra heads
-``W_k = Linear(H -> D)`` on the states at layers k*N/B, k = 1..B-1 (multi-supervision, METHOD.md §5.3).
+``W_k = Linear(H -> D)`` on the states at layers k*N/B, k = 1..B-1 (multi-supervision, METHOD.md §5.3); with
+``ms_norm`` they read those states through the backbone's final RMSNorm (raw residual states have norms of 30-70).
+``head_init="zero"`` starts ``score`` and the heads at 0, so training starts at uniform scores.
 The item table is a non-persistent buffer: checkpoints hold the trainable weights only.
 
 The prompt prefix comes first and is the same for every user, so under causal attention its hidden states are too:
@@ -40,8 +42,10 @@ PROMPT_SUFFIX = "\n### Response:\n"
 
 
 class LLMRec(nn.Module):
-    def __init__(self, backbone: nn.Module, item_emb: torch.Tensor, *, tokenizer=None, blocks: int = 0):
+    def __init__(self, backbone: nn.Module, item_emb: torch.Tensor, *, tokenizer=None, blocks: int = 0,
+                 head_init: str = "default", ms_norm: bool = False):
         super().__init__()
+        self.ms_norm = ms_norm  # the final RMSNorm (frozen) before the multi-supervision heads
         self.backbone = backbone
         hidden = backbone.config.hidden_size
         self.num_layers = backbone.config.num_hidden_layers
@@ -52,6 +56,11 @@ class LLMRec(nn.Module):
         # multi-supervision heads on the states at layers k*N/B, k = 1..B-1
         self.head_layers = [k * self.num_layers // blocks for k in range(1, blocks)] if blocks > 1 else []
         self.heads = nn.ModuleList(nn.Linear(hidden, d, bias=False) for _ in self.head_layers)
+        if head_init == "zero":  # user vectors start at 0: uniform scores, CE = log(items)
+            for w in (self.score, *self.heads):
+                nn.init.zeros_(w.weight)
+        elif head_init != "default":
+            raise ValueError(f"head_init must be default or zero, not {head_init!r}")
         if tokenizer is not None:
             enc = lambda s: torch.tensor(tokenizer(s, add_special_tokens=False)["input_ids"], dtype=torch.long)
             prefix, suffix = enc(PROMPT_PREFIX), enc(PROMPT_SUFFIX)
@@ -89,7 +98,8 @@ class LLMRec(nn.Module):
         if states or self.heads:
             hs = [h[:, -1] for h in out.hidden_states]  # n+1 x [B, H]
             result["states"] = hs
-            result["head_users"] = [w(hs[i]) for w, i in zip(self.heads, self.head_layers)]  # B-1 x [B, D]
+            norm = self.decoder().norm if self.ms_norm else (lambda h: h)
+            result["head_users"] = [w(norm(hs[i])) for w, i in zip(self.heads, self.head_layers)]  # B-1 x [B, D]
         return result
 
     def layer_users(self, input_ids: torch.Tensor) -> list[torch.Tensor]:
