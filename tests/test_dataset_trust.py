@@ -50,3 +50,198 @@ def test_fingerprint_of_a_directory_prepared_before_it_is_the_stats_sha256(ds):
     (ds.path / "stats.json").write_text(json.dumps(stats))
     old = slmrec.load(ds.path)
     assert old.fingerprint == hashlib.sha256((ds.path / "stats.json").read_bytes()).hexdigest()
+
+
+# ----- item 4: any valid Parquet with the right columns (polars defaults: zstd, nullable columns) -----
+
+
+def json_file(path: Path) -> Path:
+    """Amazon-style reviews, some without a rating, so the rating column has nulls."""
+    rows = []
+    for u in range(6):
+        for k in range(6):
+            d = {"reviewerID": f"U{u}", "asin": f"i{(u * 5 + k * 3) % 11}", "unixReviewTime": 1_400_000_000 + k * 86_400 + u}
+            if (u + k) % 4:
+                d["overall"] = float((u + k) % 5 + 1)
+            rows.append(json.dumps(d))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def same(a, b):
+    np.testing.assert_array_equal(a.offsets, b.offsets)
+    np.testing.assert_array_equal(a.items, b.items)
+    np.testing.assert_array_equal(a.timestamps, b.timestamps)
+    np.testing.assert_array_equal(a.ratings, b.ratings)  # NaN == NaN here
+    assert a.items.dtype == b.items.dtype == np.uint32
+    assert a.stats == b.stats and a.fingerprint == b.fingerprint
+    assert a.user_table().equals(b.user_table()) and a.item_table().equals(b.item_table())
+
+
+@pytest.mark.parametrize("compression", ["zstd", "snappy", "lz4", "gzip", "uncompressed"])
+def test_parquet_rewritten_by_polars_loads_identically(tmp_path, compression):
+    pl = pytest.importorskip("polars")
+    orig = slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="none")
+    assert np.isnan(orig.ratings).any() and not np.isnan(orig.ratings).all()
+    for name in ("interactions", "users", "items"):
+        f = tmp_path / "ds" / f"{name}.parquet"
+        pl.read_parquet(f).write_parquet(f, compression=compression)  # polars: nullable columns
+    same(slmrec.load(tmp_path / "ds"), orig)
+
+
+def test_parquet_safe_widenings_are_accepted(tmp_path):
+    pl = pytest.importorskip("polars")
+    orig = slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="none")
+    f = tmp_path / "ds" / "interactions.parquet"
+    df = pl.read_parquet(f)
+    df.with_columns(pl.col("user_id").cast(pl.Int64), pl.col("item_id").cast(pl.Int32),
+                    pl.col("rating").cast(pl.Float64)).select("rating", "timestamp", "item_id", "user_id").write_parquet(f)
+    same(slmrec.load(tmp_path / "ds"), orig)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda pl: pl.col("item_id").cast(pl.String), r"interactions.parquet:0: column item_id has type String, expected UInt32"),
+        (lambda pl: pl.col("timestamp").cast(pl.Datetime("ms")), r"column timestamp has type INT64 \(Timestamp.*expected Int64"),
+        (lambda pl: pl.when(pl.col("item_id") == 3).then(None).otherwise(pl.col("item_id")).alias("item_id"),
+         r"interactions.parquet:\d+: row \d+: column item_id is null"),
+        (lambda pl: (pl.col("item_id").cast(pl.Int64) - 2**40).alias("item_id"), r"row 0: column item_id holds -\d+, outside the range of UInt32"),
+        (lambda pl: pl.col("rating").cast(pl.String), r"column rating has type String, expected Float32"),
+    ],
+    ids=["string-ids", "datetime", "null-id", "out-of-range", "string-rating"],
+)
+def test_parquet_wrong_type_or_null_names_file_and_column(tmp_path, change, match):
+    pl = pytest.importorskip("polars")
+    slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="none")
+    f = tmp_path / "ds" / "interactions.parquet"
+    pl.read_parquet(f).with_columns(change(pl)).write_parquet(f)
+    with pytest.raises(slmrec.DataFormatError, match=match):
+        slmrec.load(tmp_path / "ds")
+
+
+def test_parquet_missing_column_is_named(tmp_path):
+    pl = pytest.importorskip("polars")
+    slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="none")
+    f = tmp_path / "ds" / "interactions.parquet"
+    pl.read_parquet(f).drop("timestamp").write_parquet(f)
+    with pytest.raises(slmrec.DataFormatError, match="no column timestamp"):
+        slmrec.load(tmp_path / "ds")
+
+
+# ----- item 9: load checks order, duplicates and agreement with stats.json -----
+
+
+def rewrite(ds_dir: Path, fn):
+    pl = pytest.importorskip("polars")
+    f = ds_dir / "interactions.parquet"
+    fn(pl, pl.read_parquet(f)).write_parquet(f)
+
+
+def test_load_rejects_rows_shuffled_within_a_user(tmp_path):
+    slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="none")
+    # reverse the rows of each user (user order kept, so only the time order is broken)
+    rewrite(tmp_path / "ds", lambda pl, df: df.with_row_index().sort(["user_id", "index"], descending=[False, True]).drop("index"))
+    with pytest.raises(slmrec.DataFormatError, match=r"interactions.parquet:2: row 1: timestamp \d+ is before"):
+        slmrec.load(tmp_path / "ds")
+
+
+def test_load_rejects_negated_timestamps(tmp_path):
+    slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="none")
+    rewrite(tmp_path / "ds", lambda pl, df: df.with_columns(-pl.col("timestamp")))
+    with pytest.raises(slmrec.DataFormatError, match="row 1: timestamp -"):
+        slmrec.load(tmp_path / "ds")
+
+
+def test_load_rejects_duplicated_rows_under_a_dedup_recipe(tmp_path):
+    slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="kcore", user_min=1, item_min=1)
+    rewrite(tmp_path / "ds", lambda pl, df: pl.concat([df, df]).sort("user_id", "timestamp", maintain_order=True))
+    with pytest.raises(slmrec.DataFormatError, match=r"row 1: item_id \d+ occurs twice for user_id 1"):
+        slmrec.load(tmp_path / "ds")
+
+
+def test_load_checks_the_counts_and_fingerprint_of_stats(tmp_path, ds):
+    stats = json.loads((ds.path / "stats.json").read_text())
+    for key in ("users", "items", "interactions"):
+        bad = dict(stats, **{key: stats[key] + 1})
+        (ds.path / "stats.json").write_text(json.dumps(bad))
+        with pytest.raises(slmrec.DataFormatError, match=rf"stats.json:0: {key} is {stats[key] + 1}, but"):
+            slmrec.load(ds.path)
+    (ds.path / "stats.json").write_text(json.dumps(stats))
+    # a valid but different item (same counts, still ordered): only the fingerprint can tell
+    rewrite(ds.path, lambda pl, df: df.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(pl.col("item_id").max()).otherwise(pl.col("item_id")).alias("item_id")))
+    with pytest.raises(slmrec.DataFormatError, match="stats.json:0: fingerprint .* does not match"):
+        slmrec.load(ds.path)
+    # a directory from before the fingerprint is still checked for everything else, and loads
+    del stats["fingerprint"]
+    (ds.path / "stats.json").write_text(json.dumps(stats))
+    assert slmrec.load(ds.path).num_interactions == ds.num_interactions
+
+
+# ----- item 11: hostile Parquet footers and decoder panics -----
+
+
+def zigzag_varint(n: int) -> bytes:
+    z, out = (n << 1) ^ (n >> 63), bytearray()
+    while True:
+        b = z & 0x7F
+        z >>= 7
+        if z:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def edit_num_rows(path: Path, rows: int, new: int, count: int) -> None:
+    """Rewrites the first `count` (-1: all) thrift-compact i64 fields (header byte 0x16) equal to `rows` in the footer:
+    the file's num_rows first, then its column chunks' num_values, then its row group's num_rows."""
+    data = path.read_bytes()
+    assert data[-4:] == b"PAR1"
+    n = int.from_bytes(data[-8:-4], "little")
+    meta = data[-8 - n : -8]
+    old, rep = b"\x16" + zigzag_varint(rows), b"\x16" + zigzag_varint(new)
+    assert meta.count(old) >= max(count, 2)
+    meta = meta.replace(old, rep, count)
+    path.write_bytes(data[: -8 - n] + meta + len(meta).to_bytes(4, "little") + b"PAR1")
+
+
+@pytest.mark.parametrize("count, match", [
+    (1, "corrupt Parquet footer: it claims 4398046511104 rows, its row groups 36"),
+    (-1, "corrupt Parquet footer: it claims 4398046511104 rows, more than a file of \\d+ bytes can hold"),
+])
+def test_footer_with_an_edited_num_rows_is_an_error_not_an_abort(tmp_path, count, match):
+    slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="none")
+    edit_num_rows(tmp_path / "ds" / "interactions.parquet", 36, 2**42, count)
+    with pytest.raises(slmrec.DataFormatError, match="interactions.parquet:0: " + match):
+        slmrec.load(tmp_path / "ds")
+
+
+def test_footer_claiming_more_rows_than_its_pages_hold(tmp_path):
+    slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="none")
+    edit_num_rows(tmp_path / "ds" / "interactions.parquet", 36, 40, -1)  # within the size bound, pages short
+    with pytest.raises(slmrec.DataFormatError, match="interactions.parquet:0: "):
+        slmrec.load(tmp_path / "ds")
+
+
+def test_a_parquet_decoder_panic_is_a_data_format_error(tmp_path):
+    # Found by mutating our own files: the parquet crate panics on some corrupt pages; that reaches Python as
+    # DataFormatError naming the file, never as pyo3's PanicException (a BaseException).
+    (tmp_path / "fz.txt").write_text("".join(f"{u} " + " ".join(str((u * 7 + k * 3) % 50 + 1) for k in range(8)) + "\n"
+                                            for u in range(1, 40)))
+    slmrec.prepare(tmp_path / "fz.txt", tmp_path / "ds", recipe="none")
+    f = tmp_path / "ds" / "interactions.parquet"
+    b = bytearray(f.read_bytes())
+    assert len(b) == 1562, "the writer's output changed; find a new panicking mutation with a fuzz loop"
+    for pos, old, new in [(-1398, 36, 109), (-384, 38, 163), (-965, 157, 126)]:
+        assert b[pos] == old
+        b[pos] = new
+    f.write_bytes(bytes(b))
+    with pytest.raises(slmrec.DataFormatError, match=r"interactions.parquet:0: corrupt Parquet file \(the decoder failed"):
+        slmrec.load(tmp_path / "ds")
+
+
+def test_internal_error_is_an_exception_of_slmrec():
+    assert issubclass(slmrec.InternalError, slmrec.SlmrecError)
+    assert issubclass(slmrec.InternalError, Exception)

@@ -24,3 +24,7 @@ class OutputExistsError(SlmrecError, FileExistsError):
 
 class ConfigError(SlmrecError, ValueError):
     """A configuration that cannot work (unknown preset or key, layers that do not divide, ...)."""
+
+
+class InternalError(SlmrecError, RuntimeError):
+    """A bug in slmrec (a Rust panic caught at the boundary, a worker thread that died), never the data's fault."""

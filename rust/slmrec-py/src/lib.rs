@@ -13,7 +13,7 @@ use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use errors::IntoPyResult;
+use errors::{no_panic, IntoPyResult};
 use slmrec_core::input::Progress as CoreProgress;
 use slmrec_core::reader::ReadOptions;
 use slmrec_core::{Dataset, Format, OnBadLine, PrepareOptions, Recipe, RecipeKind};
@@ -106,14 +106,14 @@ fn prepare<'py>(
         force,
         progress: progress.map(|p| p.0.clone()),
     };
-    let result = py.detach(|| with_threads(threads, || slmrec_core::prepare(&inputs, &out_dir, &opts)))?;
-    dataset_dict(py, result.py_err(py)?)
+    let result = py.detach(|| with_threads(threads, || no_panic(|| slmrec_core::prepare(&inputs, &out_dir, &opts))))?;
+    dataset_dict(py, result.and_then(|r| r).py_err(py)?)
 }
 
 /// Loads a dataset directory; returns its arrays.
 #[pyfunction]
 fn load(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyDict>> {
-    let ds = py.detach(|| Dataset::load(&path)).py_err(py)?;
+    let ds = py.detach(|| no_panic(|| Dataset::load(&path)).and_then(|r| r)).py_err(py)?;
     dataset_dict(py, ds)
 }
 

@@ -61,7 +61,7 @@ fn check_threads(threads: Option<usize>) -> PyResult<usize> {
 /// Runs `f` with the interpreter released, on the pool of `threads`.
 fn run<T: Send>(py: Python<'_>, threads: usize, f: impl FnOnce() -> T + Send) -> PyResult<T> {
     let p = pool(threads)?;
-    Ok(py.detach(|| p.install(f)))
+    py.detach(|| crate::errors::no_panic(|| p.install(f))).py_err(py)
 }
 
 fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
@@ -292,7 +292,7 @@ impl PyLastItemBatches {
     /// Batch `b` of `order`: {"users": [B], "input_ids": [B, max_len], "target": [B]}, int64.
     fn batch<'py>(&self, py: Python<'py>, order: &EpochOrder, b: usize) -> PyResult<Bound<'py, PyDict>> {
         let ids = order.ids(b)?;
-        let out = py.detach(|| self.inner.batch(ids)).py_err(py)?; // one thread: no pool needed
+        let out = py.detach(|| crate::errors::no_panic(|| self.inner.batch(ids))).py_err(py)?.py_err(py)?; // one thread: no pool needed
         self.dict(py, out)
     }
 
@@ -382,7 +382,7 @@ impl PySequenceBatches {
     fn batch<'py>(&self, py: Python<'py>, order: &EpochOrder, b: usize) -> PyResult<Bound<'py, PyDict>> {
         let ids = order.ids(b)?;
         let epoch = order.inner.epoch();
-        let out = py.detach(|| self.inner.batch(ids, epoch)).py_err(py)?; // one thread: no pool needed
+        let out = py.detach(|| crate::errors::no_panic(|| self.inner.batch(ids, epoch))).py_err(py)?.py_err(py)?; // one thread: no pool needed
         self.dict(py, out)
     }
 
