@@ -245,3 +245,125 @@ def test_a_parquet_decoder_panic_is_a_data_format_error(tmp_path):
 def test_internal_error_is_an_exception_of_slmrec():
     assert issubclass(slmrec.InternalError, slmrec.SlmrecError)
     assert issubclass(slmrec.InternalError, Exception)
+
+
+# ----- item 5: --force replaces only a dataset directory of ours -----
+
+
+def tree(d: Path) -> list:
+    return sorted((str(p.relative_to(d)), p.read_bytes() if p.is_file() else None) for p in d.rglob("*"))
+
+
+def test_force_replaces_a_dataset_directory_with_its_candidates(tmp_path, ds):
+    (ds.path / "candidates_test_seed0_n5.npy").write_bytes(b"x")
+    again = slmrec.prepare(tmp_path / "in.txt", ds.path, recipe="none", force=True)
+    assert again.fingerprint == ds.fingerprint and not (ds.path / "candidates_test_seed0_n5.npy").exists()
+
+
+@pytest.mark.parametrize("what", ["no-stats", "foreign-stats", "subdir"])
+def test_force_refuses_a_directory_that_is_not_ours(tmp_path, what):
+    src = seq_file(tmp_path / "in.txt")
+    out = tmp_path / "thesis"
+    if what == "subdir":
+        slmrec.prepare(src, out, recipe="none")
+        (out / "chapter1").mkdir()
+        (out / "chapter1" / "text.tex").write_text("\\section{}")
+    else:
+        out.mkdir()
+        (out / "thesis.tex").write_text("years of work")
+        if what == "foreign-stats":
+            (out / "stats.json").write_text('{"mean": 3}')
+    before = tree(out)
+    with pytest.raises(slmrec.OutputExistsError, match="not a dataset directory written by slmrec-prep"):
+        slmrec.prepare(src, out, recipe="none", force=True)
+    assert tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "thesis"]
+
+
+def test_force_never_replaces_a_directory_holding_an_input(tmp_path, ds):
+    src = ds.path / "raw.txt"  # an input inside a dataset directory that would otherwise be replaceable
+    seq_file(src)
+    with pytest.raises(slmrec.OutputExistsError, match="an input of this run"):
+        slmrec.prepare(src, ds.path, recipe="none", force=True)
+    assert src.exists() and slmrec.load(ds.path).num_interactions == ds.num_interactions
+    # an input equal to the output (a file), and a --meta input inside
+    with pytest.raises(slmrec.OutputExistsError, match="an input of this run"):
+        slmrec.prepare(src, src, recipe="none", force=True)
+    assert src.exists()
+
+
+def test_force_never_goes_through_a_symlink(tmp_path, ds):
+    link = tmp_path / "link"
+    link.symlink_to(ds.path, target_is_directory=True)
+    before = tree(ds.path)
+    with pytest.raises(slmrec.OutputExistsError, match="is a symbolic link"):
+        slmrec.prepare(tmp_path / "in.txt", link, recipe="none", force=True)
+    assert link.is_symlink() and tree(ds.path) == before
+
+
+def test_cli_force_refuses_a_foreign_directory(tmp_path):
+    import subprocess
+    import sys
+
+    src = seq_file(tmp_path / "in.txt")
+    home = tmp_path / "thesis"
+    home.mkdir()
+    (home / "thesis.tex").write_text("years of work")
+    r = subprocess.run([sys.executable, "-m", "slmrec.cli", str(src), "--out", str(home), "--force", "-q"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and (home / "thesis.tex").read_text() == "years of work"
+    assert r.stderr.startswith(f"slmrec-prep: error: {home}: ") and len(r.stderr.strip().splitlines()) == 1
+
+
+# ----- item 6: an exclusive lock beside the output, for the whole prepare -----
+
+
+def test_a_second_prepare_fails_at_once_while_another_holds_the_lock(tmp_path):
+    import subprocess
+    import sys
+
+    src = seq_file(tmp_path / "in.txt")
+    out = tmp_path / "ds"
+    lock = tmp_path / ".ds.lock"  # the documented protocol: PARENT/.NAME.lock, exclusive flock
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+         "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); os.write(fd, b'4242\\n'); print('held', flush=True); "
+         "sys.stdin.read()", str(lock)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(slmrec.OutputExistsError, match=r"another process \(process 4242\) is writing this output"):
+            slmrec.prepare(src, out, recipe="none")
+        assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == [".ds.lock", "in.txt"]
+        # with force, and over an existing dataset: still refused, and the dataset untouched
+        holder_out = tmp_path / "other"
+        r = subprocess.run([sys.executable, "-m", "slmrec.cli", str(src), "--out", str(out), "--force", "-q"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "is writing this output" in r.stderr and not out.exists()
+        assert len(r.stderr.strip().splitlines()) == 1 and not holder_out.exists()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        holder.stdout.close()
+    # released: the lock file of a dead holder is taken over and removed
+    slmrec.prepare(src, out, recipe="none")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "in.txt"]
+
+
+def test_lock_is_released_and_removed_after_a_failed_run(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json\n")
+    with pytest.raises(slmrec.DataFormatError):
+        slmrec.prepare(bad, tmp_path / "ds")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"]
+
+
+# ----- item 15: no user long enough for the split -----
+
+
+def test_users_too_short_for_the_split_are_counted(tmp_path):
+    f = tmp_path / "short.txt"
+    f.write_text("1 5 6\n2 7\n3 5 6 7\n")
+    ds = slmrec.prepare(f, tmp_path / "ds", recipe="none")
+    assert ds.stats["users_too_short_for_split"] == 2

@@ -234,14 +234,17 @@ impl Dataset {
     }
 
     /// Writes the dataset directory atomically (see the module docs).
+    /// Holds the output's lock ([`OutputLock`]) while it writes; with `force`, replaces only what
+    /// [`check_output`] accepts.
     pub fn write(&mut self, out: &Path, force: bool, started: Instant) -> Result<()> {
-        check_output(out, force)?;
-        let parent = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let _lock = OutputLock::acquire(out)?;
+        self.write_locked(out, force, started)
+    }
+
+    fn write_locked(&mut self, out: &Path, force: bool, started: Instant) -> Result<()> {
+        check_output(out, force, &[])?;
+        let (parent, name) = parent_and_name(out);
         std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-        let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
         let unique = format!("{}-{}", std::process::id(), started.elapsed().as_nanos());
         let tmp = TempDir(parent.join(format!(".{name}.tmp-{unique}")));
         // An OS error while filling the hidden temporary directory (a full disk, a read-only or foreign
@@ -283,9 +286,7 @@ impl Dataset {
         write_synced(&stats_path, text.as_bytes()).map_err(in_tmp)?;
 
         if out.exists() {
-            if !force {
-                return Err(exists(out));
-            }
+            check_output(out, force, &[])?; // it may have changed while this run read its inputs
             let old = TempDir(parent.join(format!(".{name}.old-{unique}")));
             std::fs::rename(out, &old.0).map_err(|e| Error::io(out, e))?;
             std::fs::rename(&tmp.0, out).map_err(|e| Error::io(out, e))?;
@@ -513,10 +514,108 @@ pub fn check_sequences(
 /// Reads, filters and writes a dataset directory in one call; returns the dataset.
 pub fn prepare(inputs: &[PathBuf], out: &Path, opts: &PrepareOptions) -> Result<Dataset> {
     let started = Instant::now();
-    check_output(out, opts.force)?;
+    let _lock = OutputLock::acquire(out)?;
+    let all: Vec<&Path> = inputs.iter().chain(&opts.meta).map(PathBuf::as_path).collect();
+    check_output(out, opts.force, &all)?;
     let mut ds = Dataset::build(inputs, opts)?;
-    ds.write(out, opts.force, started)?;
+    ds.write_locked(out, opts.force, started)?;
     Ok(ds)
+}
+
+/// The parent directory of `out` (`.` for a bare name) and its file name.
+fn parent_and_name(out: &Path) -> (PathBuf, String) {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
+    (parent, name)
+}
+
+/// The lock path of output `out`: `PARENT/.NAME.lock`, beside the output (never inside it).
+pub fn lock_path(out: &Path) -> PathBuf {
+    let (parent, name) = parent_and_name(out);
+    parent.join(format!(".{name}.lock"))
+}
+
+/// An exclusive lock on an output directory, held for a whole prepare (or write), so that two writers of one
+/// output never interleave: the second fails at once, touching nothing.
+///
+/// The protocol (other tools, such as slmrec-train, may follow it): open or create [`lock_path`] (`PARENT/.NAME.lock`),
+/// take an exclusive, non-blocking `flock(2)` on it (Rust's `File::try_lock`, Python's
+/// `fcntl.flock(fd, LOCK_EX | LOCK_NB)`); if the path no longer names the locked file (its holder removed it in
+/// between), start again. The holder writes its process id into the file and removes the file before releasing
+/// the lock, so nothing is left behind; a file left by a killed process holds no lock and is harmless (the next
+/// holder takes it over and removes it).
+#[derive(Debug)]
+pub struct OutputLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl OutputLock {
+    /// Takes the lock of `out`, creating its parent directories; an [`Error::OutputExists`] when another process
+    /// (or another thread) holds it.
+    pub fn acquire(out: &Path) -> Result<OutputLock> {
+        use std::io::Write;
+        let (parent, _) = parent_and_name(out);
+        std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        let path = lock_path(out);
+        let cannot = |e: std::io::Error| Error::Io {
+            path: out.to_path_buf(),
+            source: std::io::Error::new(e.kind(), format!("cannot write the dataset directory: {e}")),
+        };
+        for _ in 0..64 {
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(cannot)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let holder = std::fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<u32>().ok());
+                    let who = holder.map(|p| format!(" (process {p})")).unwrap_or_default();
+                    return Err(Error::OutputExists {
+                        path: out.to_path_buf(),
+                        reason: format!(
+                            "another process{who} is writing this output (it holds the lock {})",
+                            path.display()
+                        ),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(cannot(e)),
+            }
+            if same_file(&file, &path) {
+                let _ = file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id()));
+                return Ok(OutputLock { path, _file: file });
+            }
+        }
+        Err(Error::OutputExists { path: out.to_path_buf(), reason: format!("cannot take the lock {}", path.display()) })
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        // Removed while still locked (the file closes after this), so a waiter that opened it sees a stale path.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &File, path: &Path) -> bool {
+    path.exists()
 }
 
 /// Words per independently hashed chunk of [`fingerprint`] (fixed: the value must not depend on threads).
@@ -592,12 +691,61 @@ fn exists(out: &Path) -> Error {
     Error::OutputExists { path: out.to_path_buf(), reason: "already exists; pass --force to replace it".into() }
 }
 
-fn check_output(out: &Path, force: bool) -> Result<()> {
-    if out.exists() && !force {
+/// Whether `out` may be written: it does not exist, or (`force`) it is recognisably a dataset directory
+/// written by slmrec-prep and may be replaced: a real directory (not a symbolic link) whose stats.json is ours
+/// (a JSON object with `version`, `recipe` and `interactions`), with no subdirectory (slmrec-prep writes none;
+/// one suggests a tree of someone's work), and containing none of `inputs` (nor being one). Anything else is an
+/// [`Error::OutputExists`] that says why; nothing is touched.
+pub fn check_output(out: &Path, force: bool, inputs: &[&Path]) -> Result<()> {
+    let meta = match std::fs::symlink_metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(out, e)),
+        Ok(m) => m,
+    };
+    if !force {
         return Err(exists(out));
     }
-    if out.exists() && !out.is_dir() {
-        return Err(Error::OutputExists { path: out.to_path_buf(), reason: "exists and is not a directory".into() });
+    let refuse = |reason: String| Error::OutputExists { path: out.to_path_buf(), reason };
+    if meta.file_type().is_symlink() {
+        return Err(refuse(
+            "is a symbolic link; --force replaces only a dataset directory itself, never through a link".into(),
+        ));
+    }
+    if let Ok(real_out) = out.canonicalize() {
+        for input in inputs {
+            if input.canonicalize().is_ok_and(|i| i.starts_with(&real_out)) {
+                return Err(refuse(format!(
+                    "holds {}, an input of this run; --force never replaces it (choose another --out)",
+                    input.display()
+                )));
+            }
+        }
+    }
+    if !meta.is_dir() {
+        return Err(refuse("exists and is not a directory".into()));
+    }
+    let not_ours = |why: String| {
+        refuse(format!(
+            "{why}: it is not a dataset directory written by slmrec-prep, so --force does not replace it \
+             (remove it yourself or choose another --out)"
+        ))
+    };
+    let stats = out.join(STATS);
+    let is_ours = std::fs::symlink_metadata(&stats).is_ok_and(|m| m.is_file())
+        && std::fs::read(&stats)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|v| v["version"].is_string() && v["recipe"].is_object() && v["interactions"].is_u64());
+    if !is_ours {
+        return Err(not_ours(format!("it has no {STATS} of slmrec-prep")));
+    }
+    let entries = std::fs::read_dir(out).map_err(|e| Error::io(out, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(out, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            return Err(not_ours(format!("it holds the directory {name}, which slmrec-prep does not write")));
+        }
     }
     Ok(())
 }
