@@ -367,3 +367,91 @@ def test_users_too_short_for_the_split_are_counted(tmp_path):
     f.write_text("1 5 6\n2 7\n3 5 6 7\n")
     ds = slmrec.prepare(f, tmp_path / "ds", recipe="none")
     assert ds.stats["users_too_short_for_split"] == 2
+
+
+# ----- item 8: persisted evaluation candidates are bound to their dataset and checked on load -----
+
+
+def _cands(ds, split="test", n=10, seed=0):
+    from slmrec.sampling import eval_candidates_for
+
+    return eval_candidates_for(ds, split, n=n, seed=seed)
+
+
+def _store(path: Path, arr: np.ndarray, rehash: bool = True) -> None:
+    """Writes `arr` as the candidates file and (rehash) updates the sidecar's SHA-256, so only the content check
+    stands between the file and its use."""
+    np.save(path, arr)
+    if rehash:
+        side = path.with_name(path.name + ".json")
+        bound = json.loads(side.read_text())
+        bound["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        side.write_text(json.dumps(bound))
+
+
+def test_candidates_are_uint32_with_a_sidecar_and_reused(ds):
+    users, cands = _cands(ds)
+    path = ds.path / "candidates_test_seed0_n10.npy"
+    stored = np.load(path)
+    assert stored.dtype == np.uint32 and (stored == cands).all() and cands.dtype == np.int64
+    bound = json.loads((ds.path / "candidates_test_seed0_n10.npy.json").read_text())
+    assert bound["fingerprint"] == ds.fingerprint and (bound["split"], bound["seed"], bound["n"]) == ("test", 0, 10)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        u2, c2 = _cands(ds)
+    assert (u2 == users).all() and (c2 == cands).all()
+
+
+@pytest.mark.parametrize(
+    "corrupt, reason",
+    [
+        (lambda c, ds, u: c.__setitem__((slice(None), slice(1, None)), 0), "negative 1 is 0, not an item id"),
+        (lambda c, ds, u: c.__setitem__((0, 3), ds.num_items + 1), "not an item id in 1..="),
+        (lambda c, ds, u: c.__setitem__((1, 2), c[1, 0]), "row 1 .*an item of the user's history"),  # the positive
+        (lambda c, ds, u: c.__setitem__((2, 4), ds.sequence(int(u[2]))[0]), "row 2 .*an item of the user's history"),
+        (lambda c, ds, u: c.__setitem__((3, 5), c[3, 6]), "row 3 .*a repeat of an earlier negative"),
+        (lambda c, ds, u: c.__setitem__((4, 0), c[4, 1]), "row 4 .*column 0 is \\d+, not the split's positive"),
+    ],
+    ids=["zeros", "out-of-range", "positive", "history", "repeat", "column0"],
+)
+def test_each_candidates_corruption_is_detected_and_rebuilt(ds, corrupt, reason):
+    users, good = _cands(ds)
+    path = ds.path / "candidates_test_seed0_n10.npy"
+    bad = good.astype(np.uint32)
+    corrupt(bad, ds, users)
+    _store(path, bad)
+    with pytest.warns(RuntimeWarning, match=f"{path} is not valid for this dataset: .*{reason}.*; rebuilding it"):
+        again = _cands(ds)[1]
+    assert (again == good).all() and (np.load(path) == good).all()
+
+
+def test_candidates_bound_to_dataset_split_seed_and_n(tmp_path, ds):
+    users, good = _cands(ds)
+    path = ds.path / "candidates_test_seed0_n10.npy"
+    side = path.with_name(path.name + ".json")
+    bound = json.loads(side.read_text())
+    for key, value in (("fingerprint", "0" * 16), ("seed", 1), ("n", 11), ("split", "valid")):
+        side.write_text(json.dumps(dict(bound, **{key: value})))
+        with pytest.warns(RuntimeWarning, match=f"was built for {key} = "):
+            assert (_cands(ds)[1] == good).all()
+    # a file changed without its sidecar; an old (int64, no sidecar) file; an unreadable sidecar
+    _store(path, good.astype(np.uint32)[::-1].copy(), rehash=False)
+    with pytest.warns(RuntimeWarning, match="changed after it was written"):
+        _cands(ds)
+    side.unlink()
+    np.save(path, good)
+    with pytest.warns(RuntimeWarning, match="has no candidates_test_seed0_n10.npy.json"):
+        _cands(ds)
+    side.write_text("{")
+    with pytest.warns(RuntimeWarning, match="unreadable"):
+        _cands(ds)
+    # the same file name in a rebuilt dataset (another fingerprint) is not re-used
+    other = slmrec.prepare(seq_file(tmp_path / "o.txt", length=7), tmp_path / "other", recipe="none")
+    import shutil
+
+    shutil.copy(path, other.path / path.name)
+    shutil.copy(side, other.path / side.name)
+    with pytest.warns(RuntimeWarning, match="fingerprint"):
+        _cands(other)

@@ -28,7 +28,7 @@ type PoolEntry = (usize, u32, Arc<rayon::ThreadPool>);
 static POOLS: Mutex<Vec<PoolEntry>> = Mutex::new(Vec::new());
 
 /// The cached pool of `threads` threads (0 = rayon's default) for this process.
-fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
+pub(crate) fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
     let pid = std::process::id();
     let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
     if pools.iter().any(|e| e.1 != pid) {
