@@ -1279,4 +1279,39 @@ mod tests {
         let e = err(check_sequences(p, &[1, 1], &[1, 0], &[0, 0], 1, 3, false));
         assert!(e.starts_with("x.parquet:2: row 1: item_id 0 outside 1..=3"), "{e}");
     }
+
+    #[test]
+    fn output_lock_is_exclusive_and_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("ds");
+        let first = OutputLock::acquire(&out).expect("first");
+        assert!(lock_path(&out).exists() && lock_path(&out).starts_with(dir.path()));
+        let second = OutputLock::acquire(&out).err().map(|e| e.to_string()).unwrap_or_default();
+        let want = format!("another process (process {}) is writing this output", std::process::id());
+        assert!(second.contains(&want), "{second}");
+        drop(first);
+        assert!(!lock_path(&out).exists());
+        let again = OutputLock::acquire(&out).expect("again");
+        drop(again);
+        assert_eq!(std::fs::read_dir(dir.path()).map(|d| d.count()).unwrap_or(9), 0);
+    }
+
+    #[test]
+    fn check_output_refuses_what_is_not_ours() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("thesis");
+        assert!(check_output(&out, true, &[]).is_ok()); // absent
+        std::fs::create_dir(&out).expect("mkdir");
+        let why = |force, inputs: &[&Path]| check_output(&out, force, inputs).err().map(|e| e.to_string());
+        assert!(why(false, &[]).unwrap_or_default().contains("already exists"));
+        assert!(why(true, &[]).unwrap_or_default().contains("has no stats.json of slmrec-prep"));
+        let stats = r#"{"version": "0.1.0", "recipe": {"name": "none"}, "interactions": 3}"#;
+        std::fs::write(out.join(STATS), stats).expect("stats");
+        assert_eq!(why(true, &[]), None);
+        let input = out.join("in.txt");
+        std::fs::write(&input, "1 2 3").expect("input");
+        assert!(why(true, &[&input]).unwrap_or_default().contains("an input of this run"));
+        std::fs::create_dir(out.join("sub")).expect("sub");
+        assert!(why(true, &[]).unwrap_or_default().contains("the directory sub"));
+    }
 }
