@@ -225,9 +225,10 @@ def test_footer_claiming_more_rows_than_its_pages_hold(tmp_path):
         slmrec.load(tmp_path / "ds")
 
 
-def test_a_parquet_decoder_panic_is_a_data_format_error(tmp_path):
-    # Found by mutating our own files: the parquet crate panics on some corrupt pages; that reaches Python as
-    # DataFormatError naming the file, never as pyo3's PanicException (a BaseException).
+def test_a_mutant_that_panicked_the_parquet_decoder_is_a_data_format_error(tmp_path):
+    # Found by mutating our own files: the parquet crate panicked on this one ("Decoder for dict should have been
+    # set"), which reached Python as pyo3's PanicException (a BaseException). The page walk now refuses it before
+    # decoding; a decoder panic that still got through would be "corrupt Parquet file (the decoder failed: ...)".
     (tmp_path / "fz.txt").write_text("".join(f"{u} " + " ".join(str((u * 7 + k * 3) % 50 + 1) for k in range(8)) + "\n"
                                             for u in range(1, 40)))
     slmrec.prepare(tmp_path / "fz.txt", tmp_path / "ds", recipe="none")
@@ -238,7 +239,7 @@ def test_a_parquet_decoder_panic_is_a_data_format_error(tmp_path):
         assert b[pos] == old
         b[pos] = new
     f.write_bytes(bytes(b))
-    with pytest.raises(slmrec.DataFormatError, match=r"interactions.parquet:0: corrupt Parquet file \(the decoder failed"):
+    with pytest.raises(slmrec.DataFormatError, match=r"interactions.parquet:0: corrupt Parquet file"):
         slmrec.load(tmp_path / "ds")
 
 
@@ -455,3 +456,21 @@ def test_candidates_bound_to_dataset_split_seed_and_n(tmp_path, ds):
     shutil.copy(side, other.path / side.name)
     with pytest.warns(RuntimeWarning, match="fingerprint"):
         _cands(other)
+
+
+def test_a_page_header_claiming_2gb_is_refused_before_any_allocation(tmp_path):
+    import resource
+
+    slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="none")
+    f = tmp_path / "ds" / "interactions.parquet"
+    b = bytearray(f.read_bytes())
+    assert b[4] == 0x15 and b[6] == 0x15  # the first page header: type, then uncompressed_page_size (i32)
+    i = 7
+    while b[i] & 0x80:
+        i += 1
+    b[6 : i + 1] = b"\x15" + zigzag_varint(2**31 - 1)
+    f.write_bytes(bytes(b))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(slmrec.DataFormatError, match="claims 2147483647 bytes uncompressed from"):
+        slmrec.load(tmp_path / "ds")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB: the crate took 2 GB

@@ -930,6 +930,7 @@ impl<'p> ParquetIn<'p> {
                 ),
             ));
         }
+        check_pages(path, &r, size)?;
         Ok(Self { path, r, rows: claimed as usize })
     }
 
@@ -1183,6 +1184,210 @@ impl<'p> ParquetIn<'p> {
     }
 }
 
+/// The largest uncompressed page a page header may claim: 64 MiB, or 4096 times its compressed size (writers
+/// cut pages at about 1 MiB; no codec on real data comes near that ratio). The parquet crate allocates what a
+/// header claims (up to 2 GiB a page) before it decompresses; this bounds it by the file.
+const MAX_PAGE_FLOOR: u64 = 64 << 20;
+const MAX_PAGE_RATIO: u64 = 4096;
+
+/// Walks the page headers of every column chunk of `r` (a file of `size` bytes) before anything is decoded:
+/// each chunk must lie inside the file, each page inside its chunk, and no page may claim more than
+/// [`MAX_PAGE_FLOOR`] or [`MAX_PAGE_RATIO`] times its compressed size uncompressed.
+fn check_pages(path: &Path, r: &SerializedFileReader<File>, size: u64) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let corrupt = |why: String| Error::format(path, 0, format!("corrupt Parquet file: {why}"));
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf: Vec<u8> = Vec::new();
+    for (g, rg) in r.metadata().row_groups().iter().enumerate() {
+        for c in rg.columns() {
+            let name = c.column_path().string();
+            let start = match c.dictionary_page_offset() {
+                Some(d) if d > 0 => d.min(c.data_page_offset()),
+                _ => c.data_page_offset(),
+            };
+            let len = c.compressed_size();
+            let end = start.checked_add(len).filter(|&e| start >= 0 && len >= 0 && e as u64 <= size);
+            let Some(end) = end else {
+                return Err(corrupt(format!("the chunk of column {name} in row group {g} lies outside the file")));
+            };
+            let (mut pos, end) = (start as u64, end as u64);
+            while pos < end {
+                let mut want = 256u64;
+                let (head, unc, comp) = loop {
+                    let n = want.min(end - pos) as usize;
+                    buf.resize(n, 0);
+                    f.seek(SeekFrom::Start(pos)).map_err(|e| Error::io(path, e))?;
+                    f.read_exact(&mut buf).map_err(|e| Error::io(path, e))?;
+                    match page_header_sizes(&buf) {
+                        Some(Ok(v)) => break v,
+                        Some(Err(())) => {
+                            return Err(corrupt(format!("a bad page header in column {name}, row group {g}")));
+                        }
+                        None if (n as u64) < end - pos => want = want.saturating_mul(16),
+                        None => {
+                            return Err(corrupt(format!("a truncated page header in column {name}, row group {g}")))
+                        }
+                    }
+                };
+                let (unc, comp) = (unc as u64, comp as u64);
+                if pos + head + comp > end {
+                    return Err(corrupt(format!("a page of column {name} in row group {g} runs past its chunk")));
+                }
+                if unc > MAX_PAGE_FLOOR.max(comp.saturating_mul(MAX_PAGE_RATIO)) {
+                    return Err(corrupt(format!(
+                        "a page of column {name} in row group {g} claims {unc} bytes uncompressed from {comp}"
+                    )));
+                }
+                pos += head + comp;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// (header length, uncompressed_page_size, compressed_page_size) of the Thrift-compact `PageHeader` at the start
+/// of `b`: None when `b` ends first (read more), Some(Err) when it is not a valid header.
+fn page_header_sizes(b: &[u8]) -> Option<std::result::Result<(u64, i32, i32), ()>> {
+    let mut t = Thrift { b, pos: 0 };
+    let (mut unc, mut comp) = (None, None);
+    let mut last = 0i16;
+    loop {
+        let h = match t.byte() {
+            Ok(h) => h,
+            Err(e) => return e.map(Err),
+        };
+        if h == 0 {
+            break;
+        }
+        let kind = h & 0x0f;
+        let id = if h >> 4 == 0 {
+            match t.varint() {
+                Ok(v) => ((v >> 1) as i64 ^ -((v & 1) as i64)) as i16,
+                Err(e) => return e.map(Err),
+            }
+        } else {
+            last.wrapping_add((h >> 4) as i16)
+        };
+        last = id;
+        if (id == 2 || id == 3) && kind == 5 {
+            let v = match t.varint() {
+                Ok(v) => ((v >> 1) as i64 ^ -((v & 1) as i64)) as i32,
+                Err(e) => return e.map(Err),
+            };
+            if v < 0 {
+                return Some(Err(()));
+            }
+            if id == 2 {
+                unc = Some(v)
+            } else {
+                comp = Some(v)
+            }
+        } else if let Err(e) = t.skip(kind, 0) {
+            return e.map(Err);
+        }
+    }
+    match (unc, comp) {
+        (Some(u), Some(c)) => Some(Ok((t.pos as u64, u, c))),
+        _ => Some(Err(())),
+    }
+}
+
+/// A reader of Thrift's compact protocol that only skips; errors: `None` = out of bytes, `Some(())` = invalid.
+struct Thrift<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+type Need = Option<()>;
+
+impl Thrift<'_> {
+    fn byte(&mut self) -> std::result::Result<u8, Need> {
+        let v = *self.b.get(self.pos).ok_or(None)?;
+        self.pos += 1;
+        Ok(v)
+    }
+    fn varint(&mut self) -> std::result::Result<u64, Need> {
+        let mut v = 0u64;
+        for shift in (0..70).step_by(7) {
+            let x = self.byte()?;
+            if shift >= 64 {
+                return Err(Some(()));
+            }
+            v |= ((x & 0x7f) as u64) << shift;
+            if x & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(Some(()))
+    }
+    fn advance(&mut self, n: u64) -> std::result::Result<(), Need> {
+        let end = (self.pos as u64).checked_add(n).ok_or(Some(()))?;
+        if end > self.b.len() as u64 {
+            return Err(None);
+        }
+        self.pos = end as usize;
+        Ok(())
+    }
+    /// Skips a value of compact type `kind` (in a struct field: booleans carry no payload).
+    fn skip(&mut self, kind: u8, depth: u32) -> std::result::Result<(), Need> {
+        if depth > 32 {
+            return Err(Some(()));
+        }
+        match kind {
+            1 | 2 => Ok(()),
+            3 => self.advance(1),
+            4..=6 => self.varint().map(|_| ()),
+            7 => self.advance(8),
+            8 => {
+                let n = self.varint()?;
+                self.advance(n)
+            }
+            9 | 10 => {
+                let h = self.byte()?;
+                let n = if h >> 4 == 15 { self.varint()? } else { (h >> 4) as u64 };
+                self.elements(h & 0x0f, n, depth)
+            }
+            11 => {
+                let n = self.varint()?;
+                if n == 0 {
+                    return Ok(());
+                }
+                let kv = self.byte()?;
+                for _ in 0..n {
+                    self.element(kv >> 4, depth)?;
+                    self.element(kv & 0x0f, depth)?;
+                }
+                Ok(())
+            }
+            12 => loop {
+                let h = self.byte()?;
+                if h == 0 {
+                    return Ok(());
+                }
+                if h >> 4 == 0 {
+                    self.varint()?;
+                }
+                self.skip(h & 0x0f, depth + 1)?;
+            },
+            _ => Err(Some(())),
+        }
+    }
+    fn elements(&mut self, kind: u8, n: u64, depth: u32) -> std::result::Result<(), Need> {
+        for _ in 0..n {
+            self.element(kind, depth)?;
+        }
+        Ok(())
+    }
+    /// An element of a list, set or map: booleans take one byte there.
+    fn element(&mut self, kind: u8, depth: u32) -> std::result::Result<(), Need> {
+        if kind == 1 || kind == 2 {
+            self.advance(1)
+        } else {
+            self.skip(kind, depth + 1)
+        }
+    }
+}
+
 /// (bit width, signed) of an integer column (plain INT32/INT64 or an INTEGER/INT_n/UINT_n annotation);
 /// None for anything else (a timestamp, a date, a decimal, a float, a string).
 fn int_kind(d: &parquet::schema::types::ColumnDescriptor) -> Option<(u8, bool)> {
@@ -1313,5 +1518,18 @@ mod tests {
         assert!(why(true, &[&input]).unwrap_or_default().contains("an input of this run"));
         std::fs::create_dir(out.join("sub")).expect("sub");
         assert!(why(true, &[]).unwrap_or_default().contains("the directory sub"));
+    }
+
+    #[test]
+    fn page_header_sizes_reads_the_compact_header() {
+        // type DICTIONARY_PAGE (2), uncompressed 24, compressed 26, a dictionary header struct {1: i32 3}, stop
+        let h = [0x15, 0x04, 0x15, 0x30, 0x15, 0x34, 0x3c, 0x15, 0x06, 0x00, 0x00];
+        assert_eq!(page_header_sizes(&h), Some(Ok((11, 24, 26))));
+        for cut in 0..h.len() {
+            assert_eq!(page_header_sizes(&h[..cut]), None, "cut {cut}");
+        }
+        assert_eq!(page_header_sizes(&[0x15, 0x04, 0x00]), Some(Err(()))); // no sizes
+        assert_eq!(page_header_sizes(&[0x15, 0x04, 0x15, 0x01, 0x15, 0x34, 0x00]), Some(Err(()))); // negative
+        assert_eq!(page_header_sizes(&[0x1f, 0x00]), Some(Err(()))); // an unknown type
     }
 }
