@@ -13,6 +13,7 @@ from slmrec.errors import (
     ConfigError,
     DataFormatError,
     EmptyDatasetError,
+    InternalError,
     OutputExistsError,
     SlmrecError,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "DataFormatError",
     "Dataset",
     "EmptyDatasetError",
+    "InternalError",
     "OutputExistsError",
     "SlmrecError",
     "load",
