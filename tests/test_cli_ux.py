@@ -1,0 +1,79 @@
+"""The CLIs' surfaces (issue 19): honest --help with each preset's defaults, --print-config, suggestions for a
+mistyped key, --version, and the messages a new user meets."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+import slmrec
+from slmrec import config, train_cli
+
+
+@pytest.fixture(autouse=True)
+def _wide(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100000")  # argparse wraps help (and breaks at hyphens) to the terminal width
+
+
+def _help(capsys, *argv) -> str:
+    with pytest.raises(SystemExit) as e:
+        train_cli.main([*argv, "--help"])
+    assert e.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines: compare on single spaces
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small", "paper"])
+def test_help_shows_every_key_whole_with_the_presets_default(capsys, preset):
+    text = _help(capsys, "--preset", preset) if preset != "small" else _help(capsys)
+    comments = config.field_comments()
+    for key, value in config.keys(config.preset(preset)).items():
+        shown = json.dumps(value) if isinstance(value, (bool, str)) else value
+        assert f"--{key} " in text
+        assert f"{' '.join(comments[key].split())} (default: {shown})" in text, key
+
+
+def test_help_snapshot_of_a_continued_comment(capsys):
+    text = _help(capsys, "--preset", "tiny")
+    assert ('--sasrec.positions STR "last": CE on each example\'s last item (the code\'s; examples per '
+            'data.train_mode) | "all": CE at every position of max_len windows tiling each user\'s train part '
+            '(SASRec\'s own training) (default: "last")') in text
+    assert "--sasrec.epochs INT training epochs (the budget when sasrec.steps is 0) (default: 6)" in text
+    assert "defaults of --preset tiny" in text
+
+
+def test_comments_continued_on_the_next_line_are_kept():
+    assert config.field_comments()["sasrec.negatives"].endswith("(0 = full softmax over every item)")
+
+
+def test_print_config_prints_the_resolved_config(capsys):
+    assert train_cli.main(["--preset", "small", "--print-config", "--sasrec.epochs", "9", "teacher.lr=3e-4"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    want = config.override(config.preset("small"), {"sasrec.epochs": "9", "teacher.lr": "3e-4"}).to_dict()
+    assert got == want
+
+
+def test_a_mistyped_key_suggests_the_nearest(capsys):
+    assert train_cli.main(["--preset", "tiny", "--sasrec.epoch", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err == "slmrec-train: error: unrecognized arguments: --sasrec.epoch; did you mean --sasrec.epochs?\n"
+    assert train_cli.main(["--preset", "tiny", "--teacher.max_len", "3"]) == 2
+    assert "did you mean --data.max_len?" in capsys.readouterr().err
+    assert train_cli.main(["--preset", "tiny", "sasrec.epoch=3"]) == 2
+    assert capsys.readouterr().err == ("slmrec-train: error: unknown config key 'sasrec.epoch'; "
+                                       "did you mean sasrec.epochs?\n")
+
+
+def test_suggest():
+    assert config.suggest("teacher.lrr") == "teacher.lr"
+    assert config.suggest("eval.negative") == "eval.negatives"
+    assert config.suggest("zzz") is None
+
+
+@pytest.mark.parametrize("module,prog", [("slmrec.train_cli", "slmrec-train"), ("slmrec.cli", "slmrec-prep")])
+def test_version(module, prog):
+    r = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    assert r.stdout == f"{prog} {slmrec.__version__}\n"
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", slmrec.__version__)
