@@ -77,3 +77,39 @@ def test_version(module, prog):
     assert r.returncode == 0
     assert r.stdout == f"{prog} {slmrec.__version__}\n"
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", slmrec.__version__)
+
+
+def test_stages_without_their_inputs_say_what_they_need(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train_cli.main(["--preset", "tiny", "--stages", "student", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        "slmrec-train: error: --stages student: student needs the sasrec and teacher stages; add sasrec, teacher to "
+        "--stages, or copy finished ones from another run on the same data with --reuse RUN_DIR\n")
+    assert not out.exists()
+    assert train_cli.main(["--preset", "tiny", "--stages", "sasrec,student_nokd,probe", "--out", str(out)]) == 2
+    assert "probe needs the sasrec and teacher stages; add teacher to --stages" in capsys.readouterr().err
+
+
+def test_weights_that_do_not_fit_name_the_config_key(tmp_path):
+    torch = pytest.importorskip("torch")
+    from slmrec import checkpoint
+    from slmrec.errors import CheckpointError
+
+    written = config.preset("tiny")
+    now = config.override(written, {"sasrec.hidden": "8", "run.progress": "false"})
+    path = tmp_path / "best.safetensors"
+    checkpoint.save_weights({"w.weight": torch.zeros(2, written.sasrec.hidden)}, path, config=written)
+    model = torch.nn.Module()
+    model.w = torch.nn.Linear(now.sasrec.hidden, 2, bias=False)
+    with pytest.raises(CheckpointError) as e:
+        checkpoint.load_weights(model, path, config=now)
+    assert str(e.value) == (f"{path}: w.weight has shape (2, 16), the model (2, 8); it was written with other "
+                            "settings (sasrec.hidden 16 there, 8 here); run with those, or train the stage again "
+                            "in another --out")
+    assert "delete" not in str(e.value)
+    model.v = torch.nn.Linear(1, 1)
+    with pytest.raises(CheckpointError, match=r"unexpected \[\]\); it was written with other settings \(sasrec"):
+        checkpoint.load_weights(model, path, config=now)
+    checkpoint.save_weights({"w.weight": torch.zeros(2, 16)}, path)  # nothing recorded
+    with pytest.raises(CheckpointError, match="another config or version of slmrec"):
+        checkpoint.load_weights(model, path, config=now)

@@ -187,7 +187,7 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
             state["best"], state["best_step"], state["since_best"] = m[select], state["global_step"], 0
             weights = checkpoint.gathered_trainable_state(accelerator, model)  # every process (FSDP gathers)
             if main:
-                checkpoint.save_weights(weights, best_path)
+                checkpoint.save_weights(weights, best_path, config=cfg)
         accelerator.wait_for_everyone()
 
     crash_at = _crash_step(stage.name)
@@ -266,7 +266,7 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
     if state["best_step"] < 0:  # no training step at all (epochs = 0): the initial model is the best
         validate_and_keep_best()
     accelerator.wait_for_everyone()
-    checkpoint.load_weights(accelerator.unwrap_model(model), best_path)
+    checkpoint.load_weights(accelerator.unwrap_model(model), best_path, config=cfg)
     accelerator.free_memory()
     return state
 
@@ -345,7 +345,7 @@ class Pipeline:
         """The trained teacher (best weights), for distillation and the probe."""
         torch.manual_seed(self.cfg.run.seed)
         model = self.llmrec(self.cfg.llm.teacher_layers)
-        checkpoint.load_weights(model, self.stage_output("teacher", "best.safetensors"))
+        checkpoint.load_weights(model, self.stage_output("teacher", "best.safetensors"), config=self.cfg)
         if frozen:
             model.eval().requires_grad_(False)
         return model.to(self.acc.device)

@@ -148,6 +148,7 @@ def main(argv=None) -> int:
             if not p.exists():
                 raise ConfigError(f"--data {p}: no such file or directory")
         rundir.check_out(run_dir, force=args.force, resume=args.resume, inputs=data_paths)
+        _check_upstream(cfg, run_dir, args)
         if not data_paths and args.resume:
             source = rundir.bound_source(run_dir).get("path")
             data_paths = [Path(source)] if source else []
@@ -236,6 +237,26 @@ def _prepare_data(cfg, data_paths: list[Path], run_dir: Path) -> None:
     raw = run_dir / "synthetic.json.gz"
     generate_reviews(raw, n_users=cfg.data.synth_users, n_items=cfg.data.synth_items or None, seed=cfg.data.seed)
     slmrec.prepare([str(raw)], target)
+
+
+# the earlier stages whose outputs a stage reads (SASRec's item table; the trained teacher)
+NEEDS = {"sasrec": (), "teacher": ("sasrec",), "student": ("sasrec", "teacher"), "student_nokd": ("sasrec",),
+         "probe": ("sasrec", "teacher")}
+
+
+def _check_upstream(cfg, run_dir: Path, args) -> None:
+    """Refuses, before anything is written, stages whose inputs neither this run trains nor RUN_DIR or --reuse has."""
+    stages = cfg.stages()
+    if args.reuse:  # _reuse checks that the other run finished them
+        return
+    have = set(stages) | ({s for s in NEEDS if (run_dir / s / "result.json").is_file()} if not args.force else set())
+    for stage in stages:
+        missing = [s for s in NEEDS[stage] if s not in have]
+        if missing:
+            need = " and ".join(NEEDS[stage])
+            raise ConfigError(f"--stages {cfg.run.stages}: {stage} needs the {need} stage"
+                              f"{'s' if len(NEEDS[stage]) > 1 else ''}; add {', '.join(missing)} to --stages, or "
+                              f"copy finished ones from another run on the same data with --reuse RUN_DIR")
 
 
 # the config keys (dotted prefixes) a stage's result depends on: a stage is reused only when all of them are equal
