@@ -113,3 +113,49 @@ def test_weights_that_do_not_fit_name_the_config_key(tmp_path):
     checkpoint.save_weights({"w.weight": torch.zeros(2, 16)}, path)  # nothing recorded
     with pytest.raises(CheckpointError, match="another config or version of slmrec"):
         checkpoint.load_weights(model, path, config=now)
+
+
+def test_a_sasrec_only_run_reports_only_sasrec(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train_cli.main(["--preset", "tiny", "--stages", "sasrec", "--out", str(out), "--run.progress", "false",
+                           "--sasrec.epochs", "1"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == f"wrote {out}/: config.json, metrics.json, results.md, curves.png, sasrec/, data/, synthetic.json.gz"
+    for name in ("config.json", "metrics.json", "results.md", "curves.png", "sasrec", "data", "synthetic.json.gz"):
+        assert (out / name).exists()
+    md = (out / "results.md").read_text()
+    assert "SASRec only (no LLM stage); 1 positive + 49 fixed negatives" in md
+    for word in ("teacher", "student", "probe", "Backbone"):
+        assert word not in md
+    assert "Plots: `curves.png` (training loss, validation metric).\n" in md
+
+
+def _fake_run(run_dir, evals=True, probe=None):
+    from slmrec import checkpoint
+
+    metrics = {"hr@10": 0.5, "ndcg@10": 0.3, "mrr": 0.2}
+    (run_dir / "sasrec").mkdir(parents=True)
+    checkpoint.write_json(run_dir / "sasrec" / "history.json",
+                          {"losses": [{"step": 1, "ce": 2.0, "loss": 2.0}, {"step": 2, "ce": 1.5, "loss": 1.5}],
+                           "evals": [{"step": 2, "mrr": 0.2}] if evals else []})
+    if probe:
+        (run_dir / "probe").mkdir()
+        checkpoint.write_json(run_dir / "probe" / "result.json",
+                              {"layers": probe, "test": {str(k): metrics for k in probe}})
+
+
+def test_plots_warn_nothing_and_the_probe_has_integer_ticks(tmp_path, monkeypatch):
+    import warnings
+
+    from slmrec import report
+
+    figures = {}
+    real = report._save_fig
+    monkeypatch.setattr(report, "_save_fig", lambda fig, path: (figures.__setitem__(path.name, fig), real(fig, path)))
+    _fake_run(tmp_path, evals=False, probe=[1, 2, 3, 4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "No artists with labels found to put in legend"
+        report.plot_curves(tmp_path, "mrr")
+        assert report.plot_probe(tmp_path) is True
+    assert list(figures["probe.png"].axes[0].get_xticks()) == [1, 2, 3, 4]
+    assert (tmp_path / "probe.png").is_file()

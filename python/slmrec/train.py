@@ -438,6 +438,6 @@ class Pipeline:
             else:
                 results[name] = self.run_stage(name)
         if self.acc.is_main_process:
-            report.write_all(self.run_dir, self.cfg)
+            self.report_files = report.write_all(self.run_dir, self.cfg)  # names, for the CLI's last line
         self.acc.wait_for_everyone()
         return results

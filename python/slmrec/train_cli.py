@@ -183,14 +183,19 @@ def main(argv=None) -> int:
             if args.reuse:
                 _reuse(cfg, Path(args.reuse), run_dir, dataset)
         acc.wait_for_everyone()
-        results = Pipeline(cfg, dataset, run_dir, acc).run()
+        pipeline = Pipeline(cfg, dataset, run_dir, acc)
+        results = pipeline.run()
         if acc.is_main_process:
             for name, r in results.items():
                 if name != "probe":
                     t = r["test"]
                     print(f"{name:>13}: test hr@10 {t['hr@10']:.4f} ndcg@10 {t['ndcg@10']:.4f} mrr {t['mrr']:.4f} "
                           f"full_hr@10 {t.get('full_hr@10', float('nan')):.4f}")
-            print(f"wrote {run_dir}/metrics.json, results.md, curves.png")
+            files = ([] if args.resume else ["config.json"]) + pipeline.report_files
+            files += [f"{s}/" for s in cfg.stages()] + ([] if prepared else ["data/"])  # stage outputs, dataset
+            if not data_paths and not args.resume:
+                files.append("synthetic.json.gz")  # the raw synthetic reviews the dataset was prepared from
+            print(f"wrote {run_dir}/: {', '.join(files)}")
         return 0
     except (SlmrecError, OSError) as e:
         _cleanup(created, run_dir)
