@@ -159,3 +159,44 @@ def test_plots_warn_nothing_and_the_probe_has_integer_ticks(tmp_path, monkeypatc
         assert report.plot_probe(tmp_path) is True
     assert list(figures["probe.png"].axes[0].get_xticks()) == [1, 2, 3, 4]
     assert (tmp_path / "probe.png").is_file()
+
+
+def test_the_training_bar_leaves_evaluation_out_of_its_eta():
+    import io
+
+    from tqdm import tqdm
+
+    pytest.importorskip("torch")
+    from slmrec.train import exclude_from_eta
+
+    clock = [0.0]
+    bar = tqdm(total=10, file=io.StringIO(), mininterval=0, miniters=1)
+    bar._time = lambda: clock[0]
+    bar.start_t = bar.last_print_t = 0.0
+    clock[0] = 1.0
+    bar.update(1)
+    clock[0] = 101.0  # a 100-second evaluation
+    exclude_from_eta(bar, 100.0)
+    clock[0] = 102.0
+    bar.update(1)
+    d = bar.format_dict
+    assert d["elapsed"] == pytest.approx(2.0)
+    assert (d["total"] - d["n"]) / d["rate"] == pytest.approx(8.0)  # the ETA: 8 steps at 1 step/s
+    bar.close()
+
+
+@pytest.mark.parametrize("progress,users,shown", [(True, 6, True), (True, 5, False), (False, 6, False)])
+def test_a_large_evaluation_says_so_first(monkeypatch, capsys, progress, users, shown):
+    torch = pytest.importorskip("torch")
+    from accelerate import Accelerator
+
+    from slmrec import evaluate as ev
+
+    monkeypatch.setattr(ev, "PROGRESS_MIN_USERS", 5)
+    data = ev.EvalSet("valid", torch.arange(users), torch.ones(users, 3, dtype=torch.long),
+                      torch.tensor([[1, 2, 3]] * users), torch.zeros(users, 1, dtype=torch.long))
+    table = torch.randn(4, 2)
+    ev.evaluate(Accelerator(cpu=True), lambda ids: {"": torch.ones(len(ids), 2)}, table, data, batch_size=4,
+                progress=progress)
+    err = capsys.readouterr().err
+    assert err == (f"evaluating valid: {users} users\n" if shown else "")
