@@ -200,3 +200,22 @@ def test_a_large_evaluation_says_so_first(monkeypatch, capsys, progress, users, 
                 progress=progress)
     err = capsys.readouterr().err
     assert err == (f"evaluating valid: {users} users\n" if shown else "")
+
+
+def test_raw_data_says_how_it_was_prepared(tmp_path, capsys):
+    from slmrec.synth import generate_reviews
+
+    raw = tmp_path / "raw.json.gz"
+    generate_reviews(raw, n_users=300, seed=0)
+    out = tmp_path / "run"
+    assert train_cli.main(["--preset", "tiny", "--data", str(raw), "--stages", "sasrec", "--sasrec.epochs", "0",
+                           "--out", str(out), "--run.progress", "false"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("prepared --data with slmrec-prep's default recipe kcore (item_min 5, user_min 5); for another "
+                      "(--recipe, --user-min, --item-min, --min-rating) run slmrec-prep INPUT... --out DIR first and "
+                      "pass --data DIR")
+    from slmrec.cli import _summary
+
+    ds = slmrec.load(out / "data")
+    assert err[1:1 + len(_summary(ds, 0).splitlines())] == _summary(ds, ds.stats["elapsed_seconds"]).splitlines()
+    assert err[1].startswith("  inputs ") and any(line.startswith("  k-core dropped") for line in err)

@@ -235,13 +235,26 @@ def _prepare_data(cfg, data_paths: list[Path], run_dir: Path) -> None:
     if _is_prepared(target):
         return
     if data_paths:
-        slmrec.prepare([str(p) for p in data_paths], target)
+        ds = slmrec.prepare([str(p) for p in data_paths], target)
+        _say_how_prepared(ds)
         return
     from slmrec.synth import generate_reviews
 
     raw = run_dir / "synthetic.json.gz"
     generate_reviews(raw, n_users=cfg.data.synth_users, n_items=cfg.data.synth_items or None, seed=cfg.data.seed)
     slmrec.prepare([str(raw)], target)
+
+
+def _say_how_prepared(ds) -> None:
+    """Raw --data was prepared with slmrec-prep's defaults: which recipe, the prep summary, and where to change it."""
+    from slmrec.cli import _summary
+
+    recipe = ds.stats.get("recipe") or {}
+    settings = ", ".join(f"{k} {v}" for k, v in recipe.items() if k != "name" and v is not None)
+    print(f"prepared --data with slmrec-prep's default recipe {recipe.get('name')} ({settings}); for another "
+          "(--recipe, --user-min, --item-min, --min-rating) run slmrec-prep INPUT... --out DIR first and pass "
+          "--data DIR", file=sys.stderr)
+    print(_summary(ds, ds.stats.get("elapsed_seconds", 0.0)), file=sys.stderr, flush=True)
 
 
 # the earlier stages whose outputs a stage reads (SASRec's item table; the trained teacher)
