@@ -219,3 +219,23 @@ def test_raw_data_says_how_it_was_prepared(tmp_path, capsys):
     ds = slmrec.load(out / "data")
     assert err[1:1 + len(_summary(ds, 0).splitlines())] == _summary(ds, ds.stats["elapsed_seconds"]).splitlines()
     assert err[1].startswith("  inputs ") and any(line.startswith("  k-core dropped") for line in err)
+
+
+def test_help_slmrec_opens_with_a_quickstart_and_the_api_first(tmp_path, monkeypatch):
+    import pydoc
+    import textwrap
+
+    doc = slmrec.__doc__
+    assert doc.index("Quickstart (prepare -> load -> sample -> train)") < doc.index("Public API") < doc.index("errors:")
+    text = pydoc.render_doc(slmrec, renderer=pydoc.plaintext)
+    assert text.index("Quickstart") < text.index("CLASSES")  # the exception classes come after it
+    assert slmrec.__all__[:3] == ["prepare", "load", "Dataset"]
+    # the quickstart's data part runs as written (training is the tiny run tests/test_train.py covers)
+    from slmrec.synth import generate_reviews
+
+    monkeypatch.chdir(tmp_path)
+    generate_reviews(tmp_path / "reviews.json.gz", n_users=200, seed=0)
+    code = textwrap.dedent(doc.split("::", 1)[1].split("    # train:", 1)[0])
+    ns: dict = {}
+    exec(code, ns)
+    assert ns["negatives"].shape == (2, 10) and set(ns["batch"]) == {"users", "input_ids", "target"}
