@@ -101,7 +101,8 @@ def test_prep_killed_at_random_points(tmp_path, prep_input):
             # Absent. A SIGKILL leaves the hidden temporary directory behind (nothing can remove it then), but
             # never anything under the output's name; a rerun without --force succeeds, and removes it (its
             # process is gone).
-            assert all(n.startswith(".ds.tmp-") for n in _hidden(parent)), _hidden(parent)
+            # (and the output's lock file, which holds no lock once its process is gone)
+            assert all(n.startswith(".ds.tmp-") or n == ".ds.lock" for n in _hidden(parent)), _hidden(parent)
             assert sorted(os.listdir(parent)) == _hidden(parent)
             r = subprocess.run([*PREP, *args, "--out", str(out), "-q"], capture_output=True, text=True, timeout=300)
             assert r.returncode == 0, r.stderr

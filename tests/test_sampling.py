@@ -456,20 +456,28 @@ def test_eval_candidates_are_persisted_and_reused(real):
     assert (users == np.flatnonzero(lengths >= 3)).all()
     assert (cands[:, 0] == ds.items[ds.offsets[users + 1] - 2]).all()
     check_negatives(ds.offsets, ds.items, ds.num_items, users, cands[:, 1:], 99)
-    # re-used: a marked (but consistent) file comes back as it is
-    marked = cands.copy()
+    # stored as uint32, bound to the dataset by a sidecar; re-used as they are
+    assert np.load(path).dtype == np.uint32 and (ds.path / "candidates_valid_seed3_n99.npy.json").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = eval_candidates_for(ds, "valid", n=99, seed=3)[1]
+    assert again.dtype == np.int64 and (again == cands).all()
+    # a changed file is not used (a duplicate negative here): rebuilt with a warning (test_dataset_trust.py has
+    # every corruption)
+    marked = cands.astype(np.uint32)
     marked[0, 1] = marked[0, 2]
     np.save(path, marked)
-    assert (eval_candidates_for(ds, "valid", n=99, seed=3)[1] == marked).all()
+    with pytest.warns(RuntimeWarning, match="changed after it was written"):
+        assert (eval_candidates_for(ds, "valid", n=99, seed=3)[1] == cands).all()
     # test split: other positives, independent negatives, its own file
     tu, tc = eval_candidates_for(ds, "test", n=99, seed=3)
     assert (tc[:, 0] == ds.items[ds.offsets[tu + 1] - 1]).all() and (tc[:, 1:] != cands[:, 1:]).any()
     assert (ds.path / "candidates_test_seed3_n99.npy").exists()
     # a file that does not match is rebuilt, with a warning, to the deterministic candidates
-    bad = cands.copy()
+    bad = cands.astype(np.uint32)
     bad[5, 0] += 1
     np.save(path, bad)
-    with pytest.warns(RuntimeWarning, match="does not match"):
+    with pytest.warns(RuntimeWarning, match="changed after it was written"):
         again = eval_candidates_for(ds, "valid", n=99, seed=3)[1]
     assert (again == cands).all()
     np.save(path, cands[:, :50])

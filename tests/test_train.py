@@ -284,3 +284,48 @@ def test_the_loss_options_run_through_the_cli(tmp_path):
     student = json.loads((out / "student" / "history.json").read_text())["losses"]
     assert all(x["logit_kd"] >= 0 and math.isfinite(x["cos"]) for x in student)
     assert student[0]["ms"] == pytest.approx(math.log(items), rel=1e-4)  # one zero-init head on the tiny preset
+
+
+def test_the_teacher_cache_gives_the_online_loss_and_gradients(tiny_run):
+    """Cached teacher states = the teacher's forward pass (up to float rounding), loss and gradients alike."""
+    import torch
+
+    import slmrec
+    from slmrec import config as configs
+    from slmrec.distill import block_pairs, slmrec_loss
+    from slmrec.teacher_cache import TeacherCache
+    from slmrec.train import Pipeline, _batches
+
+    cfg = configs.load(tiny_run / "config.json")
+    pipe = Pipeline(cfg, slmrec.load(tiny_run / "data"), tiny_run)
+    teacher = pipe.teacher(frozen=True)
+    pairs = block_pairs(cfg.llm.teacher_layers, cfg.llm.student_layers, cfg.distill.blocks)
+    every = _batches(cfg, pipe.dataset, cfg.student, pipe.acc, every=True)
+    cache = TeacherCache(teacher, every, [t for _, t in pairs], pipe.acc.device, pipe.acc.autocast)
+    assert len(cache) == len({r.tobytes() for b in every.epoch(0) for r in b["input_ids"]})
+    student = pipe.llmrec(cfg.llm.student_layers, blocks=cfg.distill.blocks).eval()
+    train_batches = _batches(cfg, pipe.dataset, cfg.student, pipe.acc)  # shuffled: another order than the cache's
+    batch = {k: torch.as_tensor(v) for k, v in next(iter(train_batches.epoch(1))).items()}
+    grads = []
+    for t in (teacher, cache):
+        student.zero_grad()
+        loss, parts = slmrec_loss(student, batch, student.item_emb, t, pairs, 1.0, 0.1, 1.0, False, 0.5)
+        loss.backward()
+        grads.append((loss.detach(), [p.grad.clone() for p in student.parameters() if p.requires_grad]))
+    assert torch.allclose(grads[0][0], grads[1][0], rtol=1e-5, atol=1e-5)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(grads[0][1], grads[1][1]))
+    with pytest.raises(RuntimeError, match="not cached"):
+        cache(torch.full((1, cfg.data.max_len), 10**6, dtype=torch.long))
+
+
+def test_a_cached_distillation_resumes_bit_exact(tmp_path):
+    args = ["--preset", "tiny", "--run.progress", "false", "--run.save_every", "2", "--stages",
+            "sasrec,teacher,student", "--distill.cache", "true"]
+    whole = tmp_path / "whole"
+    assert main([*args, "--out", str(whole)]) == 0
+    out = tmp_path / "crashed"
+    crashed = _cli(*args, "--out", str(out), env={"SLMREC_CRASH_AFTER": "student:3"})
+    assert crashed.returncode == 137, crashed.stderr[-2000:]
+    assert main(["--out", str(out), "--resume", "--run.progress", "false"]) == 0
+    got, expected = (json.loads((d / "metrics.json").read_text()) for d in (out, whole))
+    assert _without_timing(got) == _without_timing(expected)

@@ -43,6 +43,7 @@ from slmrec.errors import (
     ConfigError,
     DataFormatError,
     EmptyDatasetError,
+    InternalError,
     OutputExistsError,
     SlmrecError,
 )
@@ -59,6 +60,7 @@ __all__ = [  # the API first, then the errors
     "ConfigError",
     "DataFormatError",
     "EmptyDatasetError",
+    "InternalError",
     "OutputExistsError",
 ]
 

@@ -10,6 +10,7 @@ __all__ = [
     "Progress",
     "prepare",
     "load",
+    "check_candidates",
     "NegativeSampler",
     "EpochOrder",
     "LastItemBatches",
@@ -48,6 +49,14 @@ def prepare(
     max_line_bytes: int | None = None,
 ) -> dict[str, Any]: ...
 def load(path: str) -> dict[str, Any]: ...
+def check_candidates(
+    offsets: npt.NDArray[np.int64],
+    items: npt.NDArray[np.uint32],
+    num_items: int,
+    users: npt.NDArray[np.int64],
+    split: str,
+    candidates: npt.NDArray[np.uint32],
+) -> str | None: ...
 
 # --- sampling (rust/slmrec-py/src/sampling.rs; wrapped by slmrec.sampling) -----------------------------
 

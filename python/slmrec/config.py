@@ -109,6 +109,7 @@ class DistillConfig:
     ms_norm: bool = False  # apply the backbone's frozen final RMSNorm before the multi-supervision heads
     center: bool = False  # cos and L2 on batch-centred block states (the user-independent prompt offset drops out)
     logit_kd: float = 0.0  # weight of KL(teacher || student) of the final scores over every item (METHOD.md §5.4)
+    cache: bool = False  # compute the frozen teacher's states once per training input and reuse them every epoch
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ the last item of a row is the test target, the second last the validation target
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -41,11 +43,18 @@ class Dataset:
         #: Every count of the preparation, reconciled (see README, "stats.json").
         self.stats: dict = json.loads(arrays["stats"])
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """A hex digest that changes when the prepared dataset does (the SHA-256 of its stats.json)."""
-        import hashlib
+        """A content fingerprint of the prepared sequences (hex), for binding derived files and runs to them.
 
+        Directories prepared by this version carry ``stats["fingerprint"]``: 16 hex digits of a 64-bit hash of
+        num_items, offsets, items and timestamps, computed by the core when preparing and checked when
+        loading (``slmrec_core::dataset::fingerprint`` documents the hash). For older directories without it,
+        the SHA-256 of the stats.json bytes (64 hex digits; the two forms never compare equal).
+        """
+        fp = self.stats.get("fingerprint")
+        if isinstance(fp, str) and fp:
+            return fp
         return hashlib.sha256((self.path / "stats.json").read_bytes()).hexdigest()
 
     @property

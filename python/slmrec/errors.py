@@ -32,3 +32,7 @@ class DivergedError(SlmrecError):
 
 class CheckpointError(SlmrecError):
     """A checkpoint or stage output that is missing, truncated, altered or does not fit the model."""
+
+
+class InternalError(SlmrecError, RuntimeError):
+    """A bug in slmrec (a Rust panic caught at the boundary, a worker thread that died), never the data's fault."""

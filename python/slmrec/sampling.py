@@ -38,6 +38,7 @@ Design choices:
 
 from __future__ import annotations
 
+import json
 import operator
 import os
 import warnings
@@ -342,43 +343,46 @@ def history_inputs(offsets: Any, items: Any, users: Any, *, split: str, max_len:
     )
 
 
+#: The sidecar format of persisted candidates (bump when what binds a file to its dataset changes).
+_CANDIDATES_FORMAT = "slmrec-candidates-1"
+
+
 def eval_candidates_for(dataset: "Dataset", split: str, *, n: int = 999, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(users, candidates)`` for an evaluation split of a prepared dataset, persisted and re-used.
 
     ``users``: int64 ``[U]``, the CSR rows of length >= 3, ascending. ``candidates``: int64 ``[U, n + 1]``,
     column 0 the positive (``seq[-2]`` for ``"valid"``, ``seq[-1]`` for ``"test"``), then ``n`` uniform
     negatives outside the user's full history. The first call writes
-    ``dataset.path / f"candidates_{split}_seed{seed}_n{n}.npy"`` (atomically: a temporary file, then
-    ``os.replace``); later calls load it, so every model is scored against the same candidates. A file
-    whose shape, dtype or positives do not match is rebuilt with a warning. Raises ``ValueError`` when a
-    user has fewer than ``n`` items outside its history, with the largest ``n`` that works.
+    ``dataset.path / f"candidates_{split}_seed{seed}_n{n}.npy"`` (uint32, half the size of int64) and beside it
+    ``...npy.json``, which binds the file to what it was built from: the dataset's fingerprint, split, seed,
+    n, the number of rows and the SHA-256 of the .npy (both written atomically: a temporary file, then
+    ``os.replace``). Later calls re-use the file only when the sidecar matches and the content passes one
+    check in the core (column 0 the split's positive; negatives in 1..num_items, never 0, never an item of the
+    user's history, distinct per row); anything else is rebuilt with a ``RuntimeWarning`` naming the file and
+    the reason. Raises ``ValueError`` when a user has fewer than ``n`` items outside its history, with the
+    largest ``n`` that works.
     """
     if split not in _EVAL_STREAM:
         raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
     n = _int("n", n, 1)
     seed = _seed("seed", seed)
     offsets = _ints("offsets", dataset.offsets)
+    items = _items(dataset.items)
     lengths = np.diff(offsets)
     users = np.flatnonzero(lengths >= 3).astype(np.int64)
-    positives = np.asarray(dataset.items)[offsets[users + 1] - (2 if split == "valid" else 1)].astype(np.int64)
+    positives = items[offsets[users + 1] - (2 if split == "valid" else 1)].astype(np.int64)
     path = Path(dataset.path) / f"candidates_{split}_seed{seed}_n{n}.npy"
+    sidecar = path.with_name(path.name + ".json")
+    binding = {"format": _CANDIDATES_FORMAT, "fingerprint": dataset.fingerprint, "split": split, "seed": seed,
+               "n": n, "rows": int(len(users)), "dtype": "uint32"}
 
     if path.exists():
-        problem = None
-        try:
-            cached = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            problem = f"cannot be read ({e})"
-        else:
-            if cached.dtype != np.int64 or cached.shape != (len(users), n + 1):
-                problem = f"has dtype {cached.dtype} and shape {cached.shape}, expected int64 {(len(users), n + 1)}"
-            elif not np.array_equal(cached[:, 0], positives):
-                problem = "does not match the dataset's positives (was the dataset rebuilt?)"
-            else:
-                return users, cached
+        problem = _cached_problem(path, sidecar, binding, offsets, items, dataset.num_items, users, split, n)
+        if problem is None:
+            return users, np.load(path, allow_pickle=False).astype(np.int64)
         warnings.warn(f"{path} {problem}; rebuilding it", RuntimeWarning, stacklevel=2)
 
-    sampler = NegativeSampler(offsets, dataset.items, dataset.num_items, seed=seed)
+    sampler = NegativeSampler(offsets, items, dataset.num_items, seed=seed)
     if len(users):
         avail = sampler.available(users)
         worst = int(np.argmin(avail))
@@ -388,18 +392,64 @@ def eval_candidates_for(dataset: "Dataset", split: str, *, n: int = 999, seed: i
                 f"negatives for the {split} split of {dataset.path}; pass n <= {avail[worst]}"
             )
     candidates = sampler.eval_candidates(users, positives, n, stream=_EVAL_STREAM[split])
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            np.save(f, candidates)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        sidecar.unlink(missing_ok=True)  # never a new file beside an old binding
+        _write_atomic(path, lambda f: np.save(f, candidates.astype(np.uint32)))
+        import hashlib
+
+        with open(path, "rb") as f:
+            binding["sha256"] = hashlib.file_digest(f, "sha256").hexdigest()
+        _write_atomic(sidecar, lambda f: f.write(json.dumps(binding, indent=1).encode()))
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         warnings.warn(f"cannot persist {path} ({e}); the candidates are deterministic, so a later call "
                       "rebuilds the same ones", RuntimeWarning, stacklevel=2)
     return users, candidates
+
+
+def _write_atomic(path: Path, write: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _cached_problem(path: Path, sidecar: Path, binding: dict, offsets: np.ndarray, items: np.ndarray,
+                    num_items: int, users: np.ndarray, split: str, n: int) -> str | None:
+    """Why the persisted candidates at ``path`` cannot be used (None when they can)."""
+    import hashlib
+
+    try:
+        bound = json.loads(sidecar.read_text())
+    except FileNotFoundError:
+        return f"has no {sidecar.name} binding it to this dataset (written by an older slmrec?)"
+    except (OSError, ValueError) as e:
+        return f"has an unreadable {sidecar.name} ({e})"
+    if not isinstance(bound, dict):
+        return f"has a {sidecar.name} that is not a JSON object"
+    for key, want in binding.items():
+        if bound.get(key) != want:
+            what = "the dataset's fingerprint (was the dataset rebuilt?)" if key == "fingerprint" else key
+            return f"was built for {key} = {bound.get(key)!r}, not {want!r}: {what} does not match"
+    try:
+        cached = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as e:
+        return f"cannot be read ({e})"
+    if cached.dtype != np.uint32 or cached.shape != (len(users), n + 1):
+        return f"has dtype {cached.dtype} and shape {cached.shape}, expected uint32 {(len(users), n + 1)}"
+    with open(path, "rb") as f:
+        if hashlib.file_digest(f, "sha256").hexdigest() != bound.get("sha256"):
+            return f"was changed after it was written (its SHA-256 is not the one in {sidecar.name})"
+    cached = np.ascontiguousarray(cached)
+    if items.dtype != np.uint32:
+        items = items.astype(np.uint32)
+    problem = _core.check_candidates(offsets, items, int(num_items), users, split, cached)
+    return None if problem is None else f"is not valid for this dataset: {problem}"
 
 
 class _Batches(_FromTable):

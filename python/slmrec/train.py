@@ -75,10 +75,17 @@ def make_accelerator(cfg: Config):
     return Accelerator(mixed_precision=mp, step_scheduler_with_optimizer=False, cpu=not torch.cuda.is_available())
 
 
-def _batches(cfg: Config, dataset, opt: StageConfig, accelerator, windows: int | None = None):
+def _batches(cfg: Config, dataset, opt: StageConfig, accelerator, windows: int | None = None, every: bool = False):
+    """The stage's batch builder for this process; ``every``: all examples, unshuffled, unsharded (one pass over
+    the whole training set, for the teacher cache)."""
     from slmrec.sampling import LastItemBatches, SequenceBatches
 
     micro = opt.batch_size // (accelerator.num_processes * opt.grad_accum)
+    if every:
+        return LastItemBatches(
+            dataset.offsets, dataset.items, dataset.num_items, max_len=cfg.data.max_len, batch_size=micro,
+            seed=cfg.data.seed, all_prefixes=cfg.data.train_mode == "all_prefixes", shuffle=False, even=False,
+        )
     if windows:
         return SequenceBatches(
             dataset.offsets, dataset.items, dataset.num_items, max_len=cfg.data.max_len, batch_size=micro,
@@ -382,6 +389,11 @@ class Pipeline:
             model = self.llmrec(c.llm.student_layers, blocks=d.blocks if d.lambda_ms > 0 else 0)
             teacher = self.teacher(frozen=True)
             pairs = block_pairs(c.llm.teacher_layers, c.llm.student_layers, d.blocks)
+            if d.cache:  # the teacher's states once per training input, reused every epoch
+                from slmrec.teacher_cache import TeacherCache
+
+                every = _batches(c, self.dataset, c.student, self.acc, every=True)
+                teacher = TeacherCache(teacher, every, [t for _, t in pairs], self.acc.device, self.acc.autocast)
 
             def objective(m, batch, table):
                 return slmrec_loss(m, batch, table, teacher, pairs, d.lambda_cos, d.lambda_norm, d.lambda_ms,

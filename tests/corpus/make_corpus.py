@@ -374,6 +374,10 @@ case("recbole-header-only", {"recbole/header_only.inter": lines(RECBOLE_HEADER)}
 
 # ---------------------------------------------------------------- sequence lines
 case("seq-good", {"seq/good.txt": lines(*SEQ)}, expect="ok", stats={"interactions": 8, "users": 3})
+case("seq-all-too-short-for-split", {"seq/too_short.txt": b"1 5 6\n2 7\n"}, expect="ok",
+     stats={"interactions": 3, "users": 2, "users_too_short_for_split": 2},
+     why="no user has the 3 interactions leave-one-out needs: a valid dataset (readers and exports use it), the "
+         "count is recorded (session 6)")
 case("seq-tabs-and-spaces", {"seq/tabs.txt": b"1\t5  6\t 7\n2 6 7\r\n"}, expect="ok", stats={"interactions": 5},
      why="any ASCII whitespace separates")
 case("seq-non-integer", {"seq/non_integer.txt": lines(SEQ[0], b"2 6 x7", SEQ[2])}, expect="error",

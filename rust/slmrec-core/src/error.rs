@@ -34,6 +34,10 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
 
+    /// A bug in slmrec (a panic caught at the boundary, a worker thread that died): never the data's fault.
+    #[error("internal error (a bug in slmrec, please report it): {0}")]
+    Internal(String),
+
     /// The output directory exists already (and `force` was not given), or another writer won the race.
     #[error("{}: {reason}", path.display())]
     OutputExists { path: PathBuf, reason: String },

@@ -5,6 +5,7 @@
 //! Everything here is usable from other Rust projects; the Python bindings live in `slmrec-py`.
 
 pub mod batch;
+pub mod candidates;
 pub mod dataset;
 pub mod error;
 pub mod input;

@@ -20,6 +20,14 @@ fn class(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str) -> P
 static DATA_FORMAT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static EMPTY: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static OUTPUT_EXISTS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static INTERNAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// Runs `f` (a call into the core), turning a panic into [`Error::Internal`] (raised as `slmrec.InternalError`,
+/// an `Exception`) instead of pyo3's `PanicException`, a `BaseException` that `except Exception` misses.
+pub fn no_panic<T>(f: impl FnOnce() -> T) -> slmrec_core::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map_err(|payload| Error::Internal(format!("panic: {}", slmrec_core::dataset::panic_text(&*payload))))
+}
 
 /// Converts a core error into the matching Python exception.
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
@@ -35,6 +43,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::Empty(_) => custom(&EMPTY, "EmptyDatasetError"),
         Error::OutputExists { .. } => custom(&OUTPUT_EXISTS, "OutputExistsError"),
         Error::InvalidArgument(_) => PyValueError::new_err(msg),
+        Error::Internal(_) => custom(&INTERNAL, "InternalError"),
     }
 }
 

@@ -9,11 +9,11 @@ mod sampling;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use numpy::PyArray1;
+use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use errors::IntoPyResult;
+use errors::{no_panic, IntoPyResult};
 use slmrec_core::input::Progress as CoreProgress;
 use slmrec_core::reader::ReadOptions;
 use slmrec_core::{Dataset, Format, OnBadLine, PrepareOptions, Recipe, RecipeKind};
@@ -114,15 +114,46 @@ fn prepare<'py>(
         force,
         progress: progress.map(|p| p.0.clone()),
     };
-    let result = with_threads(py, threads, || slmrec_core::prepare(&inputs, &out_dir, &opts))?;
-    dataset_dict(py, result.py_err(py)?)
+    let result = with_threads(py, threads, || no_panic(|| slmrec_core::prepare(&inputs, &out_dir, &opts)))?;
+    dataset_dict(py, result.and_then(|r| r).py_err(py)?)
 }
 
-/// Loads a dataset directory; returns its arrays.
+/// Loads a dataset directory; returns its arrays. Its checks run on the per-process pool of the sampling
+/// code (safe in a forked DataLoader worker, where rayon's global pool of the parent has no threads).
 #[pyfunction]
 fn load(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyDict>> {
-    let ds = py.detach(|| Dataset::load(&path)).py_err(py)?;
+    let pool = sampling::pool(0)?;
+    let ds = py.detach(|| no_panic(|| pool.install(|| Dataset::load(&path))).and_then(|r| r)).py_err(py)?;
     dataset_dict(py, ds)
+}
+
+/// The first problem of persisted evaluation candidates of `split` ("valid" or "test") for CSR rows `users`,
+/// or None (`slmrec_core::candidates::check_candidates`).
+#[pyfunction]
+fn check_candidates(
+    py: Python<'_>,
+    offsets: PyReadonlyArray1<'_, i64>,
+    items: PyReadonlyArray1<'_, u32>,
+    num_items: usize,
+    users: PyReadonlyArray1<'_, i64>,
+    split: &str,
+    candidates: PyReadonlyArray2<'_, u32>,
+) -> PyResult<Option<String>> {
+    let back = match split {
+        "valid" => 2,
+        "test" => 1,
+        _ => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!("split must be valid or test, got {split:?}")))
+        }
+    };
+    let width = candidates.shape()[1];
+    let (o, i, u) = (offsets.as_slice()?, items.as_slice()?, users.as_slice()?);
+    let c = candidates.as_slice()?;
+    let pool = sampling::pool(0)?;
+    py.detach(|| {
+        no_panic(|| pool.install(|| slmrec_core::candidates::check_candidates(o, i, num_items, u, back, c, width)))
+    })
+    .py_err(py)
 }
 
 #[pymodule]
@@ -131,6 +162,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Progress>()?;
     m.add_function(wrap_pyfunction!(prepare, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(check_candidates, m)?)?;
     sampling::register(m)?;
     Ok(())
 }

@@ -28,7 +28,7 @@ type PoolEntry = (usize, u32, Arc<rayon::ThreadPool>);
 static POOLS: Mutex<Vec<PoolEntry>> = Mutex::new(Vec::new());
 
 /// The cached pool of `threads` threads (0 = rayon's default) for this process.
-fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
+pub(crate) fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
     let pid = std::process::id();
     let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
     if pools.iter().any(|e| e.1 != pid) {
@@ -58,7 +58,7 @@ fn check_threads(py: Python<'_>, threads: Option<i64>) -> PyResult<usize> {
 /// Runs `f` with the interpreter released, on the pool of `threads`.
 fn run<T: Send>(py: Python<'_>, threads: usize, f: impl FnOnce() -> T + Send) -> PyResult<T> {
     let p = pool(threads)?;
-    Ok(py.detach(|| p.install(f)))
+    py.detach(|| crate::errors::no_panic(|| p.install(f))).py_err(py)
 }
 
 fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
@@ -293,7 +293,7 @@ impl PyLastItemBatches {
     /// Batch `b` of `order`: {"users": [B], "input_ids": [B, max_len], "target": [B]}, int64.
     fn batch<'py>(&self, py: Python<'py>, order: &EpochOrder, b: usize) -> PyResult<Bound<'py, PyDict>> {
         let ids = order.ids(b)?;
-        let out = py.detach(|| self.inner.batch(ids)).py_err(py)?; // one thread: no pool needed
+        let out = py.detach(|| crate::errors::no_panic(|| self.inner.batch(ids))).py_err(py)?.py_err(py)?; // one thread: no pool needed
         self.dict(py, out)
     }
 
@@ -385,7 +385,7 @@ impl PySequenceBatches {
     fn batch<'py>(&self, py: Python<'py>, order: &EpochOrder, b: usize) -> PyResult<Bound<'py, PyDict>> {
         let ids = order.ids(b)?;
         let epoch = order.inner.epoch();
-        let out = py.detach(|| self.inner.batch(ids, epoch)).py_err(py)?; // one thread: no pool needed
+        let out = py.detach(|| crate::errors::no_panic(|| self.inner.batch(ids, epoch))).py_err(py)?.py_err(py)?; // one thread: no pool needed
         self.dict(py, out)
     }
 
