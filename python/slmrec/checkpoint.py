@@ -58,11 +58,43 @@ def gathered_trainable_state(accelerator, model: torch.nn.Module) -> dict[str, t
     return {n: full[n].detach().cpu().contiguous() for n in names}
 
 
-def save_weights(tensors: dict[str, torch.Tensor], path: Path) -> None:
+CONFIG_META = "slmrec.config"  # safetensors metadata key: the flat config the weights were trained with
+# keys that never change the weights' names or shapes (left out when explaining a mismatch)
+_NOT_ARCHITECTURE = ("run.", "eval.")
+
+
+def save_weights(tensors: dict[str, torch.Tensor], path: Path, config=None) -> None:
+    """Writes ``tensors`` atomically; ``config`` (a :class:`~slmrec.config.Config`) is recorded in the file's
+    metadata, so a load that does not fit can name the config key that differs."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+    meta = None
+    if config is not None:
+        from slmrec import config as configs
+
+        meta = {CONFIG_META: json.dumps(configs.keys(config))}
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
     os.replace(tmp, path)
+
+
+def _mismatch_hint(path: Path, config) -> str:
+    """Why weights in ``path`` do not fit a model built from ``config``: the keys that differ from the config
+    recorded when they were written (or what to do when none was recorded)."""
+    from slmrec import config as configs
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            written = json.loads((f.metadata() or {}).get(CONFIG_META, "null"))
+    except (OSError, ValueError):
+        written = None
+    if config is None or not isinstance(written, dict):
+        return "it was written with another config or version of slmrec (none recorded in it)"
+    now = configs.keys(config)
+    diff = [k for k in now if k in written and written[k] != now[k] and not k.startswith(_NOT_ARCHITECTURE)]
+    if not diff:
+        return "it was written with this config by another version of slmrec"
+    shown = ", ".join(f"{k} {json.dumps(written[k])} there, {json.dumps(now[k])} here" for k in diff[:4])
+    return f"it was written with other settings ({shown}); run with those, or train the stage again in another --out"
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -103,20 +135,23 @@ def verify_file(path: Path, record: dict | None) -> None:
                               "directory and rerun the stage")
 
 
-def load_weights(model: torch.nn.Module, path: Path) -> None:
-    """Loads trainable weights saved by :func:`save_weights`; keys and shapes must match exactly."""
+def load_weights(model: torch.nn.Module, path: Path, config=None) -> None:
+    """Loads trainable weights saved by :func:`save_weights`; keys and shapes must match exactly. ``config`` is
+    the config the model was built from: a mismatch names the keys that differ from the one recorded."""
     tensors = read_weights(path)
     params = dict(model.named_parameters())
     expected = {n for n, p in params.items() if p.requires_grad}
     if set(tensors) != expected:
         missing, extra = sorted(expected - set(tensors))[:3], sorted(set(tensors) - expected)[:3]
         raise CheckpointError(f"{path}: does not fit the model (missing {missing}, unexpected {extra}); "
-                              "it was written with another config: delete it and rerun the stage")
+                              f"{_mismatch_hint(path, config)}")
+    bad = [n for n, t in tensors.items() if params[n].shape != t.shape]
+    if bad:
+        name = bad[0]
+        raise CheckpointError(f"{path}: {name} has shape {tuple(tensors[name].shape)}, the model "
+                              f"{tuple(params[name].shape)}; {_mismatch_hint(path, config)}")
     with torch.no_grad():
         for name, t in tensors.items():
-            if params[name].shape != t.shape:
-                want = tuple(params[name].shape)
-                raise CheckpointError(f"{path}: {name} has shape {tuple(t.shape)}, the model {want}")
             params[name].copy_(t)
 
 

@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
         "(issue 17). Inputs may be pipes or /dev/stdin. Parquet, bzip2, xz, zstd and zip inputs are recognised "
         "and refused: convert or decompress them first.",
     )
+    from slmrec import __version__
+
+    p.add_argument("--version", action="version", version=f"slmrec-prep {__version__}")
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="input files, read as one stream in this order")
     p.add_argument("--out", required=True, metavar="DIR", help="dataset directory to write (atomically)")
     p.add_argument("--meta", nargs="+", default=[], metavar="FILE", help="Amazon metadata files (title, brand, main_cat)")

@@ -218,11 +218,28 @@ def field_comments() -> dict[str, str]:
     out: dict[str, str] = {}
     for section in fields(Config):
         cls = section.default_factory().__class__  # type: ignore[misc]
+        last = None
         for line in inspect.getsource(cls).splitlines():
             name, _, rest = line.strip().partition(":")
             if "#" in rest and name.isidentifier():
-                out[f"{section.name}.{name}"] = rest.split("#", 1)[1].strip()
+                last = f"{section.name}.{name}"
+                out[last] = rest.split("#", 1)[1].strip()
+            elif line.strip().startswith("#") and last:  # a comment continued on the next line
+                out[last] += " " + line.strip()[1:].strip()
+            else:
+                last = None
     return out
+
+
+def suggest(key: str, known=None) -> str | None:
+    """The known dotted key nearest to a mistyped ``key`` (difflib), or None when nothing is close."""
+    import difflib
+
+    known = list(known if known is not None else keys())
+    name = key.rsplit(".", 1)[-1]
+    elsewhere = [k for k in known if k.split(".", 1)[1] == name]  # the right name in the wrong section
+    close = elsewhere or difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _parse(key: str, text: Any, like: Any) -> Any:
@@ -300,7 +317,9 @@ def override(cfg: Config, overrides: Mapping[str, Any]) -> Config:
     sections: dict[str, dict[str, Any]] = {}
     for key, text in overrides.items():
         if key not in known:
-            raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(known)}")
+            near = suggest(key, known)
+            raise ConfigError(f"unknown config key {key!r}; " + (f"did you mean {near}?" if near else
+                              f"known keys: {', '.join(known)}"))
         section, name = key.split(".", 1)
         sections.setdefault(section, {})[name] = _parse(key, text, known[key])
     return replace(cfg, **{s: replace(getattr(cfg, s), **kv) for s, kv in sections.items()})

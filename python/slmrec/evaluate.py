@@ -77,13 +77,25 @@ def build_eval_set(
     return EvalSet(split, t(users), t(hist), t(cands), t(excluded))
 
 
+#: Evaluations of more users than this say so on stderr first (with progress on): tens of seconds, not a hang.
+PROGRESS_MIN_USERS = 2000
+
+
 @torch.no_grad()
-def evaluate(accelerator, encode, table: torch.Tensor, data: EvalSet, *, batch_size: int, full: bool = True) -> dict:
+def evaluate(accelerator, encode, table: torch.Tensor, data: EvalSet, *, batch_size: int, full: bool = True,
+             progress: bool = False) -> dict:
     """Metrics of every user vector ``encode`` returns: ``{name: {"hr@1": .., "full_hr@1": .., ...}}``.
 
     ``table`` [I+1, D] is the item embedding table on the device; ``encode(input_ids) -> {name: [B, D]}``.
-    Also reports ``users_per_s`` (encode + scoring, this process) under the key ``"_speed"``.
+    Also reports ``users_per_s`` (encode + scoring, this process) under the key ``"_speed"``. With ``progress``,
+    a large set first prints ``evaluating SPLIT: N users`` on stderr (main process; above any progress bar).
     """
+    if progress and accelerator.is_main_process and len(data.users) > PROGRESS_MIN_USERS:
+        import sys
+
+        from tqdm.auto import tqdm
+
+        tqdm.write(f"evaluating {data.split}: {len(data.users):,} users", file=sys.stderr)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(data.history, data.candidates, data.exclude), batch_size=batch_size
     )

@@ -33,11 +33,21 @@ def _fmt(x) -> str:
 
 def results_markdown(run_dir: Path, cfg) -> str:
     metrics = collect(run_dir)
+    probe = _read(Path(run_dir) / "probe" / "result.json")
+    stages = set(metrics) | ({"probe"} if probe else set())
     c = cfg.llm
     negatives = next((r.get("negatives") for r in metrics.values()), cfg.eval.negatives)
+    models = []  # what this run trained, said only for the stages it has
+    if "teacher" in metrics or "probe" in stages:
+        models.append(f"teacher M={c.teacher_layers} layers")
+    if "student" in metrics:
+        models.append(f"student N={c.student_layers} distilled over B={cfg.distill.blocks} blocks")
+    elif "student_nokd" in metrics:
+        models.append(f"student N={c.student_layers} (no KD)")
+    described = (f"Backbone `{c.backbone}`: {', '.join(models)}, {c.finetune}; " if models
+                 else "SASRec only (no LLM stage); ")
     lines = [f"# SLMRec run `{Path(run_dir).name}`", "",
-             f"Backbone `{c.backbone}`: teacher M={c.teacher_layers} layers, student N={c.student_layers}, "
-             f"B={cfg.distill.blocks} blocks, {c.finetune}; 1 positive + {negatives} fixed negatives per "
+             f"{described}1 positive + {negatives} fixed negatives per "
              f"user (`full_*`: ranked among all items); ties count against the target; selection on validation "
              f"{cfg.eval.select}.", ""]
     cols = list(METRIC_KEYS) + ["full_hr@10", "full_ndcg@10", "full_mrr", "tie_rate"]
@@ -60,7 +70,6 @@ def results_markdown(run_dir: Path, cfg) -> str:
         note = "best in the last 10% of training: possibly under-trained" if r["best_in_last_10pct"] else ""
         lines.append(f"| {LABELS[s]} | {r['total_steps']:,} of {r['planned_steps']:,} | {r['examples_seen']:,} | "
                      f"{r['best_step']:,} | {'yes' if r['stopped_early'] else 'no'} | {note} |")
-    probe = _read(Path(run_dir) / "probe" / "result.json")
     if probe:
         lines += ["", "## layer probe (teacher scored with its first k layers, test)", "",
                   "| k | hr@10 | ndcg@10 | mrr | full_hr@10 |", "|---|---|---|---|---|"]
@@ -68,7 +77,8 @@ def results_markdown(run_dir: Path, cfg) -> str:
             m = probe["test"][str(k)]
             lines.append(f"| {k} | {_fmt(m['hr@10'])} | {_fmt(m['ndcg@10'])} | {_fmt(m['mrr'])} | "
                          f"{_fmt(m.get('full_hr@10', ''))} |")
-    lines += ["", "Plots: `curves.png` (training loss, validation metric), `probe.png` (layer probe).", ""]
+    plots = "`curves.png` (training loss, validation metric)" + (", `probe.png` (layer probe)" if probe else "")
+    lines += ["", f"Plots: {plots}.", ""]
     return "\n".join(lines)
 
 
@@ -99,16 +109,18 @@ def plot_curves(run_dir: Path, select: str) -> None:
     ax1.set(xlabel="optimizer step", ylabel="training loss", title="training loss (next-item CE)", yscale="log")
     ax2.set(xlabel="optimizer step", ylabel=f"validation {select}", title=f"validation {select} (sampled)")
     for ax in (ax1, ax2):
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:  # an empty legend only warns ("No artists with labels")
+            ax.legend()
         ax.grid(alpha=0.3)
     _save_fig(fig, Path(run_dir) / "curves.png")
     plt.close(fig)
 
 
-def plot_probe(run_dir: Path) -> None:
+def plot_probe(run_dir: Path) -> bool:
+    """Writes ``probe.png`` when the run has a probe result; returns whether it did."""
     probe = _read(Path(run_dir) / "probe" / "result.json")
     if not probe:
-        return
+        return False
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,17 +131,23 @@ def plot_probe(run_dir: Path) -> None:
     for key in ("hr@10", "ndcg@10", "mrr"):
         ax.plot(ks, [probe["test"][str(k)][key] for k in ks], marker="o", label=key)
     ax.set(xlabel="teacher layers kept (k)", ylabel="test metric", title="layer probe: teacher with its first k layers")
+    ax.set_xticks(ks)  # layer counts are integers
     ax.legend()
     ax.grid(alpha=0.3)
     _save_fig(fig, Path(run_dir) / "probe.png")
     plt.close(fig)
+    return True
 
 
-def write_all(run_dir: Path, cfg) -> None:
+def write_all(run_dir: Path, cfg) -> list[str]:
+    """Writes the report; returns the names of the files written, in ``run_dir``."""
     run_dir = Path(run_dir)
     checkpoint.write_json(run_dir / "metrics.json", collect(run_dir))
     tmp = run_dir / "results.md.tmp"
     tmp.write_text(results_markdown(run_dir, cfg))
     os.replace(tmp, run_dir / "results.md")
     plot_curves(run_dir, cfg.eval.select)
-    plot_probe(run_dir)
+    written = ["metrics.json", "results.md", "curves.png"]
+    if plot_probe(run_dir):
+        written.append("probe.png")
+    return written

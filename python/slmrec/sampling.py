@@ -3,7 +3,9 @@ without a copy.
 
 Everything here works on a history CSR: ``offsets`` (int64, ``num_users + 1``) and ``items`` (item ids
 ``1..num_items``, 0 is padding), row ``u`` being a user's chronological history. A :class:`slmrec.Dataset`
-provides them (``ds.offsets``, ``ds.items``); any other project can pass its own arrays. ``users`` are
+provides them (``ds.offsets``, ``ds.items``); any other project can pass its own arrays, or build any of the
+classes from a table of raw ids with ``from_frame(table, user=..., item=..., time=...)`` (``from_dataset(ds)``
+for a Dataset), whose ``.ids`` (:class:`IdMap`) maps raw ids in and results back. ``users`` are
 always 0-based row indices into that CSR. Leave-one-out: a row's last item is the test target, the second
 last the valid target, the rest (``seq[:-2]``) is train.
 
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from slmrec.data import Dataset
 
 __all__ = [
+    "IdMap",
     "LastItemBatches",
     "NegativeSampler",
     "SequenceBatches",
@@ -114,7 +117,140 @@ def _items(a: Any) -> np.ndarray:
     return _ints("items", arr)
 
 
-class NegativeSampler:
+class IdMap:
+    """Raw ids <-> the sampler's ids: users are CSR rows ``0..U-1``, items ``1..I`` (0 = padding).
+
+    ``users[row]`` is the raw id of a row, ``items[id - 1]`` the raw id of an item (NumPy arrays: integers, or
+    strings as ``str``). Made by the ``from_frame``/``from_dataset`` constructors; :meth:`rows` and
+    :meth:`item_ids` map raw ids in (an unknown one is a ``KeyError`` naming it), :meth:`raw_users` and
+    :meth:`raw_items` map results back.
+    """
+
+    def __init__(self, users: Any, items: Any):
+        self.users, self.items = np.asarray(users), np.asarray(items)
+        self._user_order = np.argsort(self.users, kind="stable")
+        self._item_order = np.argsort(self.items, kind="stable")
+
+    @staticmethod
+    def _lookup(raw: Any, table: np.ndarray, order: np.ndarray, what: str) -> np.ndarray:
+        q = np.asarray(raw)
+        if q.dtype.kind == "O":
+            q = q.astype(table.dtype)
+        flat = q.reshape(-1)
+        pos = np.searchsorted(table, flat, sorter=order).clip(0, max(len(table) - 1, 0))
+        found = order[pos] if len(table) else pos
+        bad = np.flatnonzero(table[found] != flat) if len(table) else np.arange(flat.size)
+        if bad.size:
+            raise KeyError(f"unknown {what} id {flat[bad[0]].item()!r}")
+        return found.astype(np.int64).reshape(q.shape)
+
+    def rows(self, raw_users: Any) -> np.ndarray:
+        """int64 CSR rows (0-based) of raw user ids, same shape."""
+        return self._lookup(raw_users, self.users, self._user_order, "user")
+
+    def item_ids(self, raw_items: Any) -> np.ndarray:
+        """int64 item ids (1..I) of raw item ids, same shape."""
+        return self._lookup(raw_items, self.items, self._item_order, "item") + 1
+
+    def raw_users(self, rows: Any) -> np.ndarray:
+        """The raw user ids of CSR rows, same shape."""
+        return self.users[np.asarray(rows, dtype=np.int64)]
+
+    def raw_items(self, ids: Any, *, pad: Any = None) -> np.ndarray:
+        """The raw item ids of item ids, same shape; padding (id 0) becomes ``pad`` (an object array then)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() > len(self.items)):
+            raise ValueError(f"item ids must be in 0..{len(self.items)}")
+        out = self.items[(ids - 1).clip(0)]
+        if (ids == 0).any():
+            out = out.astype(object)
+            out[ids == 0] = pad
+        return out
+
+    def __repr__(self) -> str:
+        return f"IdMap(users={len(self.users)}, items={len(self.items)})"
+
+
+def _column(table: Any, name: str, role: str) -> np.ndarray:
+    if name not in table.columns:
+        raise ValueError(f"no {role} column {name!r}; the table has {', '.join(map(repr, table.columns))}")
+    col = table[name]
+    if col.null_count():
+        row = int(np.flatnonzero(col.is_null().to_numpy())[0])
+        raise ValueError(f"{role} column {name!r} has {col.null_count()} missing values (the first in row {row})")
+    a = col.to_numpy()
+    return a.astype(str) if a.dtype.kind == "O" else a
+
+
+def _from_table(table: Any, user: str, item: str, time: str | None) -> tuple[np.ndarray, np.ndarray, int, IdMap]:
+    """A history CSR and its :class:`IdMap` from any table with user and item columns (polars, pandas, pyarrow or
+    a dict of columns): raw ids factorised (sorted), rows ordered by ``time`` (stable) or kept in table order."""
+    import polars as pl
+
+    if not isinstance(table, pl.DataFrame):
+        kind = type(table).__module__.split(".")[0]
+        table = (pl.from_pandas(table) if kind == "pandas" else pl.from_arrow(table) if kind == "pyarrow"
+                 else pl.DataFrame(table))
+    raw_users, rows = np.unique(_column(table, user, "user"), return_inverse=True)
+    raw_items, codes = np.unique(_column(table, item, "item"), return_inverse=True)
+    rows = rows.astype(np.int64)
+    order = (np.lexsort((_column(table, time, "time"), rows)) if time is not None
+             else np.argsort(rows, kind="stable"))
+    items = (codes.astype(np.int64) + 1)[order]
+    offsets = np.zeros(len(raw_users) + 1, dtype=np.int64)  # int64 (np.cumsum after [0] would be float64)
+    np.cumsum(np.bincount(rows, minlength=len(raw_users)), out=offsets[1:])
+    return offsets, items, max(len(raw_items), 1), IdMap(raw_users, raw_items)
+
+
+class _FromTable:
+    """The constructors from a table or a Dataset, and the raw-id mapping, shared by the sampler and the batches."""
+
+    ids: IdMap | None = None
+
+    @classmethod
+    def from_frame(cls, table: Any, *, user: str = "user_id", item: str = "item_id", time: str | None = None,
+                   **kwargs: Any):
+        """Built from a table of interactions (polars/pandas DataFrame, pyarrow Table, dict of columns) with
+        ``user`` and ``item`` columns of any id type (strings too), ordered by ``time`` when given (else the
+        table's order within each user). ``kwargs`` go to the constructor; ``.ids`` maps raw ids both ways."""
+        offsets, items, num_items, ids = _from_table(table, user, item, time)
+        obj = cls(offsets, items, num_items, **kwargs)
+        obj.ids = ids
+        return obj
+
+    @classmethod
+    def from_dataset(cls, dataset: "Dataset", **kwargs: Any):
+        """Built from a prepared :class:`slmrec.Dataset`; ``.ids`` maps its raw user and item ids both ways."""
+        obj = cls(dataset.offsets, dataset.items, dataset.num_items, **kwargs)
+        users = dataset.user_table().sort("user_id")
+        items = dataset.item_table().sort("item_id")
+        obj.ids = IdMap(users["user"].to_numpy().astype(str), items["item"].to_numpy().astype(str))
+        return obj
+
+    def _ids(self) -> IdMap:
+        if self.ids is None:
+            raise ValueError(f"{type(self).__name__} was built from arrays: it has no raw ids (use from_frame or "
+                             "from_dataset)")
+        return self.ids
+
+    def rows(self, raw_users: Any) -> np.ndarray:
+        """The CSR rows (the ``users`` argument) of raw user ids."""
+        return self._ids().rows(raw_users)
+
+    def item_ids(self, raw_items: Any) -> np.ndarray:
+        """The item ids (1..I) of raw item ids (e.g. the ``positives`` of :meth:`eval_candidates`)."""
+        return self._ids().item_ids(raw_items)
+
+    def to_raw_items(self, ids: Any, *, pad: Any = None) -> np.ndarray:
+        """Results (negatives, candidates, batch items) in the caller's raw item ids; padding 0 -> ``pad``."""
+        return self._ids().raw_items(ids, pad=pad)
+
+    def to_raw_users(self, rows: Any) -> np.ndarray:
+        """The raw user ids of CSR rows (a batch's ``users``)."""
+        return self._ids().raw_users(rows)
+
+
+class NegativeSampler(_FromTable):
     """Negatives and evaluation candidates that never contain an item of the user's history, nor 0.
 
     ``distribution="uniform"``: every item outside the history is equally likely. ``"popularity"``:
@@ -181,10 +317,11 @@ class NegativeSampler:
         return self._kwargs["seed"]
 
     def __getstate__(self) -> dict:
-        return {"args": self._args, "kwargs": self._kwargs}
+        return {"args": self._args, "kwargs": self._kwargs, "ids": self.ids}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(*state["args"], **state["kwargs"])
+        self.ids = state.get("ids")
 
     def __repr__(self) -> str:
         kw = self._kwargs
@@ -315,7 +452,7 @@ def _cached_problem(path: Path, sidecar: Path, binding: dict, offsets: np.ndarra
     return None if problem is None else f"is not valid for this dataset: {problem}"
 
 
-class _Batches:
+class _Batches(_FromTable):
     """What the two batch builders share: epochs, sharding over ranks and DataLoader workers, pickling."""
 
     _core_class: Any = None
@@ -372,11 +509,12 @@ class _Batches:
         return _torch_class()(self, _seed("epoch_start", epoch_start))
 
     def __getstate__(self) -> dict:
-        return {"args": self._args, "kwargs": self._kwargs}
+        return {"args": self._args, "kwargs": self._kwargs, "ids": self.ids}
 
     def __setstate__(self, state: dict) -> None:
         self._args, self._kwargs = state["args"], state["kwargs"]
         self._core = self._core_class(*self._args, **self._kwargs)
+        self.ids = state.get("ids")
 
     def __repr__(self) -> str:
         kw = ", ".join(f"{k}={v!r}" for k, v in self._kwargs.items() if k != "threads")

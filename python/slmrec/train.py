@@ -146,6 +146,12 @@ def lr_factor(schedule: str, warmup: int, total: int) -> Callable[[int], float]:
     return factor
 
 
+def exclude_from_eta(bar, seconds: float) -> None:
+    """Leaves ``seconds`` (an evaluation, a checkpoint) out of a tqdm bar's elapsed time, rate and ETA."""
+    bar.start_t += seconds
+    bar.last_print_t += seconds
+
+
 def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet, out: Path) -> dict:
     """Trains ``stage.model`` in place (best validation weights loaded at the end); returns its history."""
     opt_cfg, main = stage.opt, accelerator.is_main_process
@@ -184,7 +190,7 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
     def validate_and_keep_best():
         model.eval()
         m = evaluate(accelerator, _encoder(accelerator, model), stage.table(), valid,
-                     batch_size=cfg.eval.batch_size, full=full)[""]
+                     batch_size=cfg.eval.batch_size, full=full, progress=cfg.run.progress)[""]
         model.train()
         shown = ("hr@10", "ndcg@10", "mrr") + (("full_hr@10", "full_ndcg@10", "full_mrr") if full else ())
         state["evals"].append({"step": state["global_step"], "examples_seen": state["global_step"] * opt_cfg.batch_size,
@@ -194,7 +200,7 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
             state["best"], state["best_step"], state["since_best"] = m[select], state["global_step"], 0
             weights = checkpoint.gathered_trainable_state(accelerator, model)  # every process (FSDP gathers)
             if main:
-                checkpoint.save_weights(weights, best_path)
+                checkpoint.save_weights(weights, best_path, config=cfg)
         accelerator.wait_for_everyone()
 
     crash_at = _crash_step(stage.name)
@@ -253,6 +259,7 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
                     or (opt_cfg.eval_every and state["global_step"] % opt_cfg.eval_every == 0)
                     or state["global_step"] == total_steps
                 )
+                paused = time.perf_counter()
                 if evaluate_now:
                     validate_and_keep_best()
                     state["stopped_early"] = _patience_ran_out(opt_cfg, state)
@@ -260,6 +267,8 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
                 if evaluate_now or save_now or stop:
                     state["wall_seconds"] = time.perf_counter() - began
                     checkpoint.save_state(accelerator, ckpt_dir, state)
+                if bar is not None:
+                    exclude_from_eta(bar, time.perf_counter() - paused)
                 if stop:
                     if bar is not None:
                         bar.close()
@@ -273,7 +282,7 @@ def train_stage(accelerator, cfg: Config, stage: Stage, dataset, valid: EvalSet,
     if state["best_step"] < 0:  # no training step at all (epochs = 0): the initial model is the best
         validate_and_keep_best()
     accelerator.wait_for_everyone()
-    checkpoint.load_weights(accelerator.unwrap_model(model), best_path)
+    checkpoint.load_weights(accelerator.unwrap_model(model), best_path, config=cfg)
     accelerator.free_memory()
     return state
 
@@ -352,7 +361,7 @@ class Pipeline:
         """The trained teacher (best weights), for distillation and the probe."""
         torch.manual_seed(self.cfg.run.seed)
         model = self.llmrec(self.cfg.llm.teacher_layers)
-        checkpoint.load_weights(model, self.stage_output("teacher", "best.safetensors"))
+        checkpoint.load_weights(model, self.stage_output("teacher", "best.safetensors"), config=self.cfg)
         if frozen:
             model.eval().requires_grad_(False)
         return model.to(self.acc.device)
@@ -407,7 +416,7 @@ class Pipeline:
         result = {}
         for split in ("valid", "test"):
             m = evaluate(self.acc, encode, table, self.eval_set(split), batch_size=self.cfg.eval.batch_size,
-                         full=self.cfg.eval.full_ranking)
+                         full=self.cfg.eval.full_ranking, progress=self.cfg.run.progress)
             result[split] = m[""]
             if split == "test":
                 result["inference_users_per_s"] = m["_speed"]["users_per_s"]
@@ -450,6 +459,6 @@ class Pipeline:
             else:
                 results[name] = self.run_stage(name)
         if self.acc.is_main_process:
-            report.write_all(self.run_dir, self.cfg)
+            self.report_files = report.write_all(self.run_dir, self.cfg)  # names, for the CLI's last line
         self.acc.wait_for_everyone()
         return results

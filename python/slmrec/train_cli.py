@@ -17,6 +17,7 @@ only), or ``torchrun --nproc_per_node 2 -m slmrec.train_cli ...``; FSDP/DeepSpee
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -28,31 +29,63 @@ from slmrec.errors import ConfigError, SlmrecError
 PROG = "slmrec-train"
 
 
+DEFAULT_PRESET = "small"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints the whole usage otherwise)
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            flags = [a for a in message[len(prefix):].split() if a.startswith("--")]
+            near = configs.suggest(flags[0].lstrip("-").split("=", 1)[0]) if flags else None
+            if near:
+                message += f"; did you mean --{near}?"
         raise ConfigError(message)
 
 
-def parser() -> argparse.ArgumentParser:
+def _preset_in(argv) -> str:
+    """The ``--preset`` named in ``argv`` (for the defaults ``--help`` shows), else the default preset."""
+    argv = list(argv)
+    for i, a in enumerate(argv):
+        if a == "--preset" and i + 1 < len(argv):
+            name = argv[i + 1]
+        elif a.startswith("--preset="):
+            name = a.split("=", 1)[1]
+        else:
+            continue
+        return name if name in configs.PRESETS else DEFAULT_PRESET
+    return DEFAULT_PRESET
+
+
+def parser(preset: str = DEFAULT_PRESET) -> argparse.ArgumentParser:
+    """The CLI; each config key's help shows its value in ``preset``."""
+    import slmrec
+
     p = _Parser(prog=PROG, description="Train SASRec -> LLM teacher -> distilled small student (SLMRec) and report.",
                 allow_abbrev=False)
+    p.add_argument("--version", action="version", version=f"{PROG} {slmrec.__version__}")
     p.add_argument("--data", nargs="+", metavar="DIR_OR_FILE",
                    help="a prepared dataset dir (with stats.json) or raw files to prepare into RUN_DIR/data; "
                         "default: the embedded synthetic dataset")
-    p.add_argument("--preset", choices=list(configs.PRESETS), help="base config (default small; tiny for tests)")
+    p.add_argument("--preset", choices=list(configs.PRESETS),
+                   help=f"base config (default {DEFAULT_PRESET}; tiny for tests); the defaults below are {preset}'s")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default runs/<preset>)")
     p.add_argument("--stages", help=f"comma-separated subset of {','.join(configs.STAGES)} (= --run.stages)")
     p.add_argument("--backbone", help="random | smollm2 | local HF checkpoint dir | .gguf file (= --llm.backbone)")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoints")
     p.add_argument("--force", action="store_true", help="delete RUN_DIR first if it exists")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config (preset + overrides) as JSON and exit")
     p.add_argument("--reuse", metavar="OTHER_RUN_DIR",
                    help="copy the sasrec/teacher stages that this run does not train (--stages) from another finished "
                         "run on the same data, when every config key they depend on is equal (ablations)")
     comments = configs.field_comments()
-    group = p.add_argument_group("config keys (override the preset)")
-    for key, value in configs.keys().items():
+    group = p.add_argument_group(f"config keys (override the preset; defaults of --preset {preset})")
+    for key, value in configs.keys(configs.preset(preset)).items():
+        shown = json.dumps(value) if isinstance(value, (bool, str)) else value
+        text = f"{comments.get(key, '')} (default: {shown})"
         group.add_argument(f"--{key}", dest=f"cfg:{key}", metavar=type(value).__name__.upper(),
-                           help=f"{comments.get(key, '')} (default per preset)")
+                           help=text.replace("%", "%%"))  # argparse formats help with %
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="more config overrides, e.g. teacher.epochs=1")
     return p
 
@@ -82,7 +115,7 @@ def resolve_config(args) -> configs.Config:
             raise ConfigError(f"--resume: {', '.join(diff)} would change the run saved in {saved}; start a new run "
                               "(another --out) to change them")
         return cfg
-    return configs.override(configs.preset(args.preset or "small"), overrides)
+    return configs.override(configs.preset(args.preset or DEFAULT_PRESET), overrides)
 
 
 def _is_prepared(path: Path) -> bool:
@@ -96,11 +129,15 @@ def main(argv=None) -> int:
     handlers = interrupt.install()  # Ctrl-C / SIGTERM: stop with the checkpoints kept and say how to continue
     created, run_dir, lock, cfg = False, None, None, None
     try:
-        args = parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = parser(_preset_in(argv)).parse_args(argv)
         cfg = resolve_config(args)
+        if args.print_config:
+            print(json.dumps(cfg.to_dict(), indent=2))
+            return 0
         world = int(os.environ.get("WORLD_SIZE", "1"))
         configs.validate(cfg, world_size=world)
-        run_dir = Path(args.out or f"runs/{args.preset or 'small'}")
+        run_dir = Path(args.out or f"runs/{args.preset or DEFAULT_PRESET}")
         import slmrec
         from slmrec import backbone
 
@@ -111,6 +148,7 @@ def main(argv=None) -> int:
             if not p.exists():
                 raise ConfigError(f"--data {p}: no such file or directory")
         rundir.check_out(run_dir, force=args.force, resume=args.resume, inputs=data_paths)
+        _check_upstream(cfg, run_dir, args)
         if not data_paths and args.resume:
             source = rundir.bound_source(run_dir).get("path")
             data_paths = [Path(source)] if source else []
@@ -145,14 +183,19 @@ def main(argv=None) -> int:
             if args.reuse:
                 _reuse(cfg, Path(args.reuse), run_dir, dataset)
         acc.wait_for_everyone()
-        results = Pipeline(cfg, dataset, run_dir, acc).run()
+        pipeline = Pipeline(cfg, dataset, run_dir, acc)
+        results = pipeline.run()
         if acc.is_main_process:
             for name, r in results.items():
                 if name != "probe":
                     t = r["test"]
                     print(f"{name:>13}: test hr@10 {t['hr@10']:.4f} ndcg@10 {t['ndcg@10']:.4f} mrr {t['mrr']:.4f} "
                           f"full_hr@10 {t.get('full_hr@10', float('nan')):.4f}")
-            print(f"wrote {run_dir}/metrics.json, results.md, curves.png")
+            files = ([] if args.resume else ["config.json"]) + pipeline.report_files
+            files += [f"{s}/" for s in cfg.stages()] + ([] if prepared else ["data/"])  # stage outputs, dataset
+            if not data_paths and not args.resume:
+                files.append("synthetic.json.gz")  # the raw synthetic reviews the dataset was prepared from
+            print(f"wrote {run_dir}/: {', '.join(files)}")
         return 0
     except (SlmrecError, OSError) as e:
         _cleanup(created, run_dir)
@@ -192,13 +235,46 @@ def _prepare_data(cfg, data_paths: list[Path], run_dir: Path) -> None:
     if _is_prepared(target):
         return
     if data_paths:
-        slmrec.prepare([str(p) for p in data_paths], target)
+        ds = slmrec.prepare([str(p) for p in data_paths], target)
+        _say_how_prepared(ds)
         return
     from slmrec.synth import generate_reviews
 
     raw = run_dir / "synthetic.json.gz"
     generate_reviews(raw, n_users=cfg.data.synth_users, n_items=cfg.data.synth_items or None, seed=cfg.data.seed)
     slmrec.prepare([str(raw)], target)
+
+
+def _say_how_prepared(ds) -> None:
+    """Raw --data was prepared with slmrec-prep's defaults: which recipe, the prep summary, and where to change it."""
+    from slmrec.cli import _summary
+
+    recipe = ds.stats.get("recipe") or {}
+    settings = ", ".join(f"{k} {v}" for k, v in recipe.items() if k != "name" and v is not None)
+    print(f"prepared --data with slmrec-prep's default recipe {recipe.get('name')} ({settings}); for another "
+          "(--recipe, --user-min, --item-min, --min-rating) run slmrec-prep INPUT... --out DIR first and pass "
+          "--data DIR", file=sys.stderr)
+    print(_summary(ds, ds.stats.get("elapsed_seconds", 0.0)), file=sys.stderr, flush=True)
+
+
+# the earlier stages whose outputs a stage reads (SASRec's item table; the trained teacher)
+NEEDS = {"sasrec": (), "teacher": ("sasrec",), "student": ("sasrec", "teacher"), "student_nokd": ("sasrec",),
+         "probe": ("sasrec", "teacher")}
+
+
+def _check_upstream(cfg, run_dir: Path, args) -> None:
+    """Refuses, before anything is written, stages whose inputs neither this run trains nor RUN_DIR or --reuse has."""
+    stages = cfg.stages()
+    if args.reuse:  # _reuse checks that the other run finished them
+        return
+    have = set(stages) | ({s for s in NEEDS if (run_dir / s / "result.json").is_file()} if not args.force else set())
+    for stage in stages:
+        missing = [s for s in NEEDS[stage] if s not in have]
+        if missing:
+            need = " and ".join(NEEDS[stage])
+            raise ConfigError(f"--stages {cfg.run.stages}: {stage} needs the {need} stage"
+                              f"{'s' if len(NEEDS[stage]) > 1 else ''}; add {', '.join(missing)} to --stages, or "
+                              f"copy finished ones from another run on the same data with --reuse RUN_DIR")
 
 
 # the config keys (dotted prefixes) a stage's result depends on: a stage is reused only when all of them are equal
