@@ -312,3 +312,17 @@ def test_a_full_disk_is_one_line(tmp_path, dataset_dir, monkeypatch, capsys):
     err = _fails(capsys, "--preset", "tiny", "--data", str(dataset_dir), "--out", str(tmp_path / "run"),
                  "--stages", "sasrec", *QUIET)
     assert "No space left on device" in err
+
+
+def test_a_dataset_no_user_can_be_split_is_prepared_but_not_trained(tmp_path, capsys):
+    """slmrec-prep keeps such a dataset (valid for reading and export) and says so; slmrec-train refuses it."""
+    import subprocess
+
+    src = tmp_path / "short.txt"
+    src.write_text("1 1 2\n2 3\n3 1 3\n")  # sequence lines, every user shorter than 3
+    r = subprocess.run([sys.executable, "-m", "slmrec.cli", str(src), "--out", str(tmp_path / "ds"), "--format", "seq",
+                        "--recipe", "none"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "users too short to split  3 of 3 (all of them: nothing to train or evaluate on)" in r.stderr
+    err = _fails(capsys, "--preset", "tiny", "--data", str(tmp_path / "ds"), "--out", str(tmp_path / "run"), *QUIET)
+    assert "no user has the 3 interactions leave-one-out needs" in err and not (tmp_path / "run").exists()

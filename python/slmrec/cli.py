@@ -132,6 +132,10 @@ def _summary(ds, seconds: float) -> str:
         ("interactions", f"{s['interactions']:,} (sparsity {s['sparsity']:.5f})"),
         ("sequence length", f"mean {s['seq_len']['mean']:.2f}, median {s['seq_len']['median']}, max {s['seq_len']['max']}"),
     ]
+    short = s.get("users_too_short_for_split", 0)
+    if short:  # fewer than 3 interactions: no train, valid and test item (leave-one-out)
+        note = " (all of them: nothing to train or evaluate on)" if short == s["users"] else ""
+        rows.append(("users too short to split", f"{short:,} of {s['users']:,}{note}"))
     if "meta" in s:
         matched = s["meta"].get("items_with_meta") or 0
         rows.append(("metadata", f"{matched:,} of {s['items']:,} items matched"))

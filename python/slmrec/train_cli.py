@@ -175,6 +175,9 @@ def main(argv=None) -> int:
         acc.wait_for_everyone()
         if not prepared:
             dataset = slmrec.load(run_dir / "data")
+        if dataset.stats.get("users_too_short_for_split", 0) >= dataset.num_users:
+            raise ConfigError(f"{dataset.path}: no user has the 3 interactions leave-one-out needs (a train, a "
+                              "valid and a test item); nothing to train or evaluate on")
         if acc.is_main_process:
             if args.resume and rundir.bound_source(run_dir):
                 rundir.check_bound(run_dir, dataset, "--resume")  # re-prepared or swapped data: refused
