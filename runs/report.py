@@ -432,6 +432,7 @@ def sasrec_section() -> list[str]:
              "earlier one, we keep them; Adam betas (0.9, 0.98) there, (0.9, 0.999) here.", "",
              "| dataset | model | seeds | epochs (best) | stopped early | test full HR@10 | test full NDCG@10 | "
              "best valid NDCG@10 | wall min |", "|---|---|---:|---|---|---:|---:|---:|---:|"]
+    sentences = []
     for d in ("beauty", "ml-100k"):
         runs = []
         for seed in R.SEEDS:
@@ -453,18 +454,21 @@ def sasrec_section() -> list[str]:
                      f"{mean_sd([r['test']['full_ndcg@10'] for r, _ in runs])} | "
                      f"{mean_sd([max(e['full_ndcg@10'] for e in ev) for _, ev in runs])} | "
                      f"{mean_sd([ev[-1]['seconds'] / 60 for _, ev in runs], 1)} |")
+        valid = mean([r["valid"]["full_ndcg@10"] for r, _ in runs])
+        test = mean([r["test"]["full_ndcg@10"] for r, _ in runs])
+        sentences.append(f"- {NAMES[d]}: test full NDCG@10 is {100 * (1 - test / valid):.0f}% below validation's "
+                         f"({test:.4f} vs {valid:.4f}, the selected weights); a gap this large is the first thing to "
+                         "examine in our protocol.")
         targets = [(label, hr, ndcg) for label, dd, hr, ndcg, _ in PUBLISHED_SASREC if dd == d]
         if targets:
             hr_m = mean([r["test"]["full_hr@10"] for r, _ in runs])
-            nd_m = mean([r["test"]["full_ndcg@10"] for r, _ in runs])
             label, hr, ndcg = targets[0]
-            met = hr_m >= hr and nd_m >= ndcg
-            lines.append("")
-            lines.append(f"- {NAMES[d]}: mean of {len(runs)} seed(s) HR@10 {hr_m:.4f} / NDCG@10 {nd_m:.4f} against "
-                         f"{label}'s {hr:.4f} / {ndcg:.4f}: {'met' if met else 'not met'}"
-                         f"{'' if len(runs) >= 3 else ' (fewer than the 3 seeds the target asks for)'}.")
-        lines.append("")
-    lines += ["", "Sources of the published rows: " + "; ".join(f"{label}: {src}" for label, _, _, _, src in
+            met = hr_m >= hr and test >= ndcg
+            sentences.append(f"- {NAMES[d]}: mean of {len(runs)} seed(s) HR@10 {hr_m:.4f} / NDCG@10 {test:.4f} "
+                             f"against {label}'s {hr:.4f} / {ndcg:.4f}: {'met' if met else 'not met'}"
+                             f"{'' if len(runs) >= 3 else ' (fewer than the 3 seeds the target asks for)'}.")
+    lines += ["", *sentences, "- Wall minutes include evaluation and ran with other work on the 2 cores.",
+              "", "Sources of the published rows: " + "; ".join(f"{label}: {src}" for label, _, _, _, src in
                                                            PUBLISHED_SASREC), ""]
     return lines
 
