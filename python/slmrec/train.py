@@ -81,21 +81,17 @@ def _batches(cfg: Config, dataset, opt: StageConfig, accelerator, windows: int |
     from slmrec.sampling import LastItemBatches, SequenceBatches
 
     micro = opt.batch_size // (accelerator.num_processes * opt.grad_accum)
-    if every:
-        return LastItemBatches(
-            dataset.offsets, dataset.items, dataset.num_items, max_len=cfg.data.max_len, batch_size=micro,
-            seed=cfg.data.seed, all_prefixes=cfg.data.train_mode == "all_prefixes", shuffle=False, even=False,
-        )
     if windows:
         return SequenceBatches(
             dataset.offsets, dataset.items, dataset.num_items, max_len=cfg.data.max_len, batch_size=micro,
             num_negatives=cfg.sasrec.negatives, windows=windows, bucket=cfg.sasrec.bucket, seed=cfg.data.seed,
             rank=accelerator.process_index, world_size=accelerator.num_processes,
         )
+    shard = dict(shuffle=False, even=False) if every else dict(rank=accelerator.process_index,
+                                                               world_size=accelerator.num_processes)
     return LastItemBatches(
         dataset.offsets, dataset.items, dataset.num_items, max_len=cfg.data.max_len, batch_size=micro,
-        seed=cfg.data.seed, all_prefixes=cfg.data.train_mode == "all_prefixes",
-        rank=accelerator.process_index, world_size=accelerator.num_processes,
+        seed=cfg.data.seed, all_prefixes=cfg.data.train_mode == "all_prefixes", **shard,
     )
 
 
