@@ -41,7 +41,7 @@ MB = 1 << 20
 
 def prep_child(src: str, out: str, *extra: str) -> None:
     """The measured process: slmrec-prep's own entry point, then the counts."""
-    from slmrec.cli import prep_main
+    from slmrec.cli.prep import prep_main
 
     rc = prep_main([src, "--out", out, "-q", *extra])
     if rc != 0:
@@ -73,23 +73,33 @@ def bench_prep(size_gb: float, workdir: Path, keep: bool, baseline_mb: float) ->
         else:
             summary = synth.generate_to_size(src, int(size_gb * GB), seed=0)
         gen_seconds = time.perf_counter() - start
-        print(f"generated {src} ({summary['file_bytes'] / GB:.2f} GB gzip, "
-              f"{(summary['bytes'] or 0) / GB:.2f} GB uncompressed) in {gen_seconds:.0f} s", flush=True)
+        print(
+            f"generated {src} ({summary['file_bytes'] / GB:.2f} GB gzip, "
+            f"{(summary['bytes'] or 0) / GB:.2f} GB uncompressed) in {gen_seconds:.0f} s",
+            flush=True,
+        )
         if out.exists():
             shutil.rmtree(out)
         r = measure([sys.executable, __file__, "--child-prep", str(src), str(out)])
-        r.update(size_gb=size_gb, uncompressed_bytes=summary["bytes"], file_bytes=summary["file_bytes"],
-                 generate_seconds=gen_seconds)
+        r.update(
+            size_gb=size_gb,
+            uncompressed_bytes=summary["bytes"],
+            file_bytes=summary["file_bytes"],
+            generate_seconds=gen_seconds,
+        )
         rss = (r["peak_rss_mb"] - baseline_mb) * MB  # above the fixed cost of the process
         r["baseline_rss_mb"] = baseline_mb
         r["rss_bytes_per_record"] = rss / r["records"]
         r["rss_bytes_per_interaction"] = rss / r["interactions"]
         if summary["bytes"]:
             r["rss_fraction_of_dump"] = r["peak_rss_mb"] * MB / summary["bytes"]
-        print(f"  slmrec-prep: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB ({baseline_mb:.0f} MB of it "
-              f"the process's fixed cost), {r['records']:,} records -> {r['interactions']:,} interactions kept: "
-              f"{r['rss_bytes_per_record']:.0f} B/record, {r['rss_bytes_per_interaction']:.0f} B/kept interaction "
-              "above the fixed cost", flush=True)
+        print(
+            f"  slmrec-prep: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB ({baseline_mb:.0f} MB of it "
+            f"the process's fixed cost), {r['records']:,} records -> {r['interactions']:,} interactions kept: "
+            f"{r['rss_bytes_per_record']:.0f} B/record, {r['rss_bytes_per_interaction']:.0f} B/kept interaction "
+            "above the fixed cost",
+            flush=True,
+        )
         return r
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -99,7 +109,7 @@ def bench_prep(size_gb: float, workdir: Path, keep: bool, baseline_mb: float) ->
 
 def _mem() -> dict:
     status = Path("/proc/self/status").read_text()
-    get = lambda key: int(next(l for l in status.splitlines() if l.startswith(key)).split()[1]) * 1024  # noqa: E731
+    get = lambda key: int(next(x for x in status.splitlines() if x.startswith(key)).split()[1]) * 1024  # noqa: E731
     return {"rss": get("VmRSS:"), "hwm": get("VmHWM:")}
 
 
@@ -148,11 +158,25 @@ def sampler_child(users: int) -> None:
     steps["candidates"] = _mem()
     cand_bytes = cands.nbytes
     del cands
-    print(json.dumps({"users": users, "interactions": int(offsets[-1]), "num_items": num_items,
-                      "array_bytes": arrays, "offsets_bytes": offsets.nbytes, "items_bytes": items.nbytes,
-                      "steps": steps, "hwm_reset": can_reset, "sample_result_bytes": result_bytes,
-                      "candidates_result_bytes": cand_bytes, "build_seconds": build_seconds,
-                      "sample_seconds": sample_seconds, "candidates_seconds": cand_seconds}))
+    print(
+        json.dumps(
+            {
+                "users": users,
+                "interactions": int(offsets[-1]),
+                "num_items": num_items,
+                "array_bytes": arrays,
+                "offsets_bytes": offsets.nbytes,
+                "items_bytes": items.nbytes,
+                "steps": steps,
+                "hwm_reset": can_reset,
+                "sample_result_bytes": result_bytes,
+                "candidates_result_bytes": cand_bytes,
+                "build_seconds": build_seconds,
+                "sample_seconds": sample_seconds,
+                "candidates_seconds": cand_seconds,
+            }
+        )
+    )
 
 
 def bench_sampler(users: int) -> dict:
@@ -163,13 +187,16 @@ def bench_sampler(users: int) -> dict:
     r["sample_peak_over_rss_bytes"] = st["sample"]["hwm"] - st["sampler"]["rss"]
     r["candidates_peak_over_rss_bytes"] = st["candidates"]["hwm"] - st["sample_freed"]["rss"]
     mb = lambda b: f"{b / MB:.0f} MB"  # noqa: E731
-    print(f"sampler over {users:,} users, {r['interactions']:,} interactions: arrays {mb(r['array_bytes'])} "
-          f"(offsets {mb(r['offsets_bytes'])}, items {mb(r['items_bytes'])}); sampler adds {mb(r['sampler_rss_bytes'])} "
-          f"RSS (peak {mb(r['sampler_peak_bytes'])}) = {r['sampler_rss_bytes'] / r['array_bytes']:.2f}x the arrays, "
-          f"built in {r['build_seconds']:.2f} s; sample(1M users, 20): peak +{mb(r['sample_peak_over_rss_bytes'])} "
-          f"for a {mb(r['sample_result_bytes'])} result in {r['sample_seconds']:.2f} s; eval_candidates(1M, 99): "
-          f"peak +{mb(r['candidates_peak_over_rss_bytes'])} for a {mb(r['candidates_result_bytes'])} result "
-          f"in {r['candidates_seconds']:.2f} s; process peak {r['peak_rss_mb']:.0f} MB", flush=True)
+    print(
+        f"sampler over {users:,} users, {r['interactions']:,} interactions: arrays {mb(r['array_bytes'])} "
+        f"(offsets {mb(r['offsets_bytes'])}, items {mb(r['items_bytes'])}); sampler adds {mb(r['sampler_rss_bytes'])} "
+        f"RSS (peak {mb(r['sampler_peak_bytes'])}) = {r['sampler_rss_bytes'] / r['array_bytes']:.2f}x the arrays, "
+        f"built in {r['build_seconds']:.2f} s; sample(1M users, 20): peak +{mb(r['sample_peak_over_rss_bytes'])} "
+        f"for a {mb(r['sample_result_bytes'])} result in {r['sample_seconds']:.2f} s; eval_candidates(1M, 99): "
+        f"peak +{mb(r['candidates_peak_over_rss_bytes'])} for a {mb(r['candidates_result_bytes'])} result "
+        f"in {r['candidates_seconds']:.2f} s; process peak {r['peak_rss_mb']:.0f} MB",
+        flush=True,
+    )
     return r
 
 
@@ -188,8 +215,11 @@ def main() -> None:
     p.add_argument("--json", type=Path, help="write the results here")
     args = p.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                           "load_start": os.getloadavg()}, "prep": [], "sampler": None}
+    results = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_start": os.getloadavg()},
+        "prep": [],
+        "sampler": None,
+    }
     if not args.skip_prep:
         base = prep_baseline(args.workdir)
         results["prep_baseline"] = base
@@ -198,8 +228,10 @@ def main() -> None:
             results["prep"].append(bench_prep(size, args.workdir, args.keep, base["peak_rss_mb"]))
         if len(results["prep"]) > 1:
             per = [r["rss_bytes_per_record"] for r in results["prep"]]
-            print(f"bytes of peak RSS per record across sizes: {', '.join(f'{x:.0f}' for x in per)} "
-                  f"(max/min {max(per) / min(per):.2f})")
+            print(
+                f"bytes of peak RSS per record across sizes: {', '.join(f'{x:.0f}' for x in per)} "
+                f"(max/min {max(per) / min(per):.2f})"
+            )
     if not args.skip_sampler:
         results["sampler"] = bench_sampler(args.sampler_users)
     results["machine"]["load_end"] = os.getloadavg()

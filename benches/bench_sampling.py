@@ -178,17 +178,29 @@ def main() -> int:
     offsets, items = make_csr(args.users, args.items)
     gen_s = time.perf_counter() - t
     n_items = args.items
-    print(f"history CSR: {args.users:,} users, {n_items:,} items, {len(items):,} interactions "
-          f"(generated in {gen_s:.1f} s); {cores} cores; load average {os.getloadavg()[0]:.2f}")
-    rows, res = [], {"users": args.users, "items": n_items, "interactions": int(len(items)), "cores": cores,
-                     "machine": platform.platform(), "python": platform.python_version()}
+    print(
+        f"history CSR: {args.users:,} users, {n_items:,} items, {len(items):,} interactions "
+        f"(generated in {gen_s:.1f} s); {cores} cores; load average {os.getloadavg()[0]:.2f}"
+    )
+    rows, res = (
+        [],
+        {
+            "users": args.users,
+            "items": n_items,
+            "interactions": int(len(items)),
+            "cores": cores,
+            "machine": platform.platform(),
+            "python": platform.python_version(),
+        },
+    )
 
     def row(name, seconds, count, unit, note=""):
         rate = count / seconds
         rows.append((name, seconds, rate, unit, note))
         res[name] = {"seconds": seconds, "count": count, "rate": rate, "unit": unit, "note": note}
-        print(f"  {name:<44} {seconds:9.4f} s  {rate / 1e6 if unit == 'M/s' else rate:12,.1f} {unit}  {note}",
-              flush=True)
+        print(
+            f"  {name:<44} {seconds:9.4f} s  {rate / 1e6 if unit == 'M/s' else rate:12,.1f} {unit}  {note}", flush=True
+        )
         return rate
 
     # uniform negatives -------------------------------------------------------------------------
@@ -211,34 +223,52 @@ def main() -> int:
     per_core = row("negatives k=100, 1 thread, per core (CPU s)", min(cpu[1]), count, "M/s", note)
     wall1 = row("negatives k=100, 1 thread (wall s)", min(wall[1]), count, "M/s", note)
     wall2 = row("negatives k=100, 2 threads (wall s)", min(wall[2]), count, "M/s", note)
-    row("negatives k=100, 2 threads, CPU s of both", min(cpu[2]), count, "M/s",
-        "equal to 1 thread's = no parallel overhead")
+    row(
+        "negatives k=100, 2 threads, CPU s of both",
+        min(cpu[2]),
+        count,
+        "M/s",
+        "equal to 1 thread's = no parallel overhead",
+    )
     sec = best(lambda: samplers[2].sample(users, K), args.repeat)
-    row("negatives k=100, 2 threads, one call (wall s)", sec, count, "M/s",
-        f"{count * 8 / 2**20:,.0f} MB fresh result: page zeroing included")
+    row(
+        "negatives k=100, 2 threads, one call (wall s)",
+        sec,
+        count,
+        "M/s",
+        f"{count * 8 / 2**20:,.0f} MB fresh result: page zeroing included",
+    )
 
     np_users = users[: args.numpy_users]
     ns = NumpyRejection(offsets, items, n_items)
     _, sec = best2(lambda: in_chunks(lambda u: ns.sample(u, K), np_users, CHUNK), args.repeat)
-    np_rate = row("NumPy vectorised rejection (CPU s)", sec, len(np_users) * K, "M/s",
-                  f"{len(np_users):,} users, scaled")
+    np_rate = row(
+        "NumPy vectorised rejection (CPU s)", sec, len(np_users) * K, "M/s", f"{len(np_users):,} users, scaled"
+    )
     py_users = users[: args.python_users]
     _, sec = best2(lambda: python_reference(offsets, items, n_items, py_users, K), 1)
-    py_rate = row("random.sample(list(set)) reference (CPU s)", sec, len(py_users) * K, "M/s",
-                  f"{len(py_users):,} users, scaled")
+    py_rate = row(
+        "random.sample(list(set)) reference (CPU s)", sec, len(py_users) * K, "M/s", f"{len(py_users):,} users, scaled"
+    )
 
     # eval candidates ---------------------------------------------------------------------------
     eval_users = np.arange(min(args.eval_users, args.users), dtype=np.int64)
     positives = items[offsets[eval_users + 1] - 1].astype(np.int64)
     s = NegativeSampler(offsets, items, n_items, seed=0)
     for chunk in (CHUNK, 100_000):
+
         def run():
             for a in range(0, len(eval_users), chunk):
                 s.eval_candidates(eval_users[a : a + chunk], positives[a : a + chunk], 999)
 
         sec = best(run, 1)
-        row(f"eval candidates n=999, {chunk:,} users per call", sec, len(eval_users), "users/s",
-            f"{len(eval_users):,} users, {cores} threads")
+        row(
+            f"eval candidates n=999, {chunk:,} users per call",
+            sec,
+            len(eval_users),
+            "users/s",
+            f"{len(eval_users):,} users, {cores} threads",
+        )
     # seconds for 1M users (scaled when --eval-users is smaller)
     eval_s = res[f"eval candidates n=999, {CHUNK:,} users per call"]["seconds"] * 1e6 / len(eval_users)
 
@@ -266,8 +296,13 @@ def main() -> int:
 
     # targets -----------------------------------------------------------------------------------
     speedup = wall2 / wall1
-    data_share = max(res[f"{n} B=256 L=50, DataLoader"]["seconds"] / res[f"{n} B=256 L=50, DataLoader"]["count"]
-                     for n in ("LastItemBatches", "SequenceBatches")) / step_s
+    data_share = (
+        max(
+            res[f"{n} B=256 L=50, DataLoader"]["seconds"] / res[f"{n} B=256 L=50, DataLoader"]["count"]
+            for n in ("LastItemBatches", "SequenceBatches")
+        )
+        / step_s
+    )
     checks = {
         "uniform >= 100 M/s per core": per_core / 1e6 >= 100,
         ">= 20x NumPy rejection": per_core / np_rate >= 20,
@@ -276,8 +311,13 @@ def main() -> int:
         "1M eval users < 10 s": eval_s < 10,
         "batch data time < 5% of a step": data_share < 0.05,
     }
-    res["ratios"] = {"vs_numpy": per_core / np_rate, "vs_random_sample": per_core / py_rate,
-                     "threads_2_over_1": speedup, "eval_1M_seconds": eval_s, "data_share_of_step": data_share}
+    res["ratios"] = {
+        "vs_numpy": per_core / np_rate,
+        "vs_random_sample": per_core / py_rate,
+        "threads_2_over_1": speedup,
+        "eval_1M_seconds": eval_s,
+        "data_share_of_step": data_share,
+    }
     res["checks"] = checks
     res["load_average"] = os.getloadavg()
     print()
@@ -288,9 +328,11 @@ def main() -> int:
         print(f"| {name} | {sec:.4f} | {shown} | {note} |")
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
-    print(f"per core vs NumPy: {per_core / np_rate:,.0f}x; vs random.sample: {per_core / py_rate:,.0f}x; "
-          f"2 threads / 1 thread: {speedup:.2f}x; 1M eval users: {eval_s:.2f} s; "
-          f"batch data time: {data_share:.2%} of a SASRec step")
+    print(
+        f"per core vs NumPy: {per_core / np_rate:,.0f}x; vs random.sample: {per_core / py_rate:,.0f}x; "
+        f"2 threads / 1 thread: {speedup:.2f}x; 1M eval users: {eval_s:.2f} s; "
+        f"batch data time: {data_share:.2%} of a SASRec step"
+    )
     for name, ok in checks.items():
         print(f"  [{'ok' if ok else 'MISSED' if ok is not None else 'n/a'}] {name}")
     if args.json:

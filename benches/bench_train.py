@@ -1,5 +1,5 @@
-"""Speed of the distilled student against its teacher (training step, inference, data time), and of sharing the
-prompt prefix against running it for every user.
+"""Speed of the student against its teacher (training step, inference, data time), and of sharing the prompt
+prefix against running it for every user, all through ``slmrec-train``'s own loop.
 
 Run (not part of the test suite):
 
@@ -7,20 +7,25 @@ Run (not part of the test suite):
     python benches/bench_train.py --backbone random    # a random Llama of the same shape (no package needed)
     python benches/bench_train.py --json out.json      # also write the numbers as JSON
 
-Design: teacher and student are built exactly as ``slmrec-train`` builds them (same backbone loader, LoRA on
-gate/up/down, item embeddings in through a Linear, the alpaca prompt when the backbone has a tokenizer, full-softmax
-CE over all items) and timed in the same process, alternating one teacher and one student measurement so that
-background load hits both alike; the median is reported. The teacher is also timed with its prompt prefix run for
-every user (``share_prefix = False``, the reference code's way) in the same alternation, which gives the speed-up of
-sharing the prefix as a KV cache (llmrec.py). A training step is forward + backward + AdamW step on one
-batch; inference is a no-grad forward + scoring of all items. Data time is the time to draw one batch from the
-Rust sampler and move it into tensors. The check: student speed-up >= 0.85 x (M / N) for both training and
-inference, and data time < 5% of the student's step time; the exit code is 1 when a check fails.
+Design: the models are the ones ``slmrec-train`` trains (:class:`slmrec.train.Pipeline` builds the ``teacher`` and
+``student_nokd`` stages from the ``small`` preset with this script's overrides: the 4-layer student trained with CE
+only, so the step compares the two decoders, not the distillation's extra teacher forward), and a training step is
+a step of :func:`slmrec.train.train_stage` itself, run without validation and without checkpoints (its
+``seconds`` per step: drawing the batch, forward, backward, clipping, AdamW and the scheduler). The item table is
+a SASRec trained for one step (the stage must exist; the timing does not depend on the table's values). The
+teacher and the student are measured in alternation, a few steps each per round, so that background load hits
+both alike; the first round is a warm-up and the median of the other rounds' steps is reported. The teacher is
+also timed with its prompt prefix run for every user (``share_prefix = False``, the reference code's way) in the
+same alternation. Inference is :func:`slmrec.evaluate.evaluate` (the run's own evaluation: encode + score every
+item) on a fixed set of validation users. Data time is the loop's own ``data_seconds`` per step. The check:
+student speed-up >= 0.85 x (M / N) for training and inference, and data time < 5% of the student's step; exit code
+1 when a check fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -36,147 +41,155 @@ def main(argv=None) -> int:
     p.add_argument("--teacher-layers", type=int, default=8)
     p.add_argument("--student-layers", type=int, default=4)
     p.add_argument("--batch", type=int, default=64, help="training batch (users)")
-    p.add_argument("--eval-batch", type=int, default=128, help="inference batch (users)")
+    p.add_argument("--eval-batch", type=int, default=128, help="inference: users scored (one batch)")
     p.add_argument("--max-len", type=int, default=30)
     p.add_argument("--users", type=int, default=2000, help="users of the synthetic dataset")
-    p.add_argument("--repeats", type=int, default=5, help="timed repetitions per model (after one warm-up)")
+    p.add_argument("--repeats", type=int, default=5, help="timed rounds per model (after one warm-up round)")
+    p.add_argument("--steps", type=int, default=2, help="training steps per model per round")
     p.add_argument("--json", help="write the results to this file")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    import numpy as np
     import torch
 
     import slmrec
-    from slmrec import backbone as backbones
-    from slmrec.config import LLMConfig
-    from slmrec.distill import recommendation_loss
-    from slmrec.models import LLMRec
-    from slmrec.models.llmrec import with_lora
-    from slmrec.sampling import LastItemBatches
+    from slmrec import config as C
+    from slmrec.evaluate import EvalSet, evaluate
     from slmrec.synth import generate_reviews
+    from slmrec.train import Pipeline, encoder, train_stage
 
     tmp = Path(tempfile.mkdtemp(prefix="slmrec-bench-"))
     generate_reviews(tmp / "reviews.json.gz", n_users=args.users, seed=0)
     ds = slmrec.prepare([str(tmp / "reviews.json.gz")], tmp / "data")
-    table = torch.randn(ds.num_items + 1, 128) * 0.1  # [I+1, 128]; a trained table changes nothing in the timing
-
     # random: a Llama of SmolLM2-135M's shape (hidden 576, MLP 1536, 9 heads / 3 KV heads)
-    llm = LLMConfig(backbone=args.backbone, teacher_layers=args.teacher_layers, student_layers=args.student_layers,
-                    random_hidden=576, random_intermediate=1536, random_heads=9, random_kv_heads=3,
-                    random_vocab=49152, random_layers=args.teacher_layers)
-    spec = backbones.resolve(args.backbone)
-    models = {}
-    for name, layers in (("teacher", args.teacher_layers), ("student", args.student_layers)):
-        torch.manual_seed(0)
-        bb, tok = backbones.load(spec, layers, llm, max_layers=args.teacher_layers)
-        models[name] = LLMRec(with_lora(bb, 16, 16, 0.05), table, tokenizer=tok)
-    prompt_len = models["teacher"].prefix_ids.numel() + models["teacher"].suffix_ids.numel()
+    cfg = C.override(
+        C.preset("small"),
+        {
+            "llm.backbone": args.backbone,
+            "llm.teacher_layers": args.teacher_layers,
+            "llm.student_layers": args.student_layers,
+            "llm.random_hidden": 576,
+            "llm.random_intermediate": 1536,
+            "llm.random_heads": 9,
+            "llm.random_kv_heads": 3,
+            "llm.random_vocab": 49152,
+            "llm.random_layers": args.teacher_layers,
+            "data.max_len": args.max_len,
+            "sasrec.steps": 1,
+            "teacher.batch_size": args.batch,
+            "student.batch_size": args.batch,
+            "teacher.grad_accum": 1,
+            "student.grad_accum": 1,
+            "eval.users": args.eval_batch,
+            "run.progress": False,
+            "run.stages": "sasrec,teacher,student_nokd",
+        },
+    )
+    pipe = Pipeline(cfg, ds, tmp / "run")
+    pipe.run_stage("sasrec")
+    valid = pipe.eval_set("valid")
+    users = EvalSet(
+        valid.split, *(t[: args.eval_batch] for t in (valid.users, valid.history, valid.candidates, valid.exclude))
+    )
+    stages = {"teacher": pipe.build("teacher"), "student": pipe.build("student_nokd")}
+    teacher = stages["teacher"].model
+    for s in stages.values():  # a few steps per call: no warmup, the cosine over those steps, nothing saved
+        s.opt = dataclasses.replace(s.opt, steps=args.steps, warmup_steps=0, warmup_ratio=0.0, eval_every=0)
 
-    batches = LastItemBatches(ds.offsets, ds.items, ds.num_items, max_len=args.max_len, batch_size=args.batch)
-    stream = iter(batches.epoch(0))
+    def train_steps(label) -> tuple[list[float], float]:
+        """(wall seconds of each step, data seconds per step) of one call of the real loop."""
+        state = train_stage(pipe.acc, cfg, stages[label.removesuffix("_per_user")], ds, None, None)
+        return [e["seconds"] for e in state.losses], state.data_seconds / max(1, state.global_step)
 
-    def next_batch():
-        nonlocal stream
-        try:
-            b = next(stream)
-        except StopIteration:
-            stream = iter(batches.epoch(1))
-            b = next(stream)
-        return {k: torch.as_tensor(v) for k, v in b.items()}
+    def infer(label) -> float:
+        model = stages[label.removesuffix("_per_user")].model.eval()
+        m = evaluate(
+            pipe.acc, encoder(pipe.acc, model), model.item_emb.detach(), users, batch_size=len(users.users), full=True
+        )
+        model.train()
+        return m["_speed"]["users_per_s"]
 
-    fixed = next_batch()
-    eval_ids = torch.as_tensor(np.tile(fixed["input_ids"], (args.eval_batch // args.batch + 1, 1))[: args.eval_batch])
-    opts = {n: torch.optim.AdamW([q for q in m.parameters() if q.requires_grad], lr=1e-4) for n, m in models.items()}
-
-    def train_step(name) -> tuple[float, float]:
-        m, opt = models[name], opts[name]
-        m.train()
-        start, cpu = time.perf_counter(), time.process_time()
-        loss, _ = recommendation_loss(m, fixed, table)
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        return time.perf_counter() - start, time.process_time() - cpu
-
-    @torch.no_grad()
-    def infer(name) -> tuple[float, float]:
-        m = models[name].eval()
-        start, cpu = time.perf_counter(), time.process_time()
-        m.scores(m(eval_ids)["user"])
-        return time.perf_counter() - start, time.process_time() - cpu
-
-    def data_time() -> float:
-        start = time.perf_counter()
-        next_batch()
-        return time.perf_counter() - start
-
-    for name in models:  # warm-up
-        train_step(name)
-        infer(name)
-    # with a prompt, the teacher is also timed with its prefix run for every user
-    timed = ("teacher", "student") + (("teacher_per_user",) if models["teacher"].prefix_ids.numel() else ())
-    times = {f"{n}_{k}": [] for n in timed for k in ("step", "infer")} | {"data": []}
-    cpu = {f"{n}_{k}": [] for n in timed for k in ("step", "infer")}
-    for _ in range(args.repeats):
+    timed = ("teacher", "student") + (("teacher_per_user",) if teacher.prefix_ids.numel() else ())
+    steps = {n: [] for n in timed}
+    speed = {n: [] for n in timed}
+    data: list[float] = []
+    started = time.perf_counter()
+    for r in range(args.repeats + 1):  # round 0 warms up
         for label in timed:
-            name = label.removesuffix("_per_user")
-            models[name].share_prefix = label == name
-            for kind, fn in (("step", train_step), ("infer", infer)):
-                wall, used = fn(name)
-                times[f"{label}_{kind}"].append(wall)
-                cpu[f"{label}_{kind}"].append(used)
-            models[name].share_prefix = True
-        times["data"].append(data_time())
-    med = {k: statistics.median(v) for k, v in times.items()}
-    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
+            teacher.share_prefix = label != "teacher_per_user"
+            took, per_step_data = train_steps(label)
+            users_per_s = infer(label)
+            if r:
+                steps[label] += took
+                speed[label].append(users_per_s)
+                if label == "student":
+                    data.append(per_step_data)
+        teacher.share_prefix = True
+    med = {k: statistics.median(v) for k, v in steps.items()}
+    ups = {k: statistics.median(v) for k, v in speed.items()}
     ratio = args.teacher_layers / args.student_layers
+    prompt = int(teacher.prefix_ids.numel() + teacher.suffix_ids.numel())
     res = {
         "backbone": args.backbone,
         "device": "cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(),
         "threads": torch.get_num_threads(),
         "batch": args.batch,
-        "tokens_per_example": prompt_len + args.max_len,
+        "tokens_per_example": prompt + args.max_len,
+        "prefix_tokens": int(teacher.prefix_ids.numel()),
         "layers": f"{args.teacher_layers} -> {args.student_layers}",
-        "teacher_step_s": med["teacher_step"],
-        "student_step_s": med["student_step"],
-        "train_speedup": med["teacher_step"] / med["student_step"],
-        "teacher_infer_users_per_s": args.eval_batch / med["teacher_infer"],
-        "student_infer_users_per_s": args.eval_batch / med["student_infer"],
-        "infer_speedup": med["teacher_infer"] / med["student_infer"],
-        "prefix_tokens": models["teacher"].prefix_ids.numel(),
-        "train_speedup_cpu_time": cpu_med["teacher_step"] / cpu_med["student_step"],
-        "infer_speedup_cpu_time": cpu_med["teacher_infer"] / cpu_med["student_infer"],
+        "rounds": args.repeats,
+        "steps_per_round": args.steps,
+        "teacher_step_s": med["teacher"],
+        "student_step_s": med["student"],
+        "train_speedup": med["teacher"] / med["student"],
+        "teacher_infer_users_per_s": ups["teacher"],
+        "student_infer_users_per_s": ups["student"],
+        "infer_speedup": ups["student"] / ups["teacher"],
         "load_average_1min": os.getloadavg()[0],
-        "data_s_per_batch": med["data"],
-        "data_fraction_of_student_step": med["data"] / med["student_step"],
+        "data_s_per_step": statistics.median(data),
+        "data_fraction_of_student_step": statistics.median(data) / med["student"],
         "layer_ratio": ratio,
         "required_speedup": 0.85 * ratio,
+        "seconds": time.perf_counter() - started,
     }
-    if "teacher_per_user_step" in med:
-        res |= {"teacher_step_prefix_per_user_s": med["teacher_per_user_step"],
-                "shared_prefix_train_speedup": med["teacher_per_user_step"] / med["teacher_step"],
-                "shared_prefix_infer_speedup": med["teacher_per_user_infer"] / med["teacher_infer"]}
-    ok = (res["train_speedup"] >= res["required_speedup"] and res["infer_speedup"] >= res["required_speedup"]
-          and res["data_fraction_of_student_step"] < 0.05)
+    if "teacher_per_user" in med:
+        res |= {
+            "teacher_step_prefix_per_user_s": med["teacher_per_user"],
+            "shared_prefix_train_speedup": med["teacher_per_user"] / med["teacher"],
+            "shared_prefix_infer_speedup": ups["teacher"] / ups["teacher_per_user"],
+        }
+    ok = (
+        res["train_speedup"] >= res["required_speedup"]
+        and res["infer_speedup"] >= res["required_speedup"]
+        and res["data_fraction_of_student_step"] < 0.05
+    )
     res["pass"] = ok
-    print(f"backbone {args.backbone}, {res['layers']} layers, batch {args.batch} x {res['tokens_per_example']} tokens, "
-          f"{res['threads']} threads, {res['device']}")
-    print(f"train step   teacher {res['teacher_step_s']:.3f} s   student {res['student_step_s']:.3f} s   "
-          f"speed-up {res['train_speedup']:.2f}x (need {res['required_speedup']:.2f}x)")
-    print(f"inference    teacher {res['teacher_infer_users_per_s']:.1f} users/s   student "
-          f"{res['student_infer_users_per_s']:.1f} users/s   speed-up {res['infer_speedup']:.2f}x")
+    print(
+        f"backbone {args.backbone}, {res['layers']} layers, batch {args.batch} x {res['tokens_per_example']} tokens, "
+        f"{res['threads']} threads, {res['device']}; slmrec-train's loop, {args.repeats} rounds of {args.steps} steps"
+    )
+    print(
+        f"train step   teacher {res['teacher_step_s']:.3f} s   student {res['student_step_s']:.3f} s   "
+        f"speed-up {res['train_speedup']:.2f}x (need {res['required_speedup']:.2f}x)"
+    )
+    print(
+        f"inference    teacher {res['teacher_infer_users_per_s']:.1f} users/s   student "
+        f"{res['student_infer_users_per_s']:.1f} users/s   speed-up {res['infer_speedup']:.2f}x"
+    )
     if res["prefix_tokens"]:
-        print(f"shared prefix ({res['prefix_tokens']} tokens) against it per user, teacher: train step "
-              f"{res['teacher_step_prefix_per_user_s']:.3f} -> {res['teacher_step_s']:.3f} s "
-              f"({res['shared_prefix_train_speedup']:.2f}x), inference {res['shared_prefix_infer_speedup']:.2f}x")
-    print(f"CPU time     speed-up train {res['train_speedup_cpu_time']:.2f}x, inference "
-          f"{res['infer_speedup_cpu_time']:.2f}x (process CPU seconds; robust to other load, "
-          f"1-min load average {res['load_average_1min']:.1f} on {os.cpu_count()} cores)")
-    print(f"data         {1000 * res['data_s_per_batch']:.2f} ms per batch = "
-          f"{100 * res['data_fraction_of_student_step']:.2f}% of a student step")
+        print(
+            f"shared prefix ({res['prefix_tokens']} tokens) against it per user, teacher: train step "
+            f"{res['teacher_step_prefix_per_user_s']:.3f} -> {res['teacher_step_s']:.3f} s "
+            f"({res['shared_prefix_train_speedup']:.2f}x), inference {res['shared_prefix_infer_speedup']:.2f}x"
+        )
+    print(
+        f"data         {1000 * res['data_s_per_step']:.2f} ms per step = "
+        f"{100 * res['data_fraction_of_student_step']:.2f}% of a student step; 1-min load average "
+        f"{res['load_average_1min']:.1f} on {os.cpu_count()} cores"
+    )
     print("PASS" if ok else "FAIL")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     return 0 if ok else 1
 

@@ -31,7 +31,7 @@ python3 runs/gpu_check.py --data "$data" --backbone random --shape llama-2-7b --
 echo "== 4. slmrec-train --preset small on $data, bf16 ($(left) s left)"
 run=$(mktemp -d)/gpu_small
 # the layer probe right after the teacher: it needs nothing else, and so lands within the budget
-timeout $(($(left) - 15)) python3 -m slmrec.train_cli --preset small --data "$data" --backbone "$backbone" --out "$run" \
+timeout $(($(left) - 15)) python3 -m slmrec.cli.train --preset small --data "$data" --backbone "$backbone" --out "$run" \
     --run.mixed_precision bf16 --run.progress false --sasrec.epochs 50 --sasrec.eval_every 0 \
     --stages sasrec,teacher,probe,student,student_nokd
 echo "slmrec-train exit code $?"

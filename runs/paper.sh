@@ -14,7 +14,7 @@ shift $(( $# >= 2 ? 2 : 1 ))
 start=$(date +%s)
 data=runs/out/data/beauty
 [ -f "$data/stats.json" ] || slmrec-prep ../shared/data/seq/Beauty.txt --recipe none --out "$data" -q
-launch=(python -m slmrec.train_cli)
-[ "$gpus" -gt 1 ] && launch=(accelerate launch --multi_gpu --num_processes "$gpus" -m slmrec.train_cli)
+launch=(python -m slmrec.cli.train)
+[ "$gpus" -gt 1 ] && launch=(accelerate launch --multi_gpu --num_processes "$gpus" -m slmrec.cli.train)
 "${launch[@]}" --preset paper --backbone "$backbone" --data "$data" --out runs/out/paper_beauty "$@"
 echo "runs/paper.sh: $(( $(date +%s) - start )) s"

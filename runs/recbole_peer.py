@@ -70,15 +70,14 @@ def export_arrays(offsets, items, num_users: int, num_items: int, out_dir, name:
     """
     import numpy as np
 
+    from slmrec.sampling import check_csr
+
     offsets = np.asarray(offsets, dtype=np.int64)
     items = np.asarray(items)
-    if offsets.shape != (num_users + 1,) or offsets[0] != 0 or offsets[-1] != len(items):
-        raise ValueError("offsets must be [num_users + 1], start at 0 and end at len(items)")
+    if offsets.shape != (num_users + 1,):
+        raise ValueError(f"offsets must have num_users + 1 = {num_users + 1} entries, got shape {offsets.shape}")
+    check_csr(offsets, items, num_items)
     lens = np.diff(offsets)
-    if (lens < 0).any():
-        raise ValueError("offsets must be non-decreasing")
-    if len(items) and (int(items.min()) < 1 or int(items.max()) > num_items):
-        raise ValueError(f"item ids must be in 1..{num_items}")
     user = np.repeat(np.arange(1, num_users + 1, dtype=np.int64), lens)
     pos = np.arange(len(items), dtype=np.int64) - np.repeat(offsets[:-1], lens)
     table = np.stack([user, items.astype(np.int64), pos], axis=1)
@@ -121,11 +120,17 @@ def cmd_export(a) -> int:
     ds = slmrec.load(a.dataset_dir)
     counts = export_arrays(ds.offsets, ds.items, ds.num_users, ds.num_items, a.out_dir, a.name, source=a.dataset_dir)
     if counts["items_seen"] != counts["items"]:
-        print(f"recbole_peer.py: warning: {counts['items'] - counts['items_seen']} item ids never occur; RecBole "
-              "only knows the items it sees", file=sys.stderr)
+        print(
+            f"recbole_peer.py: warning: {counts['items'] - counts['items_seen']} item ids never occur; RecBole "
+            "only knows the items it sees",
+            file=sys.stderr,
+        )
     if counts["users_shorter_than_4"]:
-        print(f"recbole_peer.py: warning: {counts['users_shorter_than_4']} users have < 4 items: RecBole's "
-              "leave-one-out gives them no validation example (ours does)", file=sys.stderr)
+        print(
+            f"recbole_peer.py: warning: {counts['users_shorter_than_4']} users have < 4 items: RecBole's "
+            "leave-one-out gives them no validation example (ours does)",
+            file=sys.stderr,
+        )
     print(json.dumps(counts))
     print(f"recbole_peer.py export: {time.perf_counter() - t0:.1f} s")
     return 0
@@ -202,8 +207,8 @@ def cmd_run(a) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     os.chdir(workdir)  # RecBole writes ./log/ and ./log_tensorboard/ relative to the working directory
 
-    import torch
     import recbole
+    import torch
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
     from recbole.model.sequential_recommender import SASRec
@@ -225,8 +230,11 @@ def cmd_run(a) -> int:
     dataset = create_dataset(config)
     loaded = {"users": dataset.user_num - 1, "items": dataset.item_num - 1, "interactions": dataset.inter_num}
     train_data, valid_data, test_data = data_preparation(config, dataset)
-    split = {"train_examples": len(train_data.dataset), "valid_users": len(valid_data.dataset),
-             "test_users": len(test_data.dataset)}
+    split = {
+        "train_examples": len(train_data.dataset),
+        "valid_users": len(valid_data.dataset),
+        "test_users": len(test_data.dataset),
+    }
     data_seconds = time.perf_counter() - t_data
     problems = []
     if expected is not None:
@@ -268,16 +276,21 @@ def cmd_run(a) -> int:
         loss_sum = trainer.train_loss_dict[epoch_idx]
         epoch_seconds.append(round(now - last[0], 3))
         last[0] = now
-        curve.append({
-            "epoch": epoch_idx + 1,
-            "seconds": round(now - t_train, 3),
-            "train_loss": loss_sum / max(n_batches, 1),  # mean CE per batch (RecBole logs the sum)
-            "valid_ndcg@10": float(r["ndcg@10"]),
-            "valid_hr@10": float(r["hit@10"]),
-            "valid_mrr@10": float(r["mrr@10"]),
-        })
-        print(f"recbole_peer.py: epoch {epoch_idx + 1}/{a.epochs} {epoch_seconds[-1]:.1f} s loss "
-              f"{curve[-1]['train_loss']:.4f} valid ndcg@10 {r['ndcg@10']:.4f} hr@10 {r['hit@10']:.4f}", flush=True)
+        curve.append(
+            {
+                "epoch": epoch_idx + 1,
+                "seconds": round(now - t_train, 3),
+                "train_loss": loss_sum / max(n_batches, 1),  # mean CE per batch (RecBole logs the sum)
+                "valid_ndcg@10": float(r["ndcg@10"]),
+                "valid_hr@10": float(r["hit@10"]),
+                "valid_mrr@10": float(r["mrr@10"]),
+            }
+        )
+        print(
+            f"recbole_peer.py: epoch {epoch_idx + 1}/{a.epochs} {epoch_seconds[-1]:.1f} s loss "
+            f"{curve[-1]['train_loss']:.4f} valid ndcg@10 {r['ndcg@10']:.4f} hr@10 {r['hit@10']:.4f}",
+            flush=True,
+        )
 
     trainer.fit(train_data, valid_data, verbose=True, saved=True, show_progress=False, callback_fn=on_epoch_end)
     train_seconds = time.perf_counter() - t_train
@@ -309,11 +322,33 @@ def cmd_run(a) -> int:
         "seconds_to_best": best["seconds"] if best else None,
         "test": {"hr@10": float(test["hit@10"]), "ndcg@10": float(test["ndcg@10"]), "mrr@10": float(test["mrr@10"])},
         "test_checkpoint": trainer.saved_model_file,
-        "config": {k: cfg[k] for k in (
-            "MAX_ITEM_LIST_LENGTH", "hidden_size", "inner_size", "n_layers", "n_heads", "hidden_dropout_prob",
-            "attn_dropout_prob", "loss_type", "train_batch_size", "learner", "learning_rate", "weight_decay",
-            "eval_batch_size", "eval_args", "metrics", "topk", "valid_metric", "stopping_step", "epochs",
-            "user_inter_num_interval", "item_inter_num_interval", "filter_inter_by_user_or_item")},
+        "config": {
+            k: cfg[k]
+            for k in (
+                "MAX_ITEM_LIST_LENGTH",
+                "hidden_size",
+                "inner_size",
+                "n_layers",
+                "n_heads",
+                "hidden_dropout_prob",
+                "attn_dropout_prob",
+                "loss_type",
+                "train_batch_size",
+                "learner",
+                "learning_rate",
+                "weight_decay",
+                "eval_batch_size",
+                "eval_args",
+                "metrics",
+                "topk",
+                "valid_metric",
+                "stopping_step",
+                "epochs",
+                "user_inter_num_interval",
+                "item_inter_num_interval",
+                "filter_inter_by_user_or_item",
+            )
+        },
         "data_seconds": round(data_seconds, 3),
         "train_seconds": round(train_seconds, 3),
         "test_seconds": round(test_seconds, 3),
@@ -322,8 +357,10 @@ def cmd_run(a) -> int:
     }
     result_path.parent.mkdir(parents=True, exist_ok=True)
     result_path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"recbole_peer.py: test hr@10 {result['test']['hr@10']:.4f} ndcg@10 {result['test']['ndcg@10']:.4f} "
-          f"mrr@10 {result['test']['mrr@10']:.4f} (best epoch {result['best_epoch']}); wrote {result_path}")
+    print(
+        f"recbole_peer.py: test hr@10 {result['test']['hr@10']:.4f} ndcg@10 {result['test']['ndcg@10']:.4f} "
+        f"mrr@10 {result['test']['mrr@10']:.4f} (best epoch {result['best_epoch']}); wrote {result_path}"
+    )
     print(f"recbole_peer.py run: {result['total_seconds']:.1f} s")
     return 1 if problems else 0
 
@@ -341,10 +378,14 @@ def main(argv=None) -> int:
     r.add_argument("--epochs", type=int, required=True)
     r.add_argument("--json", required=True, help="where to write the result")
     r.add_argument("--seed", type=int, default=2020, help="RecBole's default seed is 2020")
-    r.add_argument("--threads", type=int, default=0,
-                   help="torch threads (0: torch's default, one per core). On a 2-core machine where another job is "
-                   "running, 2 threads are several times slower than 1 (measured: 3.7-4.2 s against 0.5-0.6 s per "
-                   "batch): time RecBole alone on the machine, or pass --threads 1 and say so")
+    r.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads (0: torch's default, one per core). On a 2-core machine where another job is "
+        "running, 2 threads are several times slower than 1: time RecBole alone on the machine, or pass "
+        "--threads 1 and say so",
+    )
     a = p.parse_args(argv)
     return cmd_export(a) if a.cmd == "export" else cmd_run(a)
 

@@ -16,7 +16,8 @@ the order of what the report needs most (a job that continues another waits for 
 pretrained-versus-random comparison on LastFM, Gift Cards (Amazon 2018, three seeds), MovieLens-100K, the other
 seeds, the layer probe on Beauty (its teacher trained on CPU, every layer scored on a fixed sample of users), the
 RecBole peer on Beauty and Beauty's SASRec. Beauty's other LLM stages (its main table's teacher and students, and
-every evaluation of its 22k users) would add hours on 2 cores; the report shows the GPU run of them. ``--extra`` adds what only repeats what the default shows (see EXTRA_VARIANTS). Every command is
+every evaluation of its 22k users) would add hours on 2 cores; the report shows the GPU run of them. ``--extra``
+adds what only repeats what the default shows (see EXTRA_VARIANTS). Every command is
 printed with its duration and appended to runs/out/results/commands.log with its threads and CPUs; ``--max-hours``
 stops before starting a job once that much time has passed.
 """
@@ -39,20 +40,36 @@ OUT = Path(os.environ.get("SLMREC_RESULTS_DIR", ROOT / "runs" / "out" / "results
 PY = sys.executable
 RECBOLE_PY = ROOT / "runs" / "out" / "recbole-venv" / "bin" / "python"
 
-# name -> (raw file under ../shared/data, slmrec-prep arguments)
-DATASETS = {
-    "lastfm": ("seq/LastFM.txt", ["--recipe", "none"]),
-    "ml-100k": ("movielens/ml-100k.inter", []),  # kcore 5/5 (the default recipe)
-    "gift_cards": ("amazon18/Gift_Cards_5.json.gz", []),
-    "beauty": ("seq/Beauty.txt", ["--recipe", "none"]),
-}
 SEEDS = (0, 1, 2)
+PRESET = "small"  # the preset every slmrec-train job starts from
+STRONG_DATASETS = ("beauty", "ml-100k")  # the strong SASRec recipe's runs, in this order
 # our SASRec in RecBole's SASRec shape (64-d, 2 layers, 2 heads, history 50, full-softmax CE, lr 1e-3, dropout 0.5),
 # selected on full-ranking validation NDCG@10 like RecBole's valid_metric and ranking as RecBole does for sequential
 # models (nothing excluded but padding); N(0, 0.02) init as RecBole's (PyTorch's N(0, 1) item table learns slower)
-PEER_SASREC = ["--eval.full_exclude", "none", "--sasrec.emb_dim", "64", "--sasrec.hidden", "64", "--sasrec.heads", "2",
-               "--sasrec.layers", "2", "--sasrec.dropout", "0.5", "--sasrec.lr", "1e-3", "--data.max_len", "50",
-               "--eval.select", "full_ndcg@10", "--sasrec.eval_every", "0", "--sasrec.init", "normal"]
+PEER_SASREC = [
+    "--eval.full_exclude",
+    "none",
+    "--sasrec.emb_dim",
+    "64",
+    "--sasrec.hidden",
+    "64",
+    "--sasrec.heads",
+    "2",
+    "--sasrec.layers",
+    "2",
+    "--sasrec.dropout",
+    "0.5",
+    "--sasrec.lr",
+    "1e-3",
+    "--data.max_len",
+    "50",
+    "--eval.select",
+    "full_ndcg@10",
+    "--sasrec.eval_every",
+    "0",
+    "--sasrec.init",
+    "normal",
+]
 # Two ways to train it, each a row of the report: "ours" makes RecBole's examples (every prefix, loss on its last
 # position, batch 256); "ours_windows" is SASRec's own all-position training on windows of 50 whose newest 25
 # positions are targets (each target still once per epoch, a 25x cheaper epoch), batch 64 windows.
@@ -74,7 +91,68 @@ PROBE_USERS = 2000
 # the peer's RecBole-examples variant (the windows variant is the faster one to RecBole's quality) and seeds 1, 2
 # of Beauty's CPU SASRec (its row has the GPU run beside it)
 EXTRA_VARIANTS = ("ours",)
+# The main tables' earlier protocol, the reference code's: one example per user (its last training item), 2 epochs
+# per LLM stage, no early stopping, SASRec on each example's last position; the small preset before it was re-sized
+# by steps and examples. The runs kept under docs/results/cpu/{main,ablation,random_init,probe} were made with it,
+# so their jobs pin it (and the report describes them by it); the claims jobs use the preset as it is now.
+REFERENCE_PROTOCOL = [
+    "--data.train_mode",
+    "last",
+    "--sasrec.positions",
+    "last",
+    "--sasrec.eval_every",
+    "100",
+    "--sasrec.patience",
+    "0",
+    "--distill.cache",
+    "false",
+    *(
+        a
+        for st in ("teacher", "student")
+        for a in (
+            f"--{st}.steps",
+            "0",
+            f"--{st}.epochs",
+            "2",
+            f"--{st}.warmup_ratio",
+            "0",
+            f"--{st}.warmup_steps",
+            "5",
+            f"--{st}.eval_every",
+            "0",
+            f"--{st}.patience",
+            "0",
+            f"--{st}.min_steps",
+            "0",
+        )
+    ),
+]
+# the positions job's teacher: a window holds up to max_len targets, so an epoch of windows takes a small fraction of
+# the steps of an epoch of prefixes; 240 steps are several epochs of windows, validation every 30, no early stop
+# before step 120
+POSITIONS_TEACHER = (
+    *("--llm.positions", "all", "--teacher.steps", "240"),
+    *("--teacher.eval_every", "30", "--teacher.min_steps", "120"),
+)
+CLAIMS_DATASETS = ("lastfm", "ml-100k", "beauty")  # the claims scorecard's datasets, in the order they run
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    raw: str  # the raw file under ../shared/data
+    prep: tuple[str, ...]  # slmrec-prep's arguments (none: the default recipe, kcore 5/5)
+    title: str  # how the report names it
+    gpu: str | None = None  # the GPU run of its LLM stages, a directory under docs/results/gpu/, if there is one
+
+
+# the datasets, in the report's order; a report reads names and counts from here and from their stats.json
+DATASETS = {
+    "lastfm": Dataset("seq/LastFM.txt", ("--recipe", "none"), "LastFM"),
+    "ml-100k": Dataset("movielens/ml-100k.inter", (), "MovieLens-100K"),
+    "gift_cards": Dataset("amazon18/Gift_Cards_5.json.gz", (), "Amazon 2018 Gift Cards (5-core)"),
+    "beauty": Dataset("seq/Beauty.txt", ("--recipe", "none"), "Beauty", gpu="beauty_small_bf16"),
+}
 
 
 @dataclass
@@ -87,8 +165,13 @@ class Job:
     alone: bool = False  # timed against a peer: runs with nothing else beside it, even with --lanes
     extra: bool = False  # runs only with --extra: more of what the default already shows (see EXTRA_VARIANTS)
 
+    @property
+    def is_run(self) -> bool:
+        """Whether ``out`` is a run directory (else the JSON file the job writes)."""
+        return self.out.suffix != ".json"
+
     def done(self) -> bool:
-        return (self.out / "metrics.json").is_file() if self.out.suffix != ".json" else self.out.is_file()
+        return (self.out / "metrics.json").is_file() if self.is_run else self.out.is_file()
 
     def needs(self) -> Path | None:
         """The run this job continues from (its ``--reuse``): it starts only once that run is done."""
@@ -98,30 +181,94 @@ class Job:
         need = self.needs()
         return need is None or (need / "metrics.json").is_file()
 
+    def config(self) -> dict | None:
+        """The config its command resolves to, as ``slmrec-train`` resolves it (the preset with the command's
+        overrides); None for a job that is not a ``slmrec-train`` run. A report reads it for a run whose own
+        ``config.json`` was not kept."""
+        if "slmrec.cli.train" not in self.cmd:
+            return None
+        from slmrec.cli import train as cli
+
+        return cli.resolve_config(cli.parser().parse_args(self.cmd[self.cmd.index("slmrec.cli.train") + 1 :])).to_dict()
+
 
 def data_dir(name: str) -> Path:
     return OUT / "data" / name
 
 
-def train(name: str, dataset: str, out: Path, *args: str, seed: int = 0, env: dict | None = None,
-          alone: bool = False, extra: bool = False) -> Job:
-    cmd = [PY, "-m", "slmrec.train_cli", "--preset", "small", "--data", str(data_dir(dataset)), "--out", str(out),
-           "--run.seed", str(seed), "--data.seed", str(seed), "--run.progress", "false", *args]
+def train(
+    name: str,
+    dataset: str,
+    out: Path,
+    *args: str,
+    seed: int = 0,
+    env: dict | None = None,
+    alone: bool = False,
+    extra: bool = False,
+) -> Job:
+    cmd = [
+        PY,
+        "-m",
+        "slmrec.cli.train",
+        "--preset",
+        PRESET,
+        "--data",
+        str(data_dir(dataset)),
+        "--out",
+        str(out),
+        "--run.seed",
+        str(seed),
+        "--data.seed",
+        str(seed),
+        "--run.progress",
+        "false",
+        *args,
+    ]
     return Job(name, cmd, out, env=env, alone=alone, extra=extra)
 
 
 def peer(d: str) -> list[Job]:
     """RecBole's SASRec (data exported first) and ours in its shape (both variants), on ``d``, one thread each."""
     rb = "slmrec_" + d.replace("-", "_")  # not "ml-100k": RecBole would read its own bundled copy of that name
-    recbole = Job(f"peer {d} recbole", [str(RECBOLE_PY), "runs/recbole_peer.py", "run", str(OUT / "recbole"), rb,
-                                        "--epochs", str(RECBOLE_EPOCHS[d]), "--threads", "1",
-                                        "--json", str(OUT / "peer" / d / "recbole.json")],
-                  OUT / "peer" / d / "recbole.json",
-                  before=[PY, "runs/recbole_peer.py", "export", str(data_dir(d)), str(OUT / "recbole"), rb], alone=True)
-    ours = [train(f"peer {d} {v}" + (f" seed{s}" if s else ""), d, peer_dir(d, v, s), "--stages", "sasrec",
-                  *PEER_SASREC, *args, "--sasrec.epochs", str(PEER_EPOCHS[v][d]), seed=s, env=ONE_THREAD, alone=True,
-                  extra=v in EXTRA_VARIANTS)
-            for v, args in reversed(PEER_VARIANTS.items()) for s in PEER_SEEDS[v][d]]  # windows (cheap) first
+    recbole = Job(
+        f"peer {d} recbole",
+        [
+            str(RECBOLE_PY),
+            "runs/recbole_peer.py",
+            "run",
+            str(OUT / "recbole"),
+            rb,
+            "--epochs",
+            str(RECBOLE_EPOCHS[d]),
+            "--threads",
+            "1",
+            "--json",
+            str(OUT / "peer" / d / "recbole.json"),
+        ],
+        OUT / "peer" / d / "recbole.json",
+        before=[PY, "runs/recbole_peer.py", "export", str(data_dir(d)), str(OUT / "recbole"), rb],
+        alone=True,
+    )
+    ours = [
+        train(
+            f"peer {d} {v}" + (f" seed{s}" if s else ""),
+            d,
+            peer_dir(d, v, s),
+            "--stages",
+            "sasrec",
+            *REFERENCE_PROTOCOL,
+            *PEER_SASREC,
+            *args,
+            "--sasrec.epochs",
+            str(PEER_EPOCHS[v][d]),
+            seed=s,
+            env=ONE_THREAD,
+            alone=True,
+            extra=v in EXTRA_VARIANTS,
+        )
+        for v, args in reversed(PEER_VARIANTS.items())
+        for s in PEER_SEEDS[v][d]
+    ]  # windows (cheap) first
     return [recbole, *ours]
 
 
@@ -129,35 +276,137 @@ def peer_dir(d: str, variant: str, seed: int) -> Path:
     return OUT / "peer" / d / (variant + (f"_seed{seed}" if seed else ""))
 
 
+def claims_dir(d: str, seed: int) -> Path:
+    return OUT / "claims" / d / f"seed{seed}"
+
+
+def positions_dir(d: str, seed: int) -> Path:
+    return OUT / "positions" / d / f"seed{seed}"
+
+
 def jobs() -> list[Job]:
     main = lambda d, s: OUT / "main" / d / f"seed{s}"  # noqa: E731
     base = main("lastfm", 0)
+    ref = REFERENCE_PROTOCOL
+    # the paper's claims under the re-sized small preset (every prefix an example, steps, early stopping): LastFM's
+    # three seeds first (the cheapest full scorecard row), then MovieLens-100K's, then Beauty's (Beauty on a sample of
+    # 2,000 users for validation and test, its 22k users would cost an hour per evaluation pass on 2 cores)
+    out = [
+        train(
+            f"claims {d} seed{s}",
+            d,
+            claims_dir(d, s),
+            seed=s,
+            *(("--eval.users", str(PROBE_USERS)) if d == "beauty" else ()),
+        )
+        for d in CLAIMS_DATASETS
+        for s in SEEDS
+    ]
+    # llm.positions all (an extension beyond the paper) against the claims teacher's last-token protocol, per
+    # CPU-minute: LastFM seed 0's teacher on the claims run's SASRec, every position of max_len windows a target
+    out.append(
+        train(
+            "positions lastfm seed0",
+            "lastfm",
+            positions_dir("lastfm", 0),
+            "--stages",
+            "teacher",
+            "--reuse",
+            str(claims_dir("lastfm", 0)),
+            *POSITIONS_TEACHER,
+        )
+    )
     # the strong SASRec recipe (the SASRec issue): Beauty, three seeds, then MovieLens-100K
-    out = [train(f"sasrec-strong {d} seed{s}", d, OUT / "sasrec_strong" / d / f"seed{s}", "--stages", "sasrec",
-                 "--sasrec.recipe", "strong", seed=s) for d in ("beauty", "ml-100k") for s in SEEDS]
-    out.append(train("main lastfm seed0", "lastfm", base))
+    out += [
+        train(
+            f"sasrec-strong {d} seed{s}",
+            d,
+            OUT / "sasrec_strong" / d / f"seed{s}",
+            "--stages",
+            "sasrec",
+            "--sasrec.recipe",
+            "strong",
+            "--data.train_mode",
+            "last",
+            seed=s,
+        )
+        for d in STRONG_DATASETS
+        for s in SEEDS
+    ]
+    out.append(train("main lastfm seed0", "lastfm", base, *ref))
     out += peer("ml-100k")
     for term in ("cos", "norm", "ms"):
-        out.append(train(f"ablation lastfm lambda_{term}=0", "lastfm", OUT / "ablation" / "lastfm" / f"no_{term}",
-                         "--stages", "student", "--reuse", str(base), f"--distill.lambda_{term}", "0"))
-    out.append(train("random-init lastfm", "lastfm", OUT / "random_init" / "lastfm",
-                     "--stages", "teacher,student,student_nokd", "--reuse", str(base), "--llm.init", "random"))
+        out.append(
+            train(
+                f"ablation lastfm lambda_{term}=0",
+                "lastfm",
+                OUT / "ablation" / "lastfm" / f"no_{term}",
+                "--stages",
+                "student",
+                "--reuse",
+                str(base),
+                f"--distill.lambda_{term}",
+                "0",
+                *ref,
+            )
+        )
+    out.append(
+        train(
+            "random-init lastfm",
+            "lastfm",
+            OUT / "random_init" / "lastfm",
+            "--stages",
+            "teacher,student,student_nokd",
+            "--reuse",
+            str(base),
+            "--llm.init",
+            "random",
+            *ref,
+        )
+    )
     for s in SEEDS:  # the smallest dataset first: three seeds of it come soonest
-        out.append(train(f"main gift_cards seed{s}", "gift_cards", main("gift_cards", s), seed=s))
-    out.append(train("main ml-100k seed0", "ml-100k", main("ml-100k", 0)))
+        out.append(train(f"main gift_cards seed{s}", "gift_cards", main("gift_cards", s), *ref, seed=s))
+    out.append(train("main ml-100k seed0", "ml-100k", main("ml-100k", 0), *ref))
     for s in SEEDS[1:]:
         for d in ("lastfm", "ml-100k"):
-            out.append(train(f"main {d} seed{s}", d, main(d, s), seed=s))
+            out.append(train(f"main {d} seed{s}", d, main(d, s), *ref, seed=s))
     # the layer probe on Beauty: the small preset's teacher (2 epochs over 22k users), every layer scored on a fixed
     # sample of 2,000 users (a tenth of the cost of scoring all of them, per split); its own SASRec, selected on
     # those users, as the GPU run's (50 epochs)
-    out.append(train("probe beauty", "beauty", OUT / "probe" / "beauty", "--stages", "sasrec,teacher,probe",
-                     "--sasrec.epochs", "50", "--sasrec.eval_every", "0", "--eval.users", str(PROBE_USERS)))
+    out.append(
+        train(
+            "probe beauty",
+            "beauty",
+            OUT / "probe" / "beauty",
+            "--stages",
+            "sasrec,teacher,probe",
+            "--sasrec.epochs",
+            "50",
+            "--eval.users",
+            str(PROBE_USERS),
+            *ref,
+            "--sasrec.eval_every",
+            "0",
+        )
+    )
     out += peer("beauty")
     for s in SEEDS:
-        out.append(train(f"main beauty seed{s} (sasrec)", "beauty", main("beauty", s), "--stages", "sasrec",
-                         "--sasrec.epochs", "50", "--sasrec.eval_every", "0", seed=s,  # as the GPU run of Beauty
-                         extra=s > 0))
+        out.append(
+            train(
+                f"main beauty seed{s} (sasrec)",
+                "beauty",
+                main("beauty", s),
+                "--stages",
+                "sasrec",
+                *ref,
+                "--sasrec.epochs",
+                "50",
+                "--sasrec.eval_every",
+                "0",
+                seed=s,  # as the GPU run of Beauty
+                extra=s > 0,
+            )
+        )
     return out
 
 
@@ -168,8 +417,14 @@ def start(cmd: list[str], log: Path, env: dict | None = None, cpu: int | None = 
         f.write(f"$ {shlex.join(cmd)}\n")
         f.flush()
         pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
-        return subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, preexec_fn=pin,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+        return subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            preexec_fn=pin,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
 
 
 def run(cmd: list[str], log: Path, env: dict | None = None) -> int:
@@ -188,9 +443,10 @@ def job_resources(cmd: list[str], env: dict | None, cpu: int | None = None) -> d
     return {"threads": threads, "cpus": [cpu] if cpu is not None else sorted(os.sched_getaffinity(0))}
 
 
-def log_entries() -> list[dict]:
-    """The records of commands.log, one per finished job attempt (a line that does not parse is skipped)."""
-    log = OUT / "commands.log"
+def log_entries(log: Path | None = None) -> list[dict]:
+    """The records of commands.log (``log``, default the live one), one per finished job attempt (a line that does
+    not parse is skipped)."""
+    log = log or OUT / "commands.log"
     out = []
     for line in log.read_text().splitlines() if log.is_file() else []:
         try:
@@ -202,31 +458,37 @@ def log_entries() -> list[dict]:
     return out
 
 
-def recorded_minutes() -> dict[str, float]:
-    """Minutes each job took, summed over its successful and resumed attempts (from commands.log)."""
+def recorded_minutes(entries: list[dict] | None = None) -> dict[str, float]:
+    """Minutes each job took, summed over its successful and resumed attempts (from commands.log, or ``entries``
+    read from it)."""
     took: dict[str, float] = {}
-    for rec in log_entries():
+    for rec in log_entries() if entries is None else entries:
         took[rec["job"]] = took.get(rec["job"], 0.0) + rec["seconds"] / 60
     return took
 
 
-def budget(group: list[Job], took: dict[str, float]) -> tuple[int, float, list[str]]:
-    """(jobs of ``group`` done, job-hours commands.log recorded for them, names of those it has no record of)."""
-    return (sum(j.done() for j in group), sum(took.get(j.name, 0) for j in group) / 60,
-            [j.name for j in group if j.name not in took])
+def budget(group: list[Job], took: dict[str, float], done=Job.done) -> tuple[int, float, list[str]]:
+    """(jobs of ``group`` done, job-hours commands.log recorded for them, names of those it has no record of);
+    ``done(job)`` says whether a job is done (default: its output exists)."""
+    return (
+        sum(map(done, group)),
+        sum(took.get(j.name, 0) for j in group) / 60,
+        [j.name for j in group if j.name not in took],
+    )
 
 
 def budget_line(label: str, group: list[Job], took: dict[str, float]) -> str:
     done, hours, missing = budget(group, took)
-    return (f"{label}: {done} of {len(group)} jobs done, {hours:.1f} job-hours recorded in {OUT / 'commands.log'}"
-            + (f" (no record: {', '.join(missing)})" if missing else ""))
+    return f"{label}: {done} of {len(group)} jobs done, {hours:.1f} job-hours recorded in {OUT / 'commands.log'}" + (
+        f" (no record: {', '.join(missing)})" if missing else ""
+    )
 
 
 def prepare_data() -> None:
-    for name, (raw, args) in DATASETS.items():
+    for name, ds in DATASETS.items():
         if (data_dir(name) / "stats.json").is_file():
             continue
-        cmd = [PY, "-m", "slmrec.cli", str(SHARED / raw), "--out", str(data_dir(name)), "-q", *args]
+        cmd = [PY, "-m", "slmrec.cli.prep", str(SHARED / ds.raw), "--out", str(data_dir(name)), "-q", *ds.prep]
         if run(cmd, OUT / "logs" / f"prep_{name}.log"):
             raise SystemExit(f"slmrec-prep failed for {name}; see {OUT / 'logs' / f'prep_{name}.log'}")
 
@@ -267,9 +529,9 @@ def run_jobs(todo: list[Job], lanes: int = 1, max_hours: float = 0, poll: float 
                     failed.append(job.name)
                     continue
                 cmd = list(job.cmd)
-                if job.out.suffix != ".json" and (job.out / "config.json").is_file():
+                if job.is_run and (job.out / "config.json").is_file():
                     # a killed run: continue it (its saved config is the job's)
-                    cmd = [PY, "-m", "slmrec.train_cli", "--out", str(job.out), "--resume", "--run.progress", "false"]
+                    cmd = [PY, "-m", "slmrec.cli.train", "--out", str(job.out), "--resume", "--run.progress", "false"]
                 env, cpu = (job.env, None) if lanes == 1 else ({**(job.env or {}), **ONE_THREAD}, cpus[lane])
                 print(f"-> {job.name}" + (f" (CPU {cpu})" if cpu is not None else ""), flush=True)
                 running[lane] = (job, start(cmd, log, env, cpu), time.time(), cmd, env, cpu)
@@ -286,8 +548,19 @@ def run_jobs(todo: list[Job], lanes: int = 1, max_hours: float = 0, poll: float 
             del running[lane]
             took = time.time() - t0
             with open(OUT / "commands.log", "a") as f:
-                f.write(json.dumps({"job": job.name, "cmd": shlex.join(cmd), "seconds": round(took, 1), "rc": rc,
-                                    "finished": round(time.time(), 1), **job_resources(cmd, env, cpu)}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "job": job.name,
+                            "cmd": shlex.join(cmd),
+                            "seconds": round(took, 1),
+                            "rc": rc,
+                            "finished": round(time.time(), 1),
+                            **job_resources(cmd, env, cpu),
+                        }
+                    )
+                    + "\n"
+                )
             print(f"   {job.name}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {took / 60:.1f} min", flush=True)
             if rc:
                 failed.append(job.name)
@@ -300,11 +573,18 @@ def main(argv=None) -> int:
     p.add_argument("--only", help="run only jobs whose name contains this")
     p.add_argument("--max-hours", type=float, default=0, help="start no job after this many hours (0 = no limit)")
     p.add_argument("--no-report", action="store_true", help="do not write docs/RESULTS.md at the end")
-    p.add_argument("--extra", action="store_true",
-                   help="also run the extra jobs (the peer's RecBole-examples variant, Beauty SASRec seeds 1 and 2)")
-    p.add_argument("--lanes", type=int, default=1,
-                   help="jobs at once, each on a CPU of its own with one torch thread (default 1: one job at a "
-                        "time with torch's default threads)")
+    p.add_argument(
+        "--extra",
+        action="store_true",
+        help="also run the extra jobs (the peer's RecBole-examples variant, Beauty SASRec seeds 1 and 2)",
+    )
+    p.add_argument(
+        "--lanes",
+        type=int,
+        default=1,
+        help="jobs at once, each on a CPU of its own with one torch thread (default 1: one job at a "
+        "time with torch's default threads)",
+    )
     args = p.parse_args(argv)
     picked = [j for j in jobs() if not args.only or args.only in j.name]
     if args.list:
@@ -312,8 +592,10 @@ def main(argv=None) -> int:
         for j in picked:
             t = f" ({took[j.name]:.1f} min)" if j.name in took else ""
             print(f"[{'done' if j.done() else 'todo'}]{' [extra]' if j.extra else ''}{t} {j.name}: {shlex.join(j.cmd)}")
-        for label, group in (("default run", [j for j in picked if not j.extra]),
-                             ("--extra", [j for j in picked if j.extra])):
+        for label, group in (
+            ("default run", [j for j in picked if not j.extra]),
+            ("--extra", [j for j in picked if j.extra]),
+        ):
             if group:
                 print(budget_line(label, group, took))
         return 0

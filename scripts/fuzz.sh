@@ -7,12 +7,19 @@
 # checks, under AddressSanitizer) and runs each one for SECONDS, seeded with the hostile-input corpus of
 # tests/corpus (copied into a temporary corpus directory; tests/corpus is never written). Targets:
 #   json_line  the JSON line scanner (seeds: every line of the corpus's JSON files)
-#   read_file  every reader (amazon-json, ratings-csv, recbole, seq, auto-detection; plain or gzip) under both
-#              bad-line policies and recipes (seeds: every corpus file, with selector bytes)
-#   read_meta  the metadata reader (--meta) under both policies (seeds: the corpus's JSON files)
-# Leak detection is off (-detect_leaks=0): a leak is not a memory-safety bug in Rust, and LeakSanitizer reports
+#   read_file  every reader (amazon-json, amazon23, ratings-csv, recbole, seq, table and Parquet, movielens,
+#              yelp, auto-detection; plain or gzip) under both bad-line policies and recipes (seeds: every corpus
+#              file, with selector bytes)
+#   read_meta  the metadata reader (--meta, 2018 and 2023 schemas) under both policies (seeds: the corpus's JSON
+#              files)
+#   read_table the delimited-text table reader (RFC 4180 quoting, the header, the delimiter detected or given)
+#              under both policies (seeds: the corpus's table, csv and movielens files)
+#   amazon23_line  the Amazon 2023 line scanner and reader (seeds: every line of the corpus's JSON files)
+# Leak detection is off (libFuzzer's -detect_leaks=0, and ASAN_OPTIONS=detect_leaks=0, without which
+# LeakSanitizer's own check still runs): a leak is not a memory-safety bug in Rust, and LeakSanitizer reports
 # glibc's per-thread TLS-destructor list (allocated in __cxa_thread_atexit_impl) of the reader and parser
-# threads now and then, a false positive that does not reproduce when the input is run again.
+# threads now and then, a false positive that does not reproduce when the input is run again (CI once failed on
+# an empty input that way).
 # Prints, per target, how long it ran, how many inputs it executed and the corpus it ended with. Exits
 # non-zero when a target crashes (a panic, a sanitizer report, a timeout or running out of memory); the
 # input that did it is copied to rust/slmrec-core/fuzz/artifacts/TARGET/ (reproduce with
@@ -56,7 +63,10 @@ from pathlib import Path
 corpus, seeds = Path(sys.argv[1]), Path(sys.argv[2])
 files = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")
                and p.name != "cases.json" and "__pycache__" not in p.parts)
-FORMAT = {"json": 0, "csv": 1, "recbole": 2 | 8, "seq": 3, "meta": 0, "gzip": 0, "misc": 0}  # read_file's selector
+# read_file's selector: bits 0-2 a format of Format::ALL (amazon-json, amazon23, ratings-csv, recbole, seq,
+# table, movielens, yelp), 8 detection, 16 fail, 32 kcore, 64 a small line limit, 128 an .inter name
+FORMAT = {"json": 0, "amazon23": 1, "csv": 2, "recbole": 3 | 128, "seq": 4, "table": 5, "parquet": 5,
+          "movielens": 6, "yelp": 7, "meta": 0, "gzip": 0, "misc": 0}
 
 
 def put(target, data):
@@ -68,17 +78,20 @@ def put(target, data):
 for p in files:
     data = p.read_bytes()
     kind = p.relative_to(corpus).parts[0]
-    inter = 8 if p.name.endswith((".inter", ".inter.gz")) else 0
-    # read_file: byte 0 picks format (& 7: 0-3 a format, else detect), .inter name (8), fail (16), kcore (32)
-    for sel in {FORMAT[kind], 4 | inter, 4 | inter | 16, FORMAT[kind] | 32}:
+    inter = 128 if p.name.endswith((".inter", ".inter.gz")) else 0
+    for sel in {FORMAT[kind], 8 | inter, 8 | inter | 16, FORMAT[kind] | 32}:
         put("read_file", bytes([sel]) + data)
-    if kind in ("json", "meta", "misc", "gzip"):
+    if kind in ("json", "meta", "misc", "gzip", "amazon23"):
         put("read_meta", b"\x00" + data)  # byte 0: skip (even) or fail (odd)
-    if kind in ("json", "meta") and not p.name.endswith(".gz"):
+    if kind in ("table", "csv", "movielens") and not p.name.endswith(".gz"):
+        for sel in (0, 4, 1):  # read_table: delimiter detected (skip, fail), a comma given
+            put("read_table", bytes([sel]) + data)
+    if kind in ("json", "meta", "amazon23", "yelp") and not p.name.endswith(".gz"):
         for line in data.split(b"\n"):
             if line.strip():
                 put("json_line", line.rstrip(b"\r"))
-for t in ("json_line", "read_file", "read_meta"):
+                put("amazon23_line", b"\x00" + line.rstrip(b"\r"))
+for t in ("json_line", "read_file", "read_meta", "read_table", "amazon23_line"):
     print(f"seeds: {t}: {len(list((seeds / t).iterdir()))} inputs")
 PY
 
@@ -103,7 +116,7 @@ for target in $TARGETS; do
     start=$(date +%s.%N)
     rc=0
     # The targets write their input to a file under TMPDIR: keep that inside $WORK.
-    TMPDIR=$WORK/tmp cargo fuzz run -O -a "$target" "$corpus_dir" -- \
+    TMPDIR=$WORK/tmp ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 cargo fuzz run -O -a "$target" "$corpus_dir" -- \
         -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -timeout=30 -rss_limit_mb=4096 -detect_leaks=0 \
         -print_final_stats=1 -artifact_prefix="$artifacts/" >"$log" 2>&1 || rc=$?
     end=$(date +%s.%N)

@@ -8,11 +8,15 @@ caller (no detection here), so the Rust auto-detection is checked against an exp
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import gzip
 import html
+import io
 import json
 import math
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,15 +29,6 @@ INT_RE = re.compile(r"[+-]?[0-9]+\Z")
 FLOAT_RE = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 JSON_KEYS = ("reviewerID", "asin", "unixReviewTime", "overall")
 RECBOLE_TYPES = {"token", "token_seq", "float", "float_seq"}
-
-
-# stats.json spells two formats differently from --format ("seq-lines", "recbole-inter"; reported as a bug):
-# the tests accept both spellings through format_is and check the names in one xfail test.
-STATS_FORMAT = {"seq-lines": "seq", "recbole-inter": "recbole"}
-
-
-def format_is(got: str, fmt: str) -> bool:
-    return STATS_FORMAT.get(got, got) == fmt
 
 
 class Bad(Exception):
@@ -64,6 +59,17 @@ def lines_of(path) -> list[bytes]:
             raw = raw[3:]
         out.append(raw)
     return out
+
+
+def data_lines(path, out):
+    """The non-blank lines of a file with their 1-based numbers, counting every line and the blank ones in
+    ``out`` (a :class:`Read`)."""
+    for no, line in enumerate(lines_of(path), 1):
+        out.lines_read += 1
+        if line.strip(ASCII_WS) == b"":
+            out.blank_lines += 1
+            continue
+        yield no, line
 
 
 def parse_ts(text: str) -> int:
@@ -195,18 +201,219 @@ def recbole_header(text: str) -> dict:
     return cols
 
 
-def read_recbole(text: str, h: dict, position: int):
-    cols = text.split("\t")
-    if len(cols) != h["__n__"]:
+def row_record(cols: list, n: int, at: dict, parse_time, position: int) -> tuple:
+    """A record of a row read by header: ``at`` maps user, item and the optional rating and time to columns."""
+    if len(cols) != n:
         raise Bad("wrong column count")
-    user, item = cols[h["user_id"]].strip(), cols[h["item_id"]].strip()
+    user, item = cols[at["user"]].strip(), cols[at["item"]].strip()
     if not user or not item:
         raise Bad("invalid value", "empty id")
     rating = math.nan
-    if "rating" in h and cols[h["rating"]].strip():
-        rating = parse_rating(cols[h["rating"]].strip())
-    ts = parse_ts(cols[h["timestamp"]].strip()) if "timestamp" in h else position
-    return [(user, item, ts, rating)]
+    if "rating" in at and cols[at["rating"]].strip():
+        rating = parse_rating(cols[at["rating"]].strip())
+    ts = parse_time(cols[at["time"]].strip()) if "time" in at else position
+    return (user, item, ts, rating)
+
+
+def read_recbole(text: str, h: dict, position: int):
+    at = {"user": h["user_id"], "item": h["item_id"]}
+    at.update({role: h[name] for role, name in (("rating", "rating"), ("time", "timestamp")) if name in h})
+    return [row_record(text.split("\t"), h["__n__"], at, parse_ts, position)]
+
+
+# ---------------------------------------------------------------- issue 17: the newer formats
+
+TABLE_GUESSES = {
+    "user": ["user_id", "userId", "user", "reviewerID"],
+    "item": ["item_id", "itemId", "item", "movieId", "parent_asin", "asin", "business_id"],
+    "time": ["timestamp", "time", "date", "unixReviewTime"],
+    "rating": ["rating", "overall", "stars"],
+}
+MS_FROM = 10**11
+FUTURE = 100 * 31_557_600  # 100 Julian years, in seconds
+
+
+class Times:
+    """The time rule of the newer formats: a unit (seconds or milliseconds), values stored as given in it,
+    ISO-8601 strings converted to it, and a bad value beyond 100 years from now (or under 10^11 in ms)."""
+
+    def __init__(self, ms: bool):
+        self.ms = ms
+        now = int(time.time())
+        self.max = (now + FUTURE) * (1000 if ms else 1)
+        self.truncated = 0
+
+    def check(self, v: int) -> int:
+        if v > self.max or (self.ms and v < MS_FROM):
+            raise Bad("invalid value", f"time {v} out of the unit's range")
+        return v
+
+    def parse(self, text: str) -> int:
+        text = text.strip()
+        if INT_RE.match(text):
+            return self.check(int(text))
+        if FLOAT_RE.match(text):
+            v = float(text)
+            if not math.isfinite(v) or abs(v) >= 9.0e18:
+                raise Bad("invalid value", "out of range")
+            if v != math.floor(v):
+                self.truncated += 1
+            return self.check(math.floor(v))
+        if not re.fullmatch(
+            r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}([.,]\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?", text
+        ):
+            raise Bad("invalid value", f"time {text!r} is not ISO-8601")
+        frac = re.search(r"[.,](\d+)", text)
+        nanos = int(frac.group(1).ljust(9, "0")) if frac else 0
+        base = re.sub(r"[.,]\d+", "", text).replace(" ", "T")
+        try:
+            d = dt.datetime.fromisoformat(base)
+        except ValueError:
+            raise Bad("invalid value", f"time {text!r} is not a date") from None
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=dt.timezone.utc)
+        secs = (d - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(seconds=1)
+        if self.ms:
+            if nanos % 1_000_000:
+                self.truncated += 1
+            return self.check(secs * 1000 + nanos // 1_000_000)
+        if nanos:
+            self.truncated += 1
+        return self.check(secs)
+
+
+def pick_columns(header: list[str], given: dict | None) -> dict:
+    """role -> column index: the given name, else the first guess the header has (ASCII case ignored)."""
+    given = given or {}
+    out = {}
+    for role, guesses in TABLE_GUESSES.items():
+        if role in given:
+            out[role] = header.index(given[role])
+            continue
+        for g in guesses:
+            hits = [i for i, h in enumerate(header) if h.lower() == g.lower()]
+            if hits:
+                out[role] = hits[0]
+                break
+    if "user" not in out or "item" not in out:
+        raise ValueError("no user or item column")
+    return out
+
+
+def _count_bad(out, b: Bad, on_bad_line: str, where: str) -> None:
+    """A bad line of the newer readers: raised with ``fail``, counted by reason with ``skip``."""
+    if on_bad_line == "fail":
+        raise ValueError(f"{where}: {b}") from None
+    out.bad_lines += 1
+    out.bad_reasons[b.reason] += 1
+
+
+def read_table_text(path, columns: dict | None = None, delimiter: str | None = None, on_bad_line: str = "fail"):
+    """A delimited table with a header, by Python's csv module (RFC 4180 quoting): a Read."""
+    data = Path(path).read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    text = data.decode("utf-8")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    out = Read()
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter or ",", strict=True)
+    header = None
+    cols = times = None
+    for row in rows:
+        if not row or all(not c.strip() for c in row) and len(row) == 1:
+            out.lines_read += 1
+            out.blank_lines += 1
+            continue
+        out.lines_read += 1
+        if header is None:
+            header = [c.strip() for c in row]
+            cols = pick_columns(header, columns)
+            out.header_lines += 1
+            continue
+        try:
+            if times is None:
+                first = row[cols["time"]].strip() if "time" in cols and len(row) > cols["time"] else ""
+                times = Times(ms=bool(INT_RE.match(first)) and int(first) >= MS_FROM)
+            rec = row_record(row, len(header), cols, times.parse, len(out.records))
+        except Bad as b:
+            _count_bad(out, b, on_bad_line, f"{path}: record {out.lines_read}")
+            continue
+        out.data_lines += 1
+        out.records.append(rec)
+    out.truncated = times.truncated if times else 0
+    return out
+
+
+def read_json_lines(path, keys: tuple, times: Times, on_bad_line: str = "fail") -> Read:
+    """JSON lines read by ``keys`` (user, item, time, rating): Amazon 2023 (time a number) or Yelp (a string)."""
+    out = Read()
+    for no, line in data_lines(path, out):
+        try:
+            obj = parse_json_object(line.decode("utf-8"))
+            for k in keys[:3]:
+                if k not in obj:
+                    raise Bad("missing field", k)
+            user, item, t = obj[keys[0]], obj[keys[1]], obj[keys[2]]
+            if not isinstance(user, str) or not isinstance(item, str) or isinstance(user, Num) or isinstance(item, Num):
+                raise Bad("wrong type", "id")
+            if isinstance(t, Num):
+                ts = times.check(int(t)) if INT_RE.match(t) else times.parse(t)
+            elif isinstance(t, str):
+                ts = times.parse(t)
+            else:
+                raise Bad("wrong type", "time")
+            r = obj.get(keys[3])
+            rating = math.nan if r is None else parse_rating(r)
+        except Bad as b:
+            _count_bad(out, b, on_bad_line, f"{path}:{no}")
+            continue
+        out.data_lines += 1
+        out.records.append((user, item, ts, rating))
+    return out
+
+
+def read_amazon23(path, item_key: str = "parent_asin", on_bad_line: str = "fail") -> Read:
+    return read_json_lines(path, ("user_id", item_key, "timestamp", "rating"), Times(ms=True), on_bad_line)
+
+
+def read_yelp(path, on_bad_line: str = "fail") -> Read:
+    return read_json_lines(path, ("user_id", "business_id", "date", "stars"), Times(ms=False), on_bad_line)
+
+
+def read_movielens(path, on_bad_line: str = "fail") -> Read:
+    """ratings.dat (``::``) or ratings.csv (its header)."""
+    ls = lines_of(path)
+    if ls and ls[0].decode().strip() == "userId,movieId,rating,timestamp":
+        return read_table_text(
+            path, {"user": "userId", "item": "movieId", "time": "timestamp", "rating": "rating"}, ",", on_bad_line
+        )
+    out = Read()
+    times = Times(ms=False)
+    for no, line in data_lines(path, out):
+        try:
+            parts = line.decode("utf-8").split("::")
+            if len(parts) != 4:
+                raise Bad("wrong column count")
+            user, item, rating, ts = (p.strip() for p in parts)
+            rec = (user, item, times.parse(ts), parse_rating(rating))
+        except Bad as b:
+            _count_bad(out, b, on_bad_line, f"{path}:{no}")
+            continue
+        out.data_lines += 1
+        out.records.append(rec)
+    return out
+
+
+def merge_reads(reads: list) -> Read:
+    """Several files read as one stream, in order (positions continue across files)."""
+    out = Read()
+    for r in reads:
+        out.records.extend(r.records)
+        for k in ("lines_read", "data_lines", "blank_lines", "header_lines", "bad_lines"):
+            setattr(out, k, getattr(out, k) + getattr(r, k))
+        out.bad_reasons.update(r.bad_reasons)
+    return out
 
 
 @dataclass
@@ -229,11 +436,7 @@ def read_inputs(inputs, on_bad_line: str = "fail") -> Read:
     for path, fmt in inputs:
         header = None
         first_text = True
-        for no, line in enumerate(lines_of(path), 1):
-            out.lines_read += 1
-            if line.strip(ASCII_WS) == b"":
-                out.blank_lines += 1
-                continue
+        for no, line in data_lines(path, out):
             try:
                 try:
                     text = line.decode("utf-8")
@@ -288,8 +491,14 @@ def apply_recipe(recs, recipe="kcore", min_rating=None, user_min=None, item_min=
     """Indices of the surviving records and the drop counts."""
     alive = list(range(len(recs)))
     st = dict(
-        dropped_by_rating=0, dropped_by_user_filter=0, dropped_by_item_filter=0, duplicates_dropped=0,
-        kcore_rounds=0, kcore_dropped_per_round=[], kcore_dropped=0, dropped_short_users=0,
+        dropped_by_rating=0,
+        dropped_by_user_filter=0,
+        dropped_by_item_filter=0,
+        duplicates_dropped=0,
+        kcore_rounds=0,
+        kcore_dropped_per_round=[],
+        kcore_dropped=0,
+        dropped_short_users=0,
     )
 
     def step(name, new):
@@ -368,9 +577,15 @@ def prepare_from(rd: Read, recipe="kcore", min_rating=None, user_min=None, item_
     offsets = np.zeros(len(users) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([lengths[u] for u in range(1, len(users) + 1)])
     st.update(
-        lines_read=rd.lines_read, data_lines=rd.data_lines, blank_lines=rd.blank_lines,
-        header_lines=rd.header_lines, bad_lines=rd.bad_lines, records=len(recs),
-        interactions=len(order), users=len(users), items=len(items),
+        lines_read=rd.lines_read,
+        data_lines=rd.data_lines,
+        blank_lines=rd.blank_lines,
+        header_lines=rd.header_lines,
+        bad_lines=rd.bad_lines,
+        records=len(recs),
+        interactions=len(order),
+        users=len(users),
+        items=len(items),
     )
     return Result(
         offsets=offsets,
@@ -422,8 +637,15 @@ def assert_matches(ds, ref: Result) -> None:
 
 def assert_reconciled(s: dict) -> None:
     """The two identities of stats.json."""
-    drops = ("interactions", "dropped_by_rating", "dropped_by_user_filter", "dropped_by_item_filter",
-             "duplicates_dropped", "kcore_dropped", "dropped_short_users")
+    drops = (
+        "interactions",
+        "dropped_by_rating",
+        "dropped_by_user_filter",
+        "dropped_by_item_filter",
+        "duplicates_dropped",
+        "kcore_dropped",
+        "dropped_short_users",
+    )
     assert s["records"] == sum(s[k] for k in drops), {k: s[k] for k in ("records",) + drops}
     assert s["lines_read"] == s["data_lines"] + s["blank_lines"] + s["header_lines"] + s["bad_lines"]
     assert s["kcore_dropped"] == sum(s["kcore_dropped_per_round"])

@@ -10,16 +10,17 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from slmrec.train_cli import main  # noqa: E402
-
-QUIET = ["--run.progress", "false"]
+from slmrec.cli.train import main  # noqa: E402
+from train_helpers import QUIET, crashing_run, fails, tiny_args  # noqa: E402
 
 
 def _run(tmp_path, *args) -> dict:
     out = tmp_path / "run"
-    assert main(["--preset", "tiny", "--out", str(out), *QUIET, *args]) == 0
+    assert main(tiny_args(out, *args)) == 0
     return json.loads((out / "sasrec" / "result.json").read_text()) | {
-        "history": json.loads((out / "sasrec" / "history.json").read_text()), "dir": out}
+        "history": json.loads((out / "sasrec" / "history.json").read_text()),
+        "dir": out,
+    }
 
 
 def test_a_step_budget_ends_training_there(tmp_path):
@@ -36,8 +37,18 @@ def test_a_step_budget_ends_training_there(tmp_path):
 
 def test_early_stopping_keeps_the_best_and_respects_min_steps(tmp_path):
     # a learning rate too small to change a weight: the first validation stays the best
-    common = ["--stages", "sasrec", "--sasrec.steps", "40", "--sasrec.eval_every", "1", "--sasrec.lr", "1e-30",
-              "--sasrec.patience", "3"]
+    common = [
+        "--stages",
+        "sasrec",
+        "--sasrec.steps",
+        "40",
+        "--sasrec.eval_every",
+        "1",
+        "--sasrec.lr",
+        "1e-30",
+        "--sasrec.patience",
+        "3",
+    ]
     r = _run(tmp_path / "a", *common)
     assert r["stopped_early"] and r["total_steps"] == 4 and r["best_step"] == 1
     assert [e["step"] for e in r["history"]["evals"]] == [1, 2, 3, 4]
@@ -48,14 +59,11 @@ def test_early_stopping_keeps_the_best_and_respects_min_steps(tmp_path):
 
 def test_the_budget_survives_a_resume(tmp_path):
     """A run killed mid-stage resumes into the same step budget and early-stopping state."""
-    import subprocess
-    import sys
-
     out = tmp_path / "run"
-    args = ["--preset", "tiny", "--out", str(out), *QUIET, "--stages", "sasrec", "--sasrec.steps", "9",
-            "--sasrec.eval_every", "2", "--run.save_every", "1"]
-    crashed = subprocess.run([sys.executable, "-m", "slmrec.train_cli", *args], capture_output=True, text=True,
-                             env={**os.environ, "SLMREC_CRASH_AFTER": "sasrec:5"}, timeout=600)
+    args = tiny_args(
+        out, "--stages", "sasrec", "--sasrec.steps", "9", "--sasrec.eval_every", "2", "--run.save_every", "1"
+    )
+    crashed = crashing_run(*args, env={"SLMREC_CRASH_AFTER": "sasrec:5"})
     assert crashed.returncode == 137, crashed.stderr[-2000:]
     assert main(["--out", str(out), "--resume", *QUIET]) == 0
     r = json.loads((out / "sasrec" / "result.json").read_text())
@@ -64,27 +72,19 @@ def test_the_budget_survives_a_resume(tmp_path):
     assert [e["step"] for e in evals] == [2, 4, 6, 8, 9]
 
 
-def _fails(capsys, *args) -> str:
-    assert main(list(args)) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("slmrec-train: error: ") and "\n" not in err, err
-    return err
-
-
 def test_warmup_at_or_above_the_budget_is_an_error(tmp_path, capsys):
-    base = ["--preset", "tiny", "--out", str(tmp_path / "run"), *QUIET, "--stages", "sasrec,teacher",
-            "--sasrec.epochs", "1"]
-    err = _fails(capsys, *base, "--teacher.steps", "3", "--teacher.warmup_steps", "3")
+    base = tiny_args(tmp_path / "run", "--stages", "sasrec,teacher", "--sasrec.epochs", "1")
+    err = fails(capsys, *base, "--teacher.steps", "3", "--teacher.warmup_steps", "3")
     assert "teacher: warmup of 3 steps is not shorter than the 3 training steps" in err
-    err = _fails(capsys, *base, "--teacher.warmup_ratio", "0.1")
+    err = fails(capsys, *base, "--teacher.warmup_ratio", "0.1")
     assert "teacher.warmup_steps (2) and teacher.warmup_ratio (0.1) are both set" in err
 
 
+@pytest.mark.slow
 def test_warmup_ratio_is_a_fraction_of_the_steps(tmp_path):
     out = tmp_path / "run"
-    assert main(["--preset", "tiny", "--out", str(out), *QUIET, "--stages", "sasrec,teacher", "--sasrec.epochs", "1",
-                 "--teacher.steps", "8", "--teacher.warmup_steps", "0", "--teacher.warmup_ratio", "0.25",
-                 "--teacher.eval_every", "8"]) == 0
+    stages = ["--stages", "sasrec,teacher", "--sasrec.epochs", "1", "--teacher.steps", "8", "--teacher.eval_every", "8"]
+    assert main(tiny_args(out, *stages, "--teacher.warmup_steps", "0", "--teacher.warmup_ratio", "0.25")) == 0
     lrs = [x["lr"] for x in json.loads((out / "teacher" / "history.json").read_text())["losses"]]
     peak = 3e-3  # the tiny preset's teacher.lr
     assert len(lrs) == 8 and lrs[:3] == pytest.approx([peak / 3, 2 * peak / 3, peak])  # 2 warmup steps, then the peak

@@ -1,4 +1,4 @@
-"""The ``slmrec-prep`` command line, run as a subprocess (``python -m slmrec.cli`` and the installed script).
+"""The ``slmrec-prep`` command line, run as a subprocess (``python -m slmrec.cli.prep`` and the installed script).
 
 Covers: success (exit 0, the summary on stderr, the same dataset as the API), -q, every option passed through
 (--format, --recipe, --min-rating, --user-min/--item-min, --meta, --threads), --force, --on-bad-line skip, and
@@ -13,6 +13,7 @@ import gzip
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import pytest
 
 import slmrec
 
-CLI = [sys.executable, "-m", "slmrec.cli"]
+CLI = [sys.executable, "-m", "slmrec.cli.prep"]
 
 
 def run(*args, cli=CLI) -> subprocess.CompletedProcess:
@@ -92,10 +93,15 @@ def test_options_are_passed_through(tmp_path, reviews):
     s = slmrec.load(out).stats
     assert s["recipe"] == {"name": "kcore", "min_rating": 3.0, "user_min": 1, "item_min": 1}
     assert s["dropped_by_rating"] == 16 and s["threads"] == 1
-    r = run(reviews, "--out", tmp_path / "paper", "--recipe", "slmrec-paper", "--user-min", "2", "--item-min", "3", "-q")
+    r = run(
+        reviews, "--out", tmp_path / "paper", "--recipe", "slmrec-paper", "--user-min", "2", "--item-min", "3", "-q"
+    )
     assert r.returncode == 0, r.stderr
     assert slmrec.load(tmp_path / "paper").stats["recipe"] == {
-        "name": "slmrec-paper", "min_rating": 3.0, "user_min": 2, "item_min": 3
+        "name": "slmrec-paper",
+        "min_rating": 3.0,
+        "user_min": 2,
+        "item_min": 3,
     }
     # --format overrides detection: sequence lines in a file named .csv.
     seq = tmp_path / "seqs.csv"
@@ -172,7 +178,9 @@ def test_each_failure_is_one_line_and_exit_2(tmp_path, reviews):
     # A recipe that drops everything, and a bad thread count.
     assert_one_line_error(run(reviews, "--out", tmp_path / "out", "--user-min", "1000"), "drops all")
     assert_one_line_error(run(reviews, "--out", tmp_path / "out", "--threads", "0"), "threads")
-    assert sorted(os.listdir(tmp_path)) == sorted(["adir", "empty.json", "h.inter", "nul.json", "reviews.json", "trunc.json.gz"])
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["adir", "empty.json", "h.inter", "nul.json", "reviews.json", "trunc.json.gz"]
+    )
 
 
 def test_argument_errors_exit_2_without_traceback(tmp_path, reviews):
@@ -199,7 +207,90 @@ def test_synthetic(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args", [["--user-min", "-1"], ["--item-min", "99999999999"], ["--threads", "-2"]], ids=["user-min", "item-min", "threads"]
+    "args",
+    [["--user-min", "-1"], ["--item-min", "99999999999"], ["--threads", "-2"]],
+    ids=["user-min", "item-min", "threads"],
 )
 def test_out_of_range_integers_are_one_line_errors(tmp_path, reviews, args):
     assert_one_line_error(run(reviews, "--out", tmp_path / "o", *args))
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_help_explains_each_format_and_recipe():
+    r = subprocess.run(
+        [*CLI, "--help"], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "102"}
+    )
+    assert r.returncode == 0 and r.stderr == ""
+    text = r.stdout
+    from slmrec.cli.prep import FORMATS, META, RECIPES
+
+    # every format and recipe the options offer has its entry, in the options' order
+    choices = text.split("--format {", 1)[1].split("}", 1)[0].split(",")
+    assert choices == [name for name, _, _ in FORMATS]
+    assert text.split("--recipe {", 1)[1].split("}", 1)[0].split(",") == [name for name, _ in RECIPES]
+    epilog = "\n" + text.split("input formats (detected by content and extension; --format overrides):\n", 1)[1]
+    starts = [epilog.index(f"\n  {name} ") for name, _, _ in [*FORMATS, META]]
+    assert starts == sorted(starts)
+    # a snapshot of what a user reads about the column order of the positional formats and the recipes
+    assert (
+        """
+  ratings-csv      Amazon ratings CSV, no header (with --format ratings-csv, a header line is an
+                   error; detection reads a file with a header as a table)
+                   fields: by position, comma-separated: item,user,rating,timestamp (a user,item,...
+                   file without a header would be read swapped: the summary and stats.json say how
+                   each input was read)
+"""
+        in epilog
+    )
+    # issue 17: each new format says where its fields come from
+    for name, words in [
+        ("table", "--columns user=COL,item=COL"),
+        ("amazon23", "parent_asin"),
+        ("movielens", "UserID::MovieID::Rating::Timestamp"),
+        ("yelp", "business_id"),
+    ]:
+        entry = re.split(r"\n  \S", epilog.split(f"\n  {name} ", 1)[1], maxsplit=1)[0]
+        assert words in " ".join(entry.split()), (name, entry)
+    assert (
+        """
+  seq              sequence lines user item item ... (S3-Rec/ICLRec)
+                   fields: by position, whitespace-separated: the user, then its items oldest first
+                   (non-negative integer ids); no rating; timestamps are the positions 0, 1, 2, ...
+"""
+        in epilog
+    )
+    assert (
+        """
+recipes (--recipe):
+  kcore (default)  optional --min-rating X (records without a rating are dropped when set) -> dedup:
+                   for each (user, item) keep the earliest occurrence by (timestamp, input order) ->
+                   iterative k-core to its fixpoint with --user-min (default 5) and --item-min
+                   (default 5). Each round removes, at once, the records of every user and item
+                   below its minimum (counts taken at the round's start).
+  slmrec-paper     the paper's notebook, fixed: rating >= 3 -> users with >= 5 rows (one pass,
+                   duplicates counted) -> items with >= 20 rows (one pass) -> dedup as above ->
+                   users with >= 5 rows.
+  none             nothing dropped (for files that are already preprocessed, such as sequence
+                   lines); --min-rating, --user-min and --item-min are refused with it (they would
+                   be ignored).
+then, whatever the recipe:
+  order            each user's interactions sorted by (timestamp, input order).
+"""
+        in epilog
+    )
+    assert max(map(len, text.splitlines())) <= 100  # wrapped to the terminal
+    assert "`" not in epilog  # Markdown quoting is the README's, not the terminal's
+
+
+def test_the_readme_format_table_and_recipes_are_the_help_text():
+    from slmrec.cli.prep import readme_tables
+
+    text = README.read_text()
+    start = text.index("<!-- generated from FORMATS and RECIPES in python/slmrec/cli/prep.py")
+    start = text.index("\n", start) + 1
+    end = text.index("<!-- end of the generated part -->")
+    assert text[start:end] == readme_tables() + "\n", (
+        "README.md's format table and recipes differ from python/slmrec/cli/prep.py; paste readme_tables() there"
+    )

@@ -5,11 +5,15 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import slmrec
-from slmrec import config, train_cli
+from slmrec import config
+from slmrec.cli import train as train_cli
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture(autouse=True)
@@ -36,11 +40,28 @@ def test_help_shows_every_key_whole_with_the_presets_default(capsys, preset):
 
 def test_help_snapshot_of_a_continued_comment(capsys):
     text = _help(capsys, "--preset", "tiny")
-    assert ('--sasrec.positions STR "last": CE on each example\'s last item (the code\'s; examples per '
-            'data.train_mode) | "all": CE at every position of max_len windows tiling each user\'s train part '
-            '(SASRec\'s own training) (default: "last")') in text
+    assert (
+        "--sasrec.positions STR \"last\": CE on each example's last item (the code's; examples per "
+        'data.train_mode) | "all": CE at every position of max_len windows tiling each user\'s train part '
+        '(SASRec\'s own training) (default: "last")'
+    ) in text
     assert "--sasrec.epochs INT training epochs (the budget when sasrec.steps is 0) (default: 6)" in text
     assert "defaults of --preset tiny" in text
+
+
+def test_help_and_readme_say_which_sasrec_is_real(capsys):
+    text = _help(capsys)
+    assert (
+        '--sasrec.recipe STR "reference": the keys as given (by default the SLMRec code\'s SASRec, reproduced: it '
+        'learns slowly) | "strong": a real SASRec, from SASREC_RECIPES["strong"] (SASRec+SS of the eSASRec '
+        "benchmark: all-position training, 256 sampled negatives, history 50, early stopping; see README) "
+        '(default: "reference")'
+    ) in text
+    readme = " ".join(README.read_text().split())
+    assert (
+        "`reference` (the default) reproduces the SLMRec code's SASRec, which learns slowly" in readme
+        and "`strong` is a real SASRec" in readme
+    )
 
 
 def test_comments_continued_on_the_next_line_are_kept():
@@ -61,8 +82,9 @@ def test_a_mistyped_key_suggests_the_nearest(capsys):
     assert train_cli.main(["--preset", "tiny", "--teacher.max_len", "3"]) == 2
     assert "did you mean --data.max_len?" in capsys.readouterr().err
     assert train_cli.main(["--preset", "tiny", "sasrec.epoch=3"]) == 2
-    assert capsys.readouterr().err == ("slmrec-train: error: unknown config key 'sasrec.epoch'; "
-                                       "did you mean sasrec.epochs?\n")
+    assert capsys.readouterr().err == (
+        "slmrec-train: error: unknown config key 'sasrec.epoch'; did you mean sasrec.epochs?\n"
+    )
 
 
 def test_suggest():
@@ -71,7 +93,7 @@ def test_suggest():
     assert config.suggest("zzz") is None
 
 
-@pytest.mark.parametrize("module,prog", [("slmrec.train_cli", "slmrec-train"), ("slmrec.cli", "slmrec-prep")])
+@pytest.mark.parametrize("module,prog", [("slmrec.cli.train", "slmrec-train"), ("slmrec.cli.prep", "slmrec-prep")])
 def test_version(module, prog):
     r = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0
@@ -84,7 +106,8 @@ def test_stages_without_their_inputs_say_what_they_need(tmp_path, capsys):
     assert train_cli.main(["--preset", "tiny", "--stages", "student", "--out", str(out)]) == 2
     assert capsys.readouterr().err == (
         "slmrec-train: error: --stages student: student needs the sasrec and teacher stages; add sasrec, teacher to "
-        "--stages, or copy finished ones from another run on the same data with --reuse RUN_DIR\n")
+        "--stages, or copy finished ones from another run on the same data with --reuse RUN_DIR\n"
+    )
     assert not out.exists()
     assert train_cli.main(["--preset", "tiny", "--stages", "sasrec,student_nokd,probe", "--out", str(out)]) == 2
     assert "probe needs the sasrec and teacher stages; add teacher to --stages" in capsys.readouterr().err
@@ -103,9 +126,11 @@ def test_weights_that_do_not_fit_name_the_config_key(tmp_path):
     model.w = torch.nn.Linear(now.sasrec.hidden, 2, bias=False)
     with pytest.raises(CheckpointError) as e:
         checkpoint.load_weights(model, path, config=now)
-    assert str(e.value) == (f"{path}: w.weight has shape (2, 16), the model (2, 8); it was written with other "
-                            "settings (sasrec.hidden 16 there, 8 here); run with those, or train the stage again "
-                            "in another --out")
+    assert str(e.value) == (
+        f"{path}: w.weight has shape (2, 16), the model (2, 8); it was written with other "
+        "settings (sasrec.hidden 16 there, 8 here); run with those, or train the stage again "
+        "in another --out"
+    )
     assert "delete" not in str(e.value)
     model.v = torch.nn.Linear(1, 1)
     with pytest.raises(CheckpointError, match=r"unexpected \[\]\); it was written with other settings \(sasrec"):
@@ -117,8 +142,23 @@ def test_weights_that_do_not_fit_name_the_config_key(tmp_path):
 
 def test_a_sasrec_only_run_reports_only_sasrec(tmp_path, capsys):
     out = tmp_path / "run"
-    assert train_cli.main(["--preset", "tiny", "--stages", "sasrec", "--out", str(out), "--run.progress", "false",
-                           "--sasrec.epochs", "1"]) == 0
+    assert (
+        train_cli.main(
+            [
+                "--preset",
+                "tiny",
+                "--stages",
+                "sasrec",
+                "--out",
+                str(out),
+                "--run.progress",
+                "false",
+                "--sasrec.epochs",
+                "1",
+            ]
+        )
+        == 0
+    )
     last = capsys.readouterr().out.splitlines()[-1]
     assert last == f"wrote {out}/: config.json, metrics.json, results.md, curves.png, sasrec/, data/, synthetic.json.gz"
     for name in ("config.json", "metrics.json", "results.md", "curves.png", "sasrec", "data", "synthetic.json.gz"):
@@ -135,13 +175,18 @@ def _fake_run(run_dir, evals=True, probe=None):
 
     metrics = {"hr@10": 0.5, "ndcg@10": 0.3, "mrr": 0.2}
     (run_dir / "sasrec").mkdir(parents=True)
-    checkpoint.write_json(run_dir / "sasrec" / "history.json",
-                          {"losses": [{"step": 1, "ce": 2.0, "loss": 2.0}, {"step": 2, "ce": 1.5, "loss": 1.5}],
-                           "evals": [{"step": 2, "mrr": 0.2}] if evals else []})
+    checkpoint.write_json(
+        run_dir / "sasrec" / "history.json",
+        {
+            "losses": [{"step": 1, "ce": 2.0, "loss": 2.0}, {"step": 2, "ce": 1.5, "loss": 1.5}],
+            "evals": [{"step": 2, "mrr": 0.2}] if evals else [],
+        },
+    )
     if probe:
         (run_dir / "probe").mkdir()
-        checkpoint.write_json(run_dir / "probe" / "result.json",
-                              {"layers": probe, "test": {str(k): metrics for k in probe}})
+        checkpoint.write_json(
+            run_dir / "probe" / "result.json", {"layers": probe, "test": {str(k): metrics for k in probe}}
+        )
 
 
 def test_plots_warn_nothing_and_the_probe_has_integer_ticks(tmp_path, monkeypatch):
@@ -193,11 +238,17 @@ def test_a_large_evaluation_says_so_first(monkeypatch, capsys, progress, users, 
     from slmrec import evaluate as ev
 
     monkeypatch.setattr(ev, "PROGRESS_MIN_USERS", 5)
-    data = ev.EvalSet("valid", torch.arange(users), torch.ones(users, 3, dtype=torch.long),
-                      torch.tensor([[1, 2, 3]] * users), torch.zeros(users, 1, dtype=torch.long))
+    data = ev.EvalSet(
+        "valid",
+        torch.arange(users),
+        torch.ones(users, 3, dtype=torch.long),
+        torch.tensor([[1, 2, 3]] * users),
+        torch.zeros(users, 1, dtype=torch.long),
+    )
     table = torch.randn(4, 2)
-    ev.evaluate(Accelerator(cpu=True), lambda ids: {"": torch.ones(len(ids), 2)}, table, data, batch_size=4,
-                progress=progress)
+    ev.evaluate(
+        Accelerator(cpu=True), lambda ids: {"": torch.ones(len(ids), 2)}, table, data, batch_size=4, progress=progress
+    )
     err = capsys.readouterr().err
     assert err == (f"evaluating valid: {users} users\n" if shown else "")
 
@@ -208,16 +259,36 @@ def test_raw_data_says_how_it_was_prepared(tmp_path, capsys):
     raw = tmp_path / "raw.json.gz"
     generate_reviews(raw, n_users=300, seed=0)
     out = tmp_path / "run"
-    assert train_cli.main(["--preset", "tiny", "--data", str(raw), "--stages", "sasrec", "--sasrec.epochs", "0",
-                           "--out", str(out), "--run.progress", "false"]) == 0
+    assert (
+        train_cli.main(
+            [
+                "--preset",
+                "tiny",
+                "--data",
+                str(raw),
+                "--stages",
+                "sasrec",
+                "--sasrec.epochs",
+                "0",
+                "--out",
+                str(out),
+                "--run.progress",
+                "false",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == ("prepared --data with slmrec-prep's default recipe kcore (item_min 5, user_min 5); for another "
-                      "(--recipe, --user-min, --item-min, --min-rating) run slmrec-prep INPUT... --out DIR first and "
-                      "pass --data DIR")
-    from slmrec.cli import _summary
+    assert err[0] == (
+        "prepared --data with slmrec-prep's default recipe kcore (item_min 5, user_min 5); for another "
+        "(--recipe, --user-min, --item-min, --min-rating) run slmrec-prep INPUT... --out DIR first and "
+        "pass --data DIR"
+    )
+    from slmrec.cli.prep import _summary
 
     ds = slmrec.load(out / "data")
-    assert err[1:1 + len(_summary(ds, 0).splitlines())] == _summary(ds, ds.stats["elapsed_seconds"]).splitlines()
+    assert err[1 : 1 + len(_summary(ds).splitlines())] == _summary(ds).splitlines()
+    assert any(re.fullmatch(rf"  time +{ds.stats['elapsed_seconds']:.2f} s", line) for line in err), err
     assert err[1].startswith("  inputs ") and any(line.startswith("  k-core dropped") for line in err)
 
 
@@ -226,7 +297,11 @@ def test_help_slmrec_opens_with_a_quickstart_and_the_api_first(tmp_path, monkeyp
     import textwrap
 
     doc = slmrec.__doc__
-    assert doc.index("Quickstart (prepare -> load -> sample -> train)") < doc.index("Public API") < doc.index("errors:")
+    assert (
+        doc.index("Quickstart (prepare -> load -> sample -> train -> recommend)")
+        < doc.index("Public API")
+        < doc.index("errors:")
+    )
     text = pydoc.render_doc(slmrec, renderer=pydoc.plaintext)
     assert text.index("Quickstart") < text.index("CLASSES")  # the exception classes come after it
     assert slmrec.__all__[:3] == ["prepare", "load", "Dataset"]

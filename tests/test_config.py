@@ -51,3 +51,13 @@ def test_every_field_has_a_comment():
     comments = config.field_comments()
     assert set(comments) == set(config.keys())
     assert all(comments.values())
+
+
+@pytest.mark.parametrize("key", sorted(config.CHOICES))
+def test_each_word_key_accepts_its_choices_and_names_them_when_refusing(key):
+    base = config.preset("tiny")
+    for good in config.CHOICES[key]:
+        config.validate(config.override(base, {key: good}))
+    allowed = config.CHOICES[key]
+    with pytest.raises(ConfigError, match=f"{key} must be {', '.join(allowed[:-1])} or {allowed[-1]}, not 'bogus'"):
+        config.validate(config.override(base, {key: "bogus"}))

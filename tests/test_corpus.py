@@ -30,7 +30,7 @@ import slmrec
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 CASES = json.loads((CORPUS / "cases.json").read_text())
-CLI = [sys.executable, "-m", "slmrec.cli"]
+CLI = [sys.executable, "-m", "slmrec.cli.prep"]
 ERRORS = {
     "DataFormatError": slmrec.DataFormatError,
     "EmptyDatasetError": slmrec.EmptyDatasetError,
@@ -118,6 +118,9 @@ def _args(inputs, meta, case, out, mode) -> list[str]:
         args += ["--format", case["format"]]
     if case.get("max_line_bytes"):
         args += ["--max-line-bytes", str(case["max_line_bytes"])]
+    for key in ("columns", "delimiter", "item_key"):
+        if case.get(key) is not None:
+            args += [f"--{key.replace('_', '-')}", case[key]]
     return args
 
 
@@ -146,7 +149,7 @@ def _check_message(msg: str, spec: dict, inputs, meta) -> None:
 
 def _get(stats: dict, dotted: str):
     for key in dotted.split("."):
-        stats = stats[key]
+        stats = stats[int(key)] if isinstance(stats, list) else stats[key]
     return stats
 
 
@@ -163,8 +166,18 @@ def _check_stats(stats: dict, case: dict, want: dict) -> None:
 
 def _run_api(case, inputs, meta, out, mode):
     try:
-        return slmrec.prepare(inputs, out, meta=meta, format=case["format"], recipe="none", on_bad_line=mode,
-                              max_line_bytes=case.get("max_line_bytes")), None
+        return slmrec.prepare(
+            inputs,
+            out,
+            meta=meta,
+            format=case["format"],
+            recipe="none",
+            on_bad_line=mode,
+            max_line_bytes=case.get("max_line_bytes"),
+            columns=case.get("columns"),
+            delimiter=case.get("delimiter"),
+            item_key=case.get("item_key"),
+        ), None
     except (slmrec.SlmrecError, OSError, ValueError) as e:
         return None, e
     except BaseException as e:  # noqa: BLE001 - a pyo3 PanicException derives from BaseException
@@ -179,7 +192,7 @@ def _check_cli(r: subprocess.CompletedProcess, want: dict, case, inputs, meta, o
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1, r.stderr
         assert lines[0].startswith("slmrec-prep: error: "), lines[0]
-        msg = lines[0][len("slmrec-prep: error: "):]
+        msg = lines[0][len("slmrec-prep: error: ") :]
         _check_message(msg, want["error"], inputs, meta)
         if api_error is not None:
             assert msg == str(api_error)  # the command line says exactly what the API raises
@@ -205,8 +218,11 @@ def test_the_corpus_is_what_make_corpus_writes(tmp_path):
         sys.dont_write_bytecode = bytecode
     make_corpus.write(tmp_path)
     made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    committed = sorted(p.relative_to(CORPUS) for p in CORPUS.rglob("*")
-                       if p.is_file() and p.name != "make_corpus.py" and "__pycache__" not in p.parts)
+    committed = sorted(
+        p.relative_to(CORPUS)
+        for p in CORPUS.rglob("*")
+        if p.is_file() and p.name != "make_corpus.py" and "__pycache__" not in p.parts
+    )
     assert made == committed
     for rel in made:
         assert (tmp_path / rel).read_bytes() == (CORPUS / rel).read_bytes(), rel
@@ -214,6 +230,9 @@ def test_the_corpus_is_what_make_corpus_writes(tmp_path):
     assert len(CASES) >= 40
     kinds = {c["name"].split("-")[0] for c in CASES}
     assert {"json", "gzip", "csv", "recbole", "seq", "meta"} <= kinds
+    # issue 17: at least 30 cases for the new readers
+    assert {"table", "parquet", "amazon23", "movielens", "yelp"} <= kinds
+    assert sum(c["name"].split("-")[0] in ("table", "parquet", "amazon23", "movielens", "yelp") for c in CASES) >= 30
     referenced = {f for c in CASES for f in c["files"] + c["meta"]}
     assert referenced == {str(p) for p in committed if p.name != "cases.json"}  # no orphan, no missing file
 
@@ -222,9 +241,15 @@ def test_the_corpus_is_what_make_corpus_writes(tmp_path):
 def test_case(case, tmp_path, line_100mb):
     inputs, meta = _inputs(case, tmp_path, line_100mb)
     # The command line runs in the background (both modes) while the API runs here.
-    procs = {mode: subprocess.Popen([*CLI, *_args(inputs, meta, case, tmp_path / f"cli_{mode}", mode)],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for mode in ("fail", "skip")}
+    procs = {
+        mode: subprocess.Popen(
+            [*CLI, *_args(inputs, meta, case, tmp_path / f"cli_{mode}", mode)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for mode in ("fail", "skip")
+    }
     api_errors = {}
     try:
         for mode in ("fail", "skip"):
@@ -269,24 +294,31 @@ def test_unreadable_path(shared_tmp):
     shutil.copy(CORPUS / "json" / "good.json", src)
     src.chmod(0o000)
     inputs = [str(src)]
-    code = ("import json, sys, slmrec\n"
-            "try:\n"
-            "    slmrec.prepare(sys.argv[1], sys.argv[2], recipe='none', on_bad_line=sys.argv[3])\n"
-            "    print(json.dumps(['ok', '']))\n"
-            "except Exception as e:\n"
-            "    print(json.dumps([type(e).__name__, str(e)]))\n")
+    code = (
+        "import json, sys, slmrec\n"
+        "try:\n"
+        "    slmrec.prepare(sys.argv[1], sys.argv[2], recipe='none', on_bad_line=sys.argv[3])\n"
+        "    print(json.dumps(['ok', '']))\n"
+        "except Exception as e:\n"
+        "    print(json.dumps([type(e).__name__, str(e)]))\n"
+    )
     for mode in ("fail", "skip"):
         out = work / f"api_{mode}"
-        r = subprocess.run([*_as_user(), sys.executable, "-c", code, str(src), str(out), mode],
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [*_as_user(), sys.executable, "-c", code, str(src), str(out), mode],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stderr
         kind, msg = json.loads(r.stdout)
         assert kind in ("OSError", "PermissionError"), (kind, msg)
         _check_message(msg, case["error"], inputs, [])
         assert not out.exists()
         cli_out = work / f"cli_{mode}"
-        r = subprocess.run([*_as_user(), *CLI, *_args(inputs, [], case, cli_out, mode)],
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [*_as_user(), *CLI, *_args(inputs, [], case, cli_out, mode)], capture_output=True, text=True, timeout=120
+        )
         _check_cli(r, _expected(case, mode), case, inputs, [], cli_out, None)
         assert r.stderr.strip() == f"slmrec-prep: error: {msg}"
     assert sorted(p.name for p in work.iterdir()) == ["secret.json"]
@@ -308,8 +340,9 @@ def _mounted_tmpfs(where: Path, options: str):
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
     where.mkdir(exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "slmrec-test", str(where)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "slmrec-test", str(where)], capture_output=True, text=True
+    )
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()})")
     try:
@@ -330,8 +363,9 @@ def _check_output_error(watch: Path, src: Path, out: Path, *words: str) -> None:
     for w in words:
         assert w in msg, msg
     assert sorted(os.listdir(watch)) == before  # no partial directory, no hidden temporary one
-    r = subprocess.run([*CLI, str(src), "--out", str(out), "--recipe", "none", "-q"], capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [*CLI, str(src), "--out", str(out), "--recipe", "none", "-q"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 2 and r.stdout == "", (r.returncode, r.stderr)
     assert r.stderr.strip().splitlines() == [f"slmrec-prep: error: {msg}"]
     assert sorted(os.listdir(watch)) == before
@@ -363,8 +397,12 @@ def test_output_directory_without_write_permission(shared_tmp):
     shutil.copy(CORPUS / "csv" / "good.csv", src)
     src.chmod(0o644)
     for out in (work / "ds", work / "sub" / "ds"):
-        r = subprocess.run([*_as_user(), *CLI, str(src), "--out", str(out), "--recipe", "none", "-q"],
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [*_as_user(), *CLI, str(src), "--out", str(out), "--recipe", "none", "-q"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 2, r.stderr
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("slmrec-prep: error: "), r.stderr

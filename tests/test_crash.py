@@ -30,8 +30,8 @@ import pytest
 
 import slmrec
 
-PREP = [sys.executable, "-m", "slmrec.cli"]
-TRAIN = [sys.executable, "-m", "slmrec.train_cli"]
+PREP = [sys.executable, "-m", "slmrec.cli.prep"]
+TRAIN = [sys.executable, str(Path(__file__).with_name("crashing_train.py"))]  # slmrec-train + SLMREC_CRASH_AFTER hook
 
 
 def _hidden(d: Path) -> list[str]:
@@ -67,8 +67,12 @@ def prep_input(tmp_path_factory):
 
 
 def _kill_prep(args: list[str], out: Path, *, after: float | None = None, when_temp_appears: bool = False) -> int:
-    p = subprocess.Popen([*PREP, *args, "--out", str(out), "-q"], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, start_new_session=True)
+    p = subprocess.Popen(
+        [*PREP, *args, "--out", str(out), "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     if when_temp_appears:
         while p.poll() is None and time.monotonic() < deadline:
@@ -114,8 +118,12 @@ def test_prep_killed_at_random_points(tmp_path, prep_input):
 def test_two_processes_racing_for_one_output(tmp_path, prep_input):
     args, reference, _ = prep_input
     out = tmp_path / "race"
-    procs = [subprocess.Popen([*PREP, *args, "--out", str(out), "-q"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [*PREP, *args, "--out", str(out), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     results = [(p.wait(timeout=300), p.stderr.read().strip()) for p in procs]
     for p in procs:
         p.stdout.close()
@@ -133,13 +141,25 @@ def test_two_processes_racing_for_one_output(tmp_path, prep_input):
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from slmrec.train_cli import main as train_main  # noqa: E402
+from slmrec.cli.train import main as train_main  # noqa: E402
+from train_helpers import fails  # noqa: E402
 
 STAGES = "sasrec,teacher,student"
-TIMING = ("train_seconds_per_epoch", "inference_users_per_s", "data_fraction")
+from slmrec.train import TIMING_KEYS as TIMING  # noqa: E402
+
 # A checkpoint every 2 steps; fewer epochs than the preset (15 SASRec steps, 5 per LLM stage) to keep this quick.
-BASE = ["--run.progress", "false", "--run.save_every", "2", "--sasrec.epochs", "3", "--teacher.epochs", "1",
-        "--student.epochs", "1"]
+BASE = [
+    "--run.progress",
+    "false",
+    "--run.save_every",
+    "2",
+    "--sasrec.epochs",
+    "3",
+    "--teacher.epochs",
+    "1",
+    "--student.epochs",
+    "1",
+]
 
 
 def _metrics(run: Path) -> dict:
@@ -172,8 +192,9 @@ def _train_until(args: list[str], run: Path, stage: str, step: int, env: dict) -
     """Starts slmrec-train and SIGKILLs it once ``stage`` has a checkpoint at or past ``step``; returns
     (exit code, the checkpoint step seen)."""
     log = open(run.parent / f"{run.name}-{stage}.log", "w")
-    p = subprocess.Popen([*TRAIN, *args], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env},
-                         start_new_session=True)
+    p = subprocess.Popen(
+        [*TRAIN, *args], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, start_new_session=True
+    )
     seen = -1
     deadline = time.monotonic() + 600
     while p.poll() is None and time.monotonic() < deadline:
@@ -225,8 +246,11 @@ def _resign(ckpt: Path) -> None:
 
     state = json.loads((ckpt / checkpoint.STATE_FILE).read_text())
     state.pop(checkpoint.INTEGRITY)
-    files = {p.relative_to(ckpt).as_posix(): {"bytes": p.stat().st_size, "sha256": checkpoint._sha256(p)}
-             for p in sorted(ckpt.rglob("*")) if p.is_file() and p.name != checkpoint.STATE_FILE}
+    files = {
+        p.relative_to(ckpt).as_posix(): {"bytes": p.stat().st_size, "sha256": checkpoint._sha256(p)}
+        for p in sorted(ckpt.rglob("*"))
+        if p.is_file() and p.name != checkpoint.STATE_FILE
+    }
     state[checkpoint.INTEGRITY] = {"files": files, "state_sha256": checkpoint._state_sha256(state)}
     (ckpt / checkpoint.STATE_FILE).write_text(json.dumps(state))
 
@@ -264,8 +288,9 @@ TAMPER = {
     "edited-state-json": lambda c, m: _edit_state(c / "trainer_state.json"),
     "invalid-state-json": lambda c, m: (c / "trainer_state.json").write_text('{"epoch": 1'),
     "empty-checkpoint-dir": lambda c, m: [p.unlink() for p in c.iterdir()],
-    "model-of-another-stage": lambda c, m: shutil.copy(c.parent.parent / "teacher" / "checkpoint" / "model.safetensors",
-                                                       c / "model.safetensors"),
+    "model-of-another-stage": lambda c, m: shutil.copy(
+        c.parent.parent / "teacher" / "checkpoint" / "model.safetensors", c / "model.safetensors"
+    ),
     "pickle-in-optimizer-resigned": lambda c, m: (_pickle_bomb(c / "optimizer.bin", m), _resign(c)),
     "pickle-in-rng-state-resigned": lambda c, m: (_pickle_bomb(c / "random_states_0.pkl", m), _resign(c)),
 }
@@ -280,13 +305,6 @@ def _unfinished_copy(reference_run: Path, dest: Path, stage: str) -> Path:
     return dest / stage / "checkpoint"
 
 
-def _fails(capsys, *args) -> str:
-    assert train_main(list(args)) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("slmrec-train: error: ") and "\n" not in err, err
-    return err
-
-
 @pytest.mark.parametrize("how", sorted(TAMPER))
 def test_tampered_checkpoint_is_a_clear_error(tmp_path, reference_run, capsys, how):
     run = tmp_path / "run"
@@ -294,7 +312,7 @@ def test_tampered_checkpoint_is_a_clear_error(tmp_path, reference_run, capsys, h
     marker = tmp_path / "payload-ran"
     TAMPER[how](ckpt, marker)
     before = sorted((p.relative_to(run), p.stat().st_size) for p in run.rglob("*") if p.is_file())
-    err = _fails(capsys, "--out", str(run), "--resume", "--run.progress", "false")
+    err = fails(capsys, "--out", str(run), "--resume", "--run.progress", "false")
     assert str(ckpt) in err and ("corrupt" in err or "cannot be loaded" in err), err
     assert "delete" in err  # says what to do
     assert not marker.exists(), "a pickle in a checkpoint ran code"
@@ -307,17 +325,17 @@ def test_tampered_done_marker_and_data_source_are_clear_errors(tmp_path, referen
     run = tmp_path / "run"
     shutil.copytree(reference_run, run)
     (run / "teacher" / "result.json").write_text("{not json")
-    err = _fails(capsys, "--out", str(run), "--resume", "--run.progress", "false")
+    err = fails(capsys, "--out", str(run), "--resume", "--run.progress", "false")
     assert "teacher/result.json" in err and "unreadable" in err
     (run / "data_source.json").write_text("[]")  # written when --data is a prepared directory; here edited
-    assert "data_source.json" in _fails(capsys, "--out", str(run), "--resume", "--run.progress", "false")
+    assert "data_source.json" in fails(capsys, "--out", str(run), "--resume", "--run.progress", "false")
 
 
 def test_edited_config_is_a_clear_error(tmp_path, reference_run, capsys):
     run = tmp_path / "run"
     shutil.copytree(reference_run, run)
     (run / "config.json").write_text((run / "config.json").read_text()[:-20])
-    assert "config.json" in _fails(capsys, "--out", str(run), "--resume", "--run.progress", "false")
+    assert "config.json" in fails(capsys, "--out", str(run), "--resume", "--run.progress", "false")
 
 
 def test_a_stale_checkpoint_old_does_not_block_the_next_save(tmp_path):
@@ -357,8 +375,11 @@ def test_save_killed_between_its_renames_resumes_from_the_previous_checkpoint(tm
     def crash(code):
         raise Restarted(f"sasrec restarted from scratch (the crash hook fired with {code})")
 
-    monkeypatch.setenv("SLMREC_CRASH_AFTER", "sasrec:1")
-    monkeypatch.setattr(os, "_exit", crash)  # the hook's os._exit, in this process
+    from slmrec import train
+
+    monkeypatch.setattr(
+        train, "STEP_HOOKS", [lambda stage, step: crash(137) if (stage, step) == ("sasrec", 1) else None]
+    )
     assert train_main(["--out", str(run), "--resume", "--run.progress", "false"]) == 0
     assert _metrics(run) == _metrics(reference_run)
     assert (run / "sasrec" / "checkpoint" / "trainer_state.json").is_file()

@@ -60,7 +60,11 @@ def json_file(path: Path) -> Path:
     rows = []
     for u in range(6):
         for k in range(6):
-            d = {"reviewerID": f"U{u}", "asin": f"i{(u * 5 + k * 3) % 11}", "unixReviewTime": 1_400_000_000 + k * 86_400 + u}
+            d = {
+                "reviewerID": f"U{u}",
+                "asin": f"i{(u * 5 + k * 3) % 11}",
+                "unixReviewTime": 1_400_000_000 + k * 86_400 + u,
+            }
             if (u + k) % 4:
                 d["overall"] = float((u + k) % 5 + 1)
             rows.append(json.dumps(d))
@@ -94,19 +98,31 @@ def test_parquet_safe_widenings_are_accepted(tmp_path):
     orig = slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="none")
     f = tmp_path / "ds" / "interactions.parquet"
     df = pl.read_parquet(f)
-    df.with_columns(pl.col("user_id").cast(pl.Int64), pl.col("item_id").cast(pl.Int32),
-                    pl.col("rating").cast(pl.Float64)).select("rating", "timestamp", "item_id", "user_id").write_parquet(f)
+    df.with_columns(
+        pl.col("user_id").cast(pl.Int64), pl.col("item_id").cast(pl.Int32), pl.col("rating").cast(pl.Float64)
+    ).select("rating", "timestamp", "item_id", "user_id").write_parquet(f)
     same(slmrec.load(tmp_path / "ds"), orig)
 
 
 @pytest.mark.parametrize(
     "change, match",
     [
-        (lambda pl: pl.col("item_id").cast(pl.String), r"interactions.parquet: column item_id has type String, expected UInt32"),
-        (lambda pl: pl.col("timestamp").cast(pl.Datetime("ms")), r"column timestamp has type INT64 \(Timestamp.*expected Int64"),
-        (lambda pl: pl.when(pl.col("item_id") == 3).then(None).otherwise(pl.col("item_id")).alias("item_id"),
-         r"interactions.parquet:\d+: row \d+: column item_id is null"),
-        (lambda pl: (pl.col("item_id").cast(pl.Int64) - 2**40).alias("item_id"), r"row 0: column item_id holds -\d+, outside the range of UInt32"),
+        (
+            lambda pl: pl.col("item_id").cast(pl.String),
+            r"interactions.parquet: column item_id has type String, expected UInt32",
+        ),
+        (
+            lambda pl: pl.col("timestamp").cast(pl.Datetime("ms")),
+            r"column timestamp has type INT64 \(Timestamp.*expected Int64",
+        ),
+        (
+            lambda pl: pl.when(pl.col("item_id") == 3).then(None).otherwise(pl.col("item_id")).alias("item_id"),
+            r"interactions.parquet:\d+: row \d+: column item_id is null",
+        ),
+        (
+            lambda pl: (pl.col("item_id").cast(pl.Int64) - 2**40).alias("item_id"),
+            r"row 0: column item_id holds -\d+, outside the range of UInt32",
+        ),
         (lambda pl: pl.col("rating").cast(pl.String), r"column rating has type String, expected Float32"),
     ],
     ids=["string-ids", "datetime", "null-id", "out-of-range", "string-rating"],
@@ -141,7 +157,10 @@ def rewrite(ds_dir: Path, fn):
 def test_load_rejects_rows_shuffled_within_a_user(tmp_path):
     slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="none")
     # reverse the rows of each user (user order kept, so only the time order is broken)
-    rewrite(tmp_path / "ds", lambda pl, df: df.with_row_index().sort(["user_id", "index"], descending=[False, True]).drop("index"))
+    rewrite(
+        tmp_path / "ds",
+        lambda pl, df: df.with_row_index().sort(["user_id", "index"], descending=[False, True]).drop("index"),
+    )
     with pytest.raises(slmrec.DataFormatError, match=r"interactions.parquet:2: row 1: timestamp \d+ is before"):
         slmrec.load(tmp_path / "ds")
 
@@ -169,8 +188,15 @@ def test_load_checks_the_counts_and_fingerprint_of_stats(tmp_path, ds):
             slmrec.load(ds.path)
     (ds.path / "stats.json").write_text(json.dumps(stats))
     # a valid but different item (same counts, still ordered): only the fingerprint can tell
-    rewrite(ds.path, lambda pl, df: df.with_columns(
-        pl.when(pl.int_range(pl.len()) == 0).then(pl.col("item_id").max()).otherwise(pl.col("item_id")).alias("item_id")))
+    rewrite(
+        ds.path,
+        lambda pl, df: df.with_columns(
+            pl.when(pl.int_range(pl.len()) == 0)
+            .then(pl.col("item_id").max())
+            .otherwise(pl.col("item_id"))
+            .alias("item_id")
+        ),
+    )
     with pytest.raises(slmrec.DataFormatError, match="stats.json: fingerprint .* does not match"):
         slmrec.load(ds.path)
     # a directory from before the fingerprint is still checked for everything else, and loads
@@ -207,10 +233,13 @@ def edit_num_rows(path: Path, rows: int, new: int, count: int) -> None:
     path.write_bytes(data[: -8 - n] + meta + len(meta).to_bytes(4, "little") + b"PAR1")
 
 
-@pytest.mark.parametrize("count, match", [
-    (1, "corrupt Parquet footer: it claims 4398046511104 rows, its row groups 36"),
-    (-1, "corrupt Parquet footer: it claims 4398046511104 rows, more than a file of \\d+ bytes can hold"),
-])
+@pytest.mark.parametrize(
+    "count, match",
+    [
+        (1, "corrupt Parquet footer: it claims 4398046511104 rows, its row groups 36"),
+        (-1, "corrupt Parquet footer: it claims 4398046511104 rows, more than a file of \\d+ bytes can hold"),
+    ],
+)
 def test_footer_with_an_edited_num_rows_is_an_error_not_an_abort(tmp_path, count, match):
     slmrec.prepare(json_file(tmp_path / "in.json"), tmp_path / "ds", recipe="none")
     edit_num_rows(tmp_path / "ds" / "interactions.parquet", 36, 2**42, count)
@@ -229,8 +258,9 @@ def test_a_mutant_that_panicked_the_parquet_decoder_is_a_data_format_error(tmp_p
     # Found by mutating our own files: the parquet crate panicked on this one ("Decoder for dict should have been
     # set"), which reached Python as pyo3's PanicException (a BaseException). The page walk now refuses it before
     # decoding; a decoder panic that still got through would be "corrupt Parquet file (the decoder failed: ...)".
-    (tmp_path / "fz.txt").write_text("".join(f"{u} " + " ".join(str((u * 7 + k * 3) % 50 + 1) for k in range(8)) + "\n"
-                                            for u in range(1, 40)))
+    (tmp_path / "fz.txt").write_text(
+        "".join(f"{u} " + " ".join(str((u * 7 + k * 3) % 50 + 1) for k in range(8)) + "\n" for u in range(1, 40))
+    )
     slmrec.prepare(tmp_path / "fz.txt", tmp_path / "ds", recipe="none")
     f = tmp_path / "ds" / "interactions.parquet"
     b = bytearray(f.read_bytes())
@@ -310,8 +340,12 @@ def test_cli_force_refuses_a_foreign_directory(tmp_path):
     home = tmp_path / "thesis"
     home.mkdir()
     (home / "thesis.tex").write_text("years of work")
-    r = subprocess.run([sys.executable, "-m", "slmrec.cli", str(src), "--out", str(home), "--force", "-q"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "slmrec.cli.prep", str(src), "--out", str(home), "--force", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and (home / "thesis.tex").read_text() == "years of work"
     assert r.stderr.startswith(f"slmrec-prep: error: {home}: ") and len(r.stderr.strip().splitlines()) == 1
 
@@ -327,11 +361,18 @@ def test_a_second_prepare_fails_at_once_while_another_holds_the_lock(tmp_path):
     out = tmp_path / "ds"
     lock = tmp_path / ".ds.lock"  # the documented protocol: PARENT/.NAME.lock, exclusive flock
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
-         "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); os.write(fd, b'4242\\n'); print('held', flush=True); "
-         "sys.stdin.read()", str(lock)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+            "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); os.write(fd, b'4242\\n'); print('held', flush=True); "
+            "sys.stdin.read()",
+            str(lock),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(slmrec.OutputExistsError, match=r"another process \(process 4242\) is writing this output"):
@@ -339,8 +380,12 @@ def test_a_second_prepare_fails_at_once_while_another_holds_the_lock(tmp_path):
         assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == [".ds.lock", "in.txt"]
         # with force, and over an existing dataset: still refused, and the dataset untouched
         holder_out = tmp_path / "other"
-        r = subprocess.run([sys.executable, "-m", "slmrec.cli", str(src), "--out", str(out), "--force", "-q"],
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "slmrec.cli.prep", str(src), "--out", str(out), "--force", "-q"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 2 and "is writing this output" in r.stderr and not out.exists()
         assert len(r.stderr.strip().splitlines()) == 1 and not holder_out.exists()
     finally:

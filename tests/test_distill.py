@@ -68,8 +68,10 @@ def test_centred_states_remove_an_offset_shared_by_every_user():
     shift = lambda xs, c: [x + c for x in xs]  # noqa: E731 - the same vector added to every user's state
     big = 50 * torch.randn(16)
     centred = kd_terms(s, t, pairs, center=True)
-    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(kd_terms(shift(s, big), shift(t, -big), pairs,
-                                                                         center=True), centred))
+    assert all(
+        torch.allclose(a, b, atol=1e-4)
+        for a, b in zip(kd_terms(shift(s, big), shift(t, -big), pairs, center=True), centred)
+    )
     raw = kd_terms(shift(s, big), shift(t, -big), pairs)
     assert raw[1] > 10 * centred[1]  # without centring the offset dominates the L2 term
 
@@ -98,9 +100,275 @@ def test_zero_heads_start_at_uniform_scores_and_ms_norm_reads_normed_states():
     out = m(ids, states=True)
     target = torch.tensor([7, 9])
     assert float(full_ce(out["user"], m.item_emb, target)) == pytest.approx(math.log(30), rel=1e-5)
-    assert all(float(full_ce(u, m.item_emb, target)) == pytest.approx(math.log(30), rel=1e-5)
-               for u in out["head_users"])
+    assert all(
+        float(full_ce(u, m.item_emb, target)) == pytest.approx(math.log(30), rel=1e-5) for u in out["head_users"]
+    )
     with torch.no_grad():
         m.heads[0].weight.normal_()
     h = out["states"][m.head_layers[0]]
     assert torch.allclose(m(ids, states=True)["head_users"][0], m.heads[0](m.decoder().norm(h)), atol=1e-5)
+
+
+def _pair(blocks=2, positions="all"):
+    """(teacher, student) LLMRec with llm.positions all (or ``positions``) on the tiny random backbone, and their
+    item table."""
+    from slmrec import backbone
+    from slmrec.config import preset
+    from slmrec.models import LLMRec
+
+    cfg = preset("tiny").llm
+    spec = backbone.resolve("random")
+    torch.manual_seed(0)
+    table = torch.randn(21, 32)
+    teacher = LLMRec(backbone.load(spec, 4, cfg, max_layers=4)[0], table, positions=positions).eval()
+    student = LLMRec(backbone.load(spec, 2, cfg, max_layers=4)[0], table, blocks=blocks, positions=positions).eval()
+    teacher.requires_grad_(False)
+    return teacher, student, table
+
+
+def _windows():
+    """A batch as SequenceBatches gives it: left-padded inputs, the next item at every non-padded slot."""
+    ids = torch.tensor([[0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6], [0, 0, 0, 0, 0, 7]])
+    positives = torch.tensor([[0, 0, 4, 5, 6, 9], [2, 3, 4, 5, 6, 8], [0, 0, 0, 0, 0, 1]])
+    return {"input_ids": ids, "positives": positives, "negatives": torch.zeros(3, 6, 0, dtype=torch.long)}
+
+
+def test_positions_all_loss_is_the_mean_of_the_per_position_ces():
+    """sequence_loss and the SLMRec CE term on an LLM with positions all = the mean over every target of the CE of
+    the user vector of the history up to that slot (the input cut right after it, so no later item is seen)."""
+    from slmrec.distill import sequence_loss
+
+    teacher, student, table = _pair()
+    batch = _windows()
+    ids, positives = batch["input_ids"], batch["positives"]
+    for model in (teacher, student):
+        naive = [
+            full_ce(model(ids[b : b + 1, : t + 1])["user"], table, positives[b, t : t + 1])
+            for b in range(3)
+            for t in range(6)
+            if positives[b, t] > 0
+        ]
+        assert len(naive) == 11
+        loss, parts = sequence_loss(model, batch, table)
+        assert loss.item() == pytest.approx(torch.stack(naive).mean().item(), rel=1e-5)
+    loss, parts = slmrec_loss(student, batch, table, teacher, block_pairs(4, 2, 2), 1.0, 0.1, 1.0)
+    assert parts["ce"].item() == pytest.approx(sequence_loss(student, batch, table)[0].item(), rel=1e-5)
+    assert parts["cos"] > 0 and parts["norm"] > 0 and parts["ms"] > 0
+    assert loss.item() == pytest.approx(
+        (parts["ce"] + parts["ms"] + parts["cos"] + 0.1 * parts["norm"]).item(), rel=1e-5
+    )
+
+
+def test_positions_all_kd_reads_every_item_slot_and_no_padding():
+    """KD at every position: the teacher's states (and scores) at padded slots do not change the loss; at an item
+    slot, even one that is not the last, they do."""
+    teacher, student, table = _pair()
+    batch = _windows()
+    pairs = block_pairs(4, 2, 2)
+
+    def shifted(where):  # the teacher with its states and scores moved at the slots where(ids) is true
+        def run(ids, states=True, positions=True):
+            out = teacher(ids, states=states, positions=positions)
+            at = where(ids).unsqueeze(-1).float()
+            return {
+                "user": out["user"],
+                "positions": out["positions"] + 3 * at,
+                "states": [h + 3 * at for h in out["states"]],
+            }
+
+        return run
+
+    first_item = torch.zeros(3, 6, dtype=torch.bool)
+    first_item[0, 2] = True  # user 0's oldest item, far from the last slot
+    for center in (False, True):
+
+        def loss(t):
+            return slmrec_loss(student, batch, table, t, pairs, 1.0, 0.1, 1.0, center, 0.5)[0].item()
+
+        base = loss(teacher)
+        assert loss(shifted(lambda ids: ids == 0)) == pytest.approx(base, rel=1e-6)
+        assert abs(loss(shifted(lambda ids: first_item)) - base) > 1e-3
+
+
+def test_the_teacher_cache_keeps_every_position():
+    """distill.cache with positions all: the cache of windows answers with the teacher's [B, L, H] states."""
+    import contextlib
+
+    import numpy as np
+
+    from slmrec.sampling import SequenceBatches
+    from slmrec.teacher_cache import TeacherCache
+
+    teacher, student, table = _pair()
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 15, size=12)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    items = rng.integers(1, 21, size=int(offsets[-1]))
+    every = SequenceBatches(
+        offsets, items, 20, max_len=6, batch_size=8, num_negatives=0, windows=6, shuffle=False, even=False
+    )
+    pairs = block_pairs(4, 2, 2)
+    cache = TeacherCache(teacher, every, [t for _, t in pairs], "cpu", contextlib.nullcontext, positions=True)
+    shuffled = SequenceBatches(offsets, items, 20, max_len=6, batch_size=8, num_negatives=0, windows=6, seed=3)
+    batch = {k: torch.as_tensor(v) for k, v in next(iter(shuffled.epoch(1))).items()}
+    online = slmrec_loss(student, batch, table, teacher, pairs, 1.0, 0.1, 1.0, False, 0.5)[0]
+    cached = slmrec_loss(student, batch, table, cache, pairs, 1.0, 0.1, 1.0, False, 0.5)[0]
+    assert cached.item() == pytest.approx(online.item(), rel=1e-5)
+    assert torch.allclose(
+        cache(batch["input_ids"], positions=True)["user"], teacher(batch["input_ids"])["user"], atol=1e-5
+    )
+    with pytest.raises(ValueError, match="positions"):
+        cache(batch["input_ids"])  # a last-position question to a cache of every position
+
+
+def _cache_data(positions: bool, max_len: int = 6, seed: int = 0):
+    """(every, shuffled): the unshuffled epoch a teacher cache is filled from and a training order, windows of
+    ``max_len`` with ``positions``, else last-item examples of every prefix (inputs repeat across users)."""
+    import numpy as np
+
+    from slmrec.sampling import LastItemBatches, SequenceBatches
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 15, size=12)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    items = rng.integers(1, 21, size=int(offsets[-1]))
+    if positions:
+        make = lambda **kw: SequenceBatches(
+            offsets, items, 20, max_len=max_len, batch_size=8, num_negatives=0, windows=max_len, **kw
+        )
+    else:
+        make = lambda **kw: LastItemBatches(offsets, items, 20, max_len=max_len, batch_size=8, all_prefixes=True, **kw)
+    return make(shuffle=False, even=False), make(seed=seed)
+
+
+def _counted(teacher):
+    """``teacher`` with a count of its forward calls in ``teacher.calls``."""
+    forward = teacher.forward
+    teacher.calls = 0
+
+    def counted(*args, **kwargs):
+        teacher.calls += 1
+        return forward(*args, **kwargs)
+
+    teacher.forward = counted
+    return teacher
+
+
+def _disk_cache(teacher, every, path, positions, context=None, lines=None):
+    """A TeacherCache forced onto disk (in-memory bound 0) under ``path``; its printed lines go to ``lines``."""
+    import contextlib
+
+    from slmrec.teacher_cache import TeacherCache
+
+    keep = [t for _, t in block_pairs(4, 2, 2)]
+    log = (lines if lines is not None else []).append
+    return TeacherCache(
+        teacher, every, keep, "cpu", contextlib.nullcontext, positions, path, context or {"max_len": 6}, 0, log
+    )
+
+
+@pytest.mark.parametrize("positions", [False, True], ids=["last", "all"])
+def test_the_on_disk_teacher_cache_gives_the_online_loss_and_gradients(tmp_path, positions):
+    """Over the memory bound the cache is a memory-mapped fp32 file: the same loss and gradients as the teacher's
+    forward (loss rel 1e-5, gradients rtol 1e-4 / atol 1e-6), and bit for bit the in-memory cache's."""
+    import contextlib
+
+    import numpy as np
+
+    from slmrec.teacher_cache import FILE, TeacherCache
+
+    teacher, student, table = _pair(positions="all" if positions else "last")
+    every, shuffled = _cache_data(positions)
+    pairs = block_pairs(4, 2, 2)
+    lines = []
+    disk = _disk_cache(teacher, every, tmp_path, positions, lines=lines)
+    memory = TeacherCache(teacher, every, [t for _, t in pairs], "cpu", contextlib.nullcontext, positions)
+    assert (tmp_path / FILE).is_file() and not (tmp_path / (FILE + ".tmp")).exists()
+    assert len(lines) == 1 and "no cache" in lines[0] and len(disk) == len(memory)
+    assert not isinstance(memory.users, np.ndarray) and isinstance(disk.users, np.ndarray)
+    batch = {k: torch.as_tensor(v) for k, v in next(iter(shuffled.epoch(1))).items()}
+    results = []
+    for t in (teacher, disk, memory):
+        student.zero_grad()
+        loss = slmrec_loss(student, batch, table, t, pairs, 1.0, 0.1, 1.0, False, 0.5)[0]
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in student.parameters() if p.grad is not None]))
+    (online, online_grads), (on_disk, disk_grads), (in_memory, memory_grads) = results
+    assert on_disk.item() == pytest.approx(online.item(), rel=1e-5)
+    assert len(disk_grads) == len(online_grads) > 0
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(online_grads, disk_grads))
+    assert torch.equal(on_disk, in_memory) and all(torch.equal(a, b) for a, b in zip(disk_grads, memory_grads))
+
+
+def test_a_second_on_disk_cache_reads_the_file_instead_of_the_teacher(tmp_path):
+    teacher, _, _ = _pair()
+    every, shuffled = _cache_data(True)
+    first = _disk_cache(_counted(teacher), every, tmp_path, True)
+    assert teacher.calls > 0
+    teacher.calls, lines = 0, []
+    second = _disk_cache(teacher, every, tmp_path, True, lines=lines)
+    assert teacher.calls == 0 and len(lines) == 1 and lines[0].startswith("teacher cache: read")
+    ids = torch.as_tensor(next(iter(shuffled.epoch(1)))["input_ids"])
+    a, b = first(ids, positions=True), second(ids, positions=True)
+    assert torch.equal(a["positions"], b["positions"]) and all(
+        torch.equal(x, y) for x, y in zip(a["states"], b["states"]) if x is not None
+    )
+
+
+@pytest.mark.parametrize("change", ["weights", "max_len", "context", "truncated", "garbage", "killed"])
+def test_a_stale_truncated_or_half_written_on_disk_cache_is_rebuilt_and_says_why(tmp_path, change):
+    """A cache whose teacher, inputs or context differ, or whose file is cut short, unreadable or was never
+    renamed (the writer died), is rebuilt with one line naming why, and answers with the current teacher."""
+    from slmrec.teacher_cache import FILE
+
+    teacher, _, _ = _pair()
+    every, _ = _cache_data(True)
+    context, max_len = {"max_len": 6}, 6
+    if change == "killed":
+        calls = {"n": 0}
+        forward = teacher.forward
+
+        def dies(*args, **kwargs):  # the writer fails after its first batch
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt
+            return forward(*args, **kwargs)
+
+        teacher.forward = dies
+        with pytest.raises(KeyboardInterrupt):
+            _disk_cache(teacher, every, tmp_path, True)
+        teacher.forward = forward
+        assert not (tmp_path / FILE).exists() and (tmp_path / (FILE + ".tmp")).is_file()
+    else:
+        _disk_cache(teacher, every, tmp_path, True)
+    if change == "weights":
+        with torch.no_grad():
+            teacher.score.weight.mul_(2.0)
+    elif change == "max_len":
+        max_len = context["max_len"] = 5
+        every, _ = _cache_data(True, max_len=5)
+    elif change == "context":
+        context = {**context, "teacher_sha256": "another teacher"}
+    elif change == "truncated":
+        with open(tmp_path / FILE, "rb+") as f:
+            f.truncate((tmp_path / FILE).stat().st_size - 4)
+    elif change == "garbage":
+        (tmp_path / FILE).write_bytes(b"not a cache")
+    lines = []
+    cache = _disk_cache(_counted(teacher), every, tmp_path, True, context=context, lines=lines)
+    assert teacher.calls > 0 and len(lines) == 1 and "computing" in lines[0]
+    why = {
+        "weights": "stale (weights differ)",
+        "max_len": "stale (inputs, max_len, layout differ)",
+        "context": "stale (teacher_sha256 differ)",
+        "truncated": "truncated",
+        "garbage": "unreadable",
+        "killed": "no cache",
+    }[change]
+    assert why in lines[0], lines[0]
+    ids = torch.as_tensor(next(iter(every.epoch(0)))["input_ids"])
+    with torch.no_grad():
+        online = teacher.forward(ids, states=True, positions=True)["positions"]
+    assert ids.shape[1] == max_len
+    assert torch.allclose(cache(ids, positions=True)["positions"], online, atol=1e-5)
+    assert not (tmp_path / (FILE + ".tmp")).exists()

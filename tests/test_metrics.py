@@ -42,3 +42,28 @@ def test_excluded_and_unscorable():
     assert rank.tolist() == [0] and ties.tolist() == [0]
     m = metrics_from_ranks(np.array([np.nan, 0.0]), num_candidates=100)
     assert m["unscorable"] == 1 and m["hr@1"] == 0.5 and m["mrr"] == pytest.approx((1 + 1 / 101) / 2)
+
+
+def test_evaluation_without_sampled_candidates_gives_the_same_full_ranking():
+    """``sampled=False`` (a validation selecting on a full-ranking metric) skips the candidates only."""
+    torch = pytest.importorskip("torch")
+    from accelerate import Accelerator
+
+    from slmrec import evaluate as ev
+
+    g = torch.Generator().manual_seed(0)
+    users = 7
+    table = torch.randn(9, 4, generator=g)
+    data = ev.EvalSet(
+        "valid",
+        torch.arange(users),
+        torch.randint(1, 9, (users, 3), generator=g),
+        torch.tensor([[1, 2, 3, 4]] * users),
+        torch.tensor([[5, 6]] * users),
+    )
+    user = torch.randn(users, 4, generator=g)
+    encode = lambda ids: {"": user[: len(ids)]}  # noqa: E731 (one batch)
+    both = ev.evaluate(Accelerator(cpu=True), encode, table, data, batch_size=users)[""]
+    only = ev.evaluate(Accelerator(cpu=True), encode, table, data, batch_size=users, sampled=False)[""]
+    assert only == {k: v for k, v in both.items() if k.startswith("full_")}
+    assert "hr@10" in both and "full_hr@10" in both

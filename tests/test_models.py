@@ -85,7 +85,29 @@ def test_sasrec_normal_init_is_recboles():
     assert torch.count_nonzero(m.up.bias) == 0
     assert SASRec(500, 20, emb_dim=64, hidden=64).item_emb.weight[1:].std().item() > 0.5  # PyTorch's N(0, 1)
     with pytest.raises(ValueError, match="init"):
-        SASRec(10, 5, init="xavier")
+        SASRec(10, 5, init="uniform")
+
+
+def test_sasrec_own_shape_is_recttools_without_projections_or_scale():
+    """project=False, scale=False, init="xavier": SASRec as RecTools builds it: the transformer on the table's
+    width, no up/down maps, unscaled inputs, Xavier-normal matrices; padding row 0 and causality hold as ever."""
+    torch.manual_seed(0)
+    m = SASRec(300, 10, emb_dim=16, hidden=16, layers=1, init="xavier", project=False, scale=False, from_end=True)
+    assert isinstance(m.up, torch.nn.Identity) and isinstance(m.down, torch.nn.Identity) and m.scale == 1.0
+    expected = (2 / (301 + 16)) ** 0.5  # Xavier-normal std of the [301, 16] table
+    assert abs(m.item_emb.weight[1:].std().item() - expected) < 0.1 * expected
+    assert torch.count_nonzero(m.item_emb.weight[0]) == 0
+    m.eval()
+    ids = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 5]])
+    out = m(ids, positions=True)
+    assert out["positions"].shape == (2, 5, 16) and out["user"].shape == (2, 16)
+    changed = ids.clone()
+    changed[:, 4] = 7  # the newest item changes no earlier position
+    assert torch.allclose(m(changed, positions=True)["positions"][:, :4], out["positions"][:, :4], atol=1e-6)
+    short = m(ids[:1, 2:])["user"]  # padding is never attended: [0, 0, 3, 4, 5] encodes as [3, 4, 5]
+    assert torch.allclose(short, out["user"][:1], atol=1e-6)
+    with pytest.raises(ValueError, match="hidden == emb_dim"):
+        SASRec(10, 5, emb_dim=16, hidden=8, project=False)
 
 
 def test_the_shared_prompt_prefix_gives_the_full_sequence_outputs_and_gradients():
@@ -94,15 +116,25 @@ def test_the_shared_prompt_prefix_gives_the_full_sequence_outputs_and_gradients(
     cfg = preset("tiny").llm
     tokenizer = lambda s, add_special_tokens: {"input_ids": [1 + ord(c) % 100 for c in s]}  # noqa: E731
     torch.manual_seed(0)
-    m = LLMRec(backbone.load(backbone.resolve("random"), 4, cfg, max_layers=4)[0], torch.randn(31, 32),
-               tokenizer=tokenizer, blocks=2).eval()
+    m = LLMRec(
+        backbone.load(backbone.resolve("random"), 4, cfg, max_layers=4)[0],
+        torch.randn(31, 32),
+        tokenizer=tokenizer,
+        blocks=2,
+    ).eval()
     assert m.prefix_ids.numel() > 50 and m.suffix_ids.numel() > 5
     ids = torch.tensor([[0, 0, 3, 4], [1, 2, 3, 4], [0, 0, 0, 7]])
 
     def full_sequence(ids):  # the plain forward pass over every token of every user
         b, embed = ids.shape[0], m.decoder().embed_tokens
-        h0 = torch.cat([embed(m.prefix_ids).expand(b, -1, -1), m.input_proj(m.item_emb[ids]),
-                        embed(m.suffix_ids).expand(b, -1, -1)], dim=1)
+        h0 = torch.cat(
+            [
+                embed(m.prefix_ids).expand(b, -1, -1),
+                m.input_proj(m.item_emb[ids]),
+                embed(m.suffix_ids).expand(b, -1, -1),
+            ],
+            dim=1,
+        )
         attn = torch.cat([torch.ones(b, m.prefix_ids.numel()), ids > 0, torch.ones(b, m.suffix_ids.numel())], 1)
         out = m.backbone(inputs_embeds=h0, attention_mask=attn.long(), output_hidden_states=True, use_cache=False)
         return m.score(out.last_hidden_state[:, -1]), [h[:, -1] for h in out.hidden_states]
@@ -130,8 +162,9 @@ def test_sasrec_counted_from_the_end_is_exact_on_trimmed_batches():
     from slmrec.models.sasrec import trim
 
     torch.manual_seed(0)
-    m = SASRec(num_items=30, max_len=8, emb_dim=16, hidden=16, heads=2, dropout=0.0, inner=64, act="gelu",
-               from_end=True).eval()
+    m = SASRec(
+        num_items=30, max_len=8, emb_dim=16, hidden=16, heads=2, dropout=0.0, inner=64, act="gelu", from_end=True
+    ).eval()
     a = torch.tensor([[0, 0, 0, 0, 3, 5, 7, 9], [0, 0, 0, 0, 0, 0, 2, 4]])
     positives = torch.tensor([[0, 0, 0, 0, 5, 7, 9, 11], [0, 0, 0, 0, 0, 0, 4, 6]])
     (cut, cut_pos) = trim(a, positives)
@@ -156,3 +189,65 @@ def test_sampled_softmax_equals_full_ce_with_every_other_item_as_negative():
     assert torch.allclose(sampled_ce(user, table, target, negatives), full_ce(user, table, target), atol=1e-5)
     few = negatives[:, :3]  # fewer negatives: a smaller loss (a lower bound of the full CE)
     assert sampled_ce(user, table, target, few) < full_ce(user, table, target)
+
+
+def test_sampled_softmax_two_ways_agree_in_value_and_gradient():
+    from slmrec.distill import sampled_ce
+
+    torch.manual_seed(0)
+    target = torch.randint(1, 50, (6,))
+    negatives = torch.randint(1, 50, (6, 7))  # repeats allowed: each draw is its own column
+    grads = []
+    for via in ("scores", "rows"):
+        table = torch.randn(50, 4, generator=torch.Generator().manual_seed(1)).requires_grad_()
+        user = torch.randn(6, 4, generator=torch.Generator().manual_seed(2)).requires_grad_()
+        loss = sampled_ce(user, table, target, negatives, via=via)
+        loss.backward()
+        grads.append((loss.detach(), table.grad, user.grad))
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_lora_wrapping_warns_nothing():
+    """peft asks transformers a deprecated question (a FutureWarning about is_gradient_checkpointing) that no
+    user can act on: it must not reach them (issue 19)."""
+    import warnings
+
+    from slmrec.models.llmrec import with_lora
+
+    decoder = backbone.load(backbone.resolve("random"), 2, preset("tiny").llm, max_layers=2)[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wrapped = with_lora(decoder, 4, 8, 0.0)
+    assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
+    assert any("lora_" in name for name, _ in wrapped.named_parameters())
+
+
+def test_llmrec_positions_all_is_causal_and_ends_in_the_user_vector():
+    """llm.positions all: no prompt suffix, so the item slots are the last positions; the score at slot t reads the
+    items up to t only (causal, through the shared prefix's KV cache too), and the last slot is the user vector."""
+    cfg = preset("tiny").llm
+    tokenizer = lambda s, add_special_tokens: {"input_ids": [1 + ord(c) % 100 for c in s]}  # noqa: E731
+    decoder = lambda: backbone.load(backbone.resolve("random"), 4, cfg, max_layers=4)[0]  # noqa: E731
+    torch.manual_seed(0)
+    m = LLMRec(decoder(), torch.randn(31, 32), tokenizer=tokenizer, blocks=2, positions="all").eval()
+    assert m.prefix_ids.numel() > 50 and m.suffix_ids.numel() == 0
+    assert LLMRec(decoder(), torch.randn(31, 32), tokenizer=tokenizer).suffix_ids.numel() > 5  # "last" keeps it
+    ids = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 5], [0, 0, 0, 0, 7]])
+    out = m(ids, states=True, positions=True)
+    assert out["positions"].shape == (3, 5, 32) and len(out["states"]) == 5
+    assert all(h.shape == (3, 5, 64) for h in out["states"]) and out["head_users"][0].shape == (3, 5, 32)
+    last = m(ids, states=True)
+    assert torch.allclose(out["positions"][:, -1], last["user"], atol=1e-5)
+    assert all(torch.allclose(a[:, -1], b, atol=1e-5) for a, b in zip(out["states"], last["states"]))
+    for t in range(4):
+        later = ids.clone()
+        later[:, t + 1 :] = torch.randint(1, 31, (3, 4 - t))  # other items after slot t
+        again = m(later, states=True, positions=True)
+        assert torch.allclose(again["positions"][:, : t + 1], out["positions"][:, : t + 1], atol=1e-5)
+        assert torch.allclose(again["states"][2][:, : t + 1], out["states"][2][:, : t + 1], atol=1e-5)
+        assert not torch.allclose(again["positions"][1, t + 1 :], out["positions"][1, t + 1 :], atol=1e-3)
+    m.share_prefix = False  # the prefix per user gives the same slots
+    assert torch.allclose(m(ids, positions=True)["positions"], out["positions"], atol=1e-5)
+    with pytest.raises(ValueError, match="positions"):
+        LLMRec(decoder(), torch.randn(31, 32), positions="every")

@@ -18,7 +18,6 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pytest
 
 import reference as ref
@@ -45,18 +44,44 @@ CASES = [
     ("json-trailing-garbage", "amazon-json", rev() + b" x", "invalid JSON"),
     ("json-array", "amazon-json", b'["U", "a", 1, 5.0]', "invalid JSON"),
     ("json-trailing-comma", "amazon-json", b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1,}', "invalid JSON"),
-    ("json-nan-literal", "amazon-json", b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1, "overall": NaN}', "invalid JSON"),
+    (
+        "json-nan-literal",
+        "amazon-json",
+        b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1, "overall": NaN}',
+        "invalid JSON",
+    ),
     ("json-single-quotes", "amazon-json", b"{'reviewerID': 'U', 'asin': 'a', 'unixReviewTime': 1}", "invalid JSON"),
-    ("json-duplicate-key", "amazon-json", b'{"reviewerID": "U", "asin": "a", "asin": "b", "unixReviewTime": 1}', "invalid JSON"),
-    ("json-deep-nesting", "amazon-json",
-     b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1, "style": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-     "invalid JSON"),
-    ("json-deep-nesting-wanted", "amazon-json",
-     b'{"reviewerID": ' + b"{\"x\": " * 5_000 + b"1" + b"}" * 5_000 + b', "asin": "a", "unixReviewTime": 1}',
-     "invalid JSON"),
+    (
+        "json-duplicate-key",
+        "amazon-json",
+        b'{"reviewerID": "U", "asin": "a", "asin": "b", "unixReviewTime": 1}',
+        "invalid JSON",
+    ),
+    (
+        "json-deep-nesting",
+        "amazon-json",
+        b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1, "style": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        "invalid JSON",
+    ),
+    (
+        "json-deep-nesting-wanted",
+        "amazon-json",
+        b'{"reviewerID": ' + b'{"x": ' * 5_000 + b"1" + b"}" * 5_000 + b', "asin": "a", "unixReviewTime": 1}',
+        "invalid JSON",
+    ),
     ("json-nul-bytes", "amazon-json", b"\x00" * 16, "invalid JSON"),
-    ("json-nul-between-tokens", "amazon-json", b'{"reviewerID":\x00"U", "asin": "a", "unixReviewTime": 1}', "invalid JSON"),
-    ("json-lone-surrogate", "amazon-json", b'{"reviewerID": "\\ud800", "asin": "a", "unixReviewTime": 1}', "invalid JSON"),
+    (
+        "json-nul-between-tokens",
+        "amazon-json",
+        b'{"reviewerID":\x00"U", "asin": "a", "unixReviewTime": 1}',
+        "invalid JSON",
+    ),
+    (
+        "json-lone-surrogate",
+        "amazon-json",
+        b'{"reviewerID": "\\ud800", "asin": "a", "unixReviewTime": 1}',
+        "invalid JSON",
+    ),
     ("json-non-utf8", "amazon-json", b'{"reviewerID": "U\xff\xfe", "asin": "a", "unixReviewTime": 1}', "invalid UTF-8"),
     ("json-latin1", "amazon-json", b'{"reviewerID": "Jos\xe9", "asin": "a", "unixReviewTime": 1}', "invalid UTF-8"),
     ("json-missing-asin", "amazon-json", b'{"reviewerID": "U", "unixReviewTime": 1, "overall": 5.0}', "missing field"),
@@ -64,13 +89,43 @@ CASES = [
     ("json-missing-time", "amazon-json", b'{"reviewerID": "U", "asin": "a", "overall": 5.0}', "missing field"),
     ("json-user-number", "amazon-json", b'{"reviewerID": 17, "asin": "a", "unixReviewTime": 1}', "wrong type"),
     ("json-asin-null", "amazon-json", b'{"reviewerID": "U", "asin": null, "unixReviewTime": 1}', "wrong type"),
-    ("json-time-string", "amazon-json", b'{"reviewerID": "U", "asin": "a", "unixReviewTime": "1388534400"}', "wrong type"),
-    ("json-rating-string-number", "amazon-json", b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1, "overall": "5.0"}', "wrong type"),
-    ("json-rating-string-word", "amazon-json", b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1, "overall": "five"}', "wrong type"),
-    ("json-rating-bool", "amazon-json", b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1, "overall": true}', "wrong type"),
+    (
+        "json-time-string",
+        "amazon-json",
+        b'{"reviewerID": "U", "asin": "a", "unixReviewTime": "1388534400"}',
+        "wrong type",
+    ),
+    (
+        "json-rating-string-number",
+        "amazon-json",
+        b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1, "overall": "5.0"}',
+        "wrong type",
+    ),
+    (
+        "json-rating-string-word",
+        "amazon-json",
+        b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1, "overall": "five"}',
+        "wrong type",
+    ),
+    (
+        "json-rating-bool",
+        "amazon-json",
+        b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1, "overall": true}',
+        "wrong type",
+    ),
     ("json-empty-asin", "amazon-json", b'{"reviewerID": "U", "asin": "", "unixReviewTime": 1}', "invalid value"),
-    ("json-rating-overflow", "amazon-json", b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1, "overall": 1e400}', "invalid value"),
-    ("json-time-overflow", "amazon-json", b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1e300}', "invalid value"),
+    (
+        "json-rating-overflow",
+        "amazon-json",
+        b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1, "overall": 1e400}',
+        "invalid value",
+    ),
+    (
+        "json-time-overflow",
+        "amazon-json",
+        b'{"reviewerID": "U", "asin": "a", "unixReviewTime": 1e300}',
+        "invalid value",
+    ),
     ("csv-3-columns", "ratings-csv", b"a,U,5.0", "wrong column count"),
     ("csv-5-columns", "ratings-csv", b"a,U,5.0,1,extra", "wrong column count"),
     ("csv-rating-word", "ratings-csv", b"a,U,five,1", "invalid value"),
@@ -121,7 +176,7 @@ def test_bad_line_fail_and_skip(tmp_path, case):
     ref.assert_matches(ds, ref.prepare([(path, fmt)], recipe="none", on_bad_line="skip"))
     # Skipping the line gives what the file without it gives.
     clean = tmp_path / ("clean" + path.suffix)
-    clean.write_bytes(b"\n".join(l for l in path.read_bytes().split(b"\n") if l != bad))
+    clean.write_bytes(b"\n".join(x for x in path.read_bytes().split(b"\n") if x != bad))
     assert ds.to_polars().equals(slmrec.prepare(clean, tmp_path / "clean", recipe="none").to_polars())
 
 
@@ -144,8 +199,8 @@ def test_many_bad_lines_are_counted_with_their_first_line_numbers(tmp_path):
             lines.append(b'{"reviewerID": "U", "unixReviewTime": 1}')
     path = tmp_path / "r.json"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    bad_json = [n for n, l in enumerate(lines, 1) if l == b"{broken"]
-    missing = [n for n, l in enumerate(lines, 1) if l.startswith(b'{"reviewerID": "U", "unix')]
+    bad_json = [n for n, x in enumerate(lines, 1) if x == b"{broken"]
+    missing = [n for n, x in enumerate(lines, 1) if x.startswith(b'{"reviewerID": "U", "unix')]
     ds = slmrec.prepare(path, tmp_path / "ds", recipe="none", on_bad_line="skip")
     r = ds.stats["bad_line_reasons"]
     assert set(r) == {"invalid JSON", "missing field"}
@@ -403,7 +458,10 @@ def test_load_rejects_broken_invariants(tmp_path, prepared):
     small = tmp_path / "small.txt"
     small.write_text("1 4\n")
     slmrec.prepare(small, tmp_path / "small", recipe="none")
-    for table, pattern in (("users.parquet", "user_id 2 out of order or outside 1..=1"), ("items.parquet", "item_id 2 outside 1..=1")):
+    for table, pattern in (
+        ("users.parquet", "user_id 2 out of order or outside 1..=1"),
+        ("items.parquet", "item_id 2 outside 1..=1"),
+    ):
         broken = tmp_path / f"broken_{table}"
         shutil.copytree(prepared, broken)
         shutil.copy(tmp_path / "small" / table, broken / table)
@@ -425,7 +483,11 @@ def test_load_rejects_broken_invariants(tmp_path, prepared):
 def test_bad_metadata(tmp_path):
     reviews = tmp_path / "r.json"
     reviews.write_bytes(rev("U", "a", 1) + b"\n" + rev("U", "b", 2) + b"\n")
-    rows = [json.dumps({"asin": "a", "title": "A"}).encode(), b"{broken", json.dumps({"asin": "b", "title": "B"}).encode()]
+    rows = [
+        json.dumps({"asin": "a", "title": "A"}).encode(),
+        b"{broken",
+        json.dumps({"asin": "b", "title": "B"}).encode(),
+    ]
     meta = tmp_path / "meta.json"
     meta.write_bytes(b"\n".join(rows) + b"\n")
     with pytest.raises(slmrec.DataFormatError, match=rf"^{meta}:2: "):
@@ -441,9 +503,39 @@ def test_bad_metadata(tmp_path):
     assert not (tmp_path / "f").exists() and not (tmp_path / "g").exists()
 
 
-TRICKY = ["1", "2", "07", "7", "+5", "-3", "0", "1.5", "5.", ".5", "1e3", "1E+2", "-0", "nan", "inf", "Infinity", "x", "",
-          " ", "é", "a b", "\t", "9223372036854775807", "9223372036854775808", "1e19", "8.9e18", "18446744073709551615",
-          "18446744073709551616", "1_0", "0x10", "\u0663"]
+TRICKY = [
+    "1",
+    "2",
+    "07",
+    "7",
+    "+5",
+    "-3",
+    "0",
+    "1.5",
+    "5.",
+    ".5",
+    "1e3",
+    "1E+2",
+    "-0",
+    "nan",
+    "inf",
+    "Infinity",
+    "x",
+    "",
+    " ",
+    "é",
+    "a b",
+    "\t",
+    "9223372036854775807",
+    "9223372036854775808",
+    "1e19",
+    "8.9e18",
+    "18446744073709551615",
+    "18446744073709551616",
+    "1_0",
+    "0x10",
+    "\u0663",
+]
 
 
 def test_differential_fuzz_of_fields_against_the_reference(tmp_path):

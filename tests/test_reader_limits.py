@@ -24,7 +24,7 @@ import slmrec
 from slmrec import sampling
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
-CLI = [sys.executable, "-m", "slmrec.cli"]
+CLI = [sys.executable, "-m", "slmrec.cli.prep"]
 CSV = "a,U1,5.0,1388534400\nb,U1,4.0,1388620800\na,U2,3.0,1388707200\nc,U2,5,1388793600\n"
 
 
@@ -37,7 +37,7 @@ def one_error(r: subprocess.CompletedProcess) -> str:
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("slmrec-prep: error: "), r.stderr
     assert "Traceback" not in r.stderr and "panick" not in r.stderr.lower()
-    return lines[0][len("slmrec-prep: error: "):]
+    return lines[0][len("slmrec-prep: error: ") :]
 
 
 _LAUNCHER = """
@@ -88,11 +88,14 @@ def test_a_line_longer_than_max_line_bytes_is_an_error_naming_it(tmp_path):
 def test_dev_zero_stops_quickly_with_bounded_memory(tmp_path):
     """/dev/zero is one endless line: it used to grow at 500 MB/s until killed."""
     limit = 8 << 20
-    code, err, rss, secs = peak_rss_mib([*CLI, "/dev/zero", "--out", str(tmp_path / "o"), "--recipe", "none",
-                                         "--max-line-bytes", str(limit)])
+    code, err, rss, secs = peak_rss_mib(
+        [*CLI, "/dev/zero", "--out", str(tmp_path / "o"), "--recipe", "none", "--max-line-bytes", str(limit)]
+    )
     assert code == 2, err
-    assert err.strip() == f"slmrec-prep: error: /dev/zero:1: line longer than {limit} bytes " \
-                          "(the limit is --max-line-bytes / max_line_bytes)"
+    assert (
+        err.strip() == f"slmrec-prep: error: /dev/zero:1: line longer than {limit} bytes "
+        "(the limit is --max-line-bytes / max_line_bytes)"
+    )
     assert secs < 30 and rss < 300, (secs, rss)  # the interpreter and NumPy are ~30-60 MiB of it
     assert not (tmp_path / "o").exists()
 
@@ -108,8 +111,7 @@ def test_a_gzip_bomb_of_one_line_stops_at_the_limit(tmp_path):
         f.write(z.flush())
     assert bomb.stat().st_size < 1 << 20
     limit = 4 << 20
-    code, err, rss, secs = peak_rss_mib([*CLI, str(bomb), "--out", str(tmp_path / "o"), "--max-line-bytes",
-                                         str(limit)])
+    code, err, rss, secs = peak_rss_mib([*CLI, str(bomb), "--out", str(tmp_path / "o"), "--max-line-bytes", str(limit)])
     assert code == 2 and f"{bomb}:1: line longer than {limit} bytes" in err, err
     assert secs < 30 and rss < 300, (secs, rss)
 
@@ -124,8 +126,12 @@ def test_stdin_and_a_named_pipe_are_read_as_streams(tmp_path):
     # /dev/stdin, plain and gzip (it used to fail with "Illegal seek").
     for data in (CSV.encode(), gzip.compress(CSV.encode())):
         out = tmp_path / f"stdin{len(data)}"
-        r = subprocess.run([*CLI, "/dev/stdin", "--out", str(out), "--recipe", "none", "--format", "ratings-csv"],
-                           input=data, capture_output=True, timeout=120)
+        r = subprocess.run(
+            [*CLI, "/dev/stdin", "--out", str(out), "--recipe", "none", "--format", "ratings-csv"],
+            input=data,
+            capture_output=True,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stderr
         got = slmrec.load(out)
         assert (got.items == want.items).all() and (got.offsets == want.offsets).all()
@@ -139,8 +145,12 @@ def test_stdin_and_a_named_pipe_are_read_as_streams(tmp_path):
     writer.join()
     assert (got.items == want.items).all() and got.stats["records"] == 4
     # Magic bytes are checked on a stream too.
-    r = subprocess.run([*CLI, "/dev/stdin", "--out", str(tmp_path / "pq"), "--recipe", "none"],
-                       input=(CORPUS / "misc" / "table.parquet").read_bytes(), capture_output=True, timeout=120)
+    r = subprocess.run(
+        [*CLI, "/dev/stdin", "--out", str(tmp_path / "pq"), "--recipe", "none"],
+        input=(CORPUS / "misc" / "table.parquet").read_bytes(),
+        capture_output=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and b"/dev/stdin: is a Parquet file" in r.stderr, r.stderr
 
 
@@ -173,9 +183,11 @@ def test_thread_counts_are_bounded(tmp_path):
     assert _threads_now() - before < 50  # nothing like 10**6 was started
     assert slmrec.prepare(src, tmp_path / "o", recipe="none", threads=1024).num_interactions == 4
     assert "threads must be in 1..=1024, got 1000000" in one_error(
-        run(src, "--out", tmp_path / "c", "--recipe", "none", "--threads", 10**6))
+        run(src, "--out", tmp_path / "c", "--recipe", "none", "--threads", 10**6)
+    )
     assert "threads must be in 1..=1024, got 0" in one_error(
-        run(src, "--out", tmp_path / "c", "--recipe", "none", "--threads", 0))
+        run(src, "--out", tmp_path / "c", "--recipe", "none", "--threads", 0)
+    )
 
 
 def test_result_sizes_that_cannot_fit_are_errors_before_allocation():
@@ -232,13 +244,17 @@ def test_uint64_values_are_printed_as_given():
 def test_recipe_arguments_that_would_be_ignored_or_are_not_numbers(tmp_path):
     src = tmp_path / "r.csv"
     src.write_text(CSV)
-    for kw, named in ((dict(min_rating=3.0), "min_rating"), (dict(user_min=2), "user_min"),
-                      (dict(item_min=2, min_rating=1.0), "min_rating, item_min")):
+    for kw, named in (
+        (dict(min_rating=3.0), "min_rating"),
+        (dict(user_min=2), "user_min"),
+        (dict(item_min=2, min_rating=1.0), "min_rating, item_min"),
+    ):
         with pytest.raises(ValueError) as e:
             slmrec.prepare(src, tmp_path / "o", recipe="none", **kw)
         assert f"recipe none keeps every record and applies no filter: {named} would be ignored" in str(e.value)
     assert "min_rating would be ignored" in one_error(
-        run(src, "--out", tmp_path / "c", "--recipe", "none", "--min-rating", 3))
+        run(src, "--out", tmp_path / "c", "--recipe", "none", "--min-rating", 3)
+    )
     for recipe in ("kcore", "slmrec-paper"):
         for bad in ("nan", "inf", "-inf"):
             with pytest.raises(ValueError, match="min_rating must be a finite number"):
@@ -255,22 +271,37 @@ def test_recipe_arguments_that_would_be_ignored_or_are_not_numbers(tmp_path):
 
 
 def test_entities_of_no_character_stay_literal_text(tmp_path):
-    ds = slmrec.prepare(CORPUS / "meta" / "reviews.json", tmp_path / "o", recipe="none",
-                        meta=CORPUS / "meta" / "entities.json")
+    ds = slmrec.prepare(
+        CORPUS / "meta" / "reviews.json", tmp_path / "o", recipe="none", meta=CORPUS / "meta" / "entities.json"
+    )
     title = ds.item_table().filter(item="i0")["title"][0]
     assert title == ("NUL &#0; sur &#xD800; big &#1114112; ctl &#1; tab \t ok AB plus &#+67; amp &")
     assert "\0" not in title
 
 
 def test_metadata_that_matches_no_item_says_so(tmp_path):
-    r = run(CORPUS / "meta" / "reviews.json", "--out", tmp_path / "o", "--recipe", "none",
-            "--meta", CORPUS / "meta" / "unmatched.json")
+    r = run(
+        CORPUS / "meta" / "reviews.json",
+        "--out",
+        tmp_path / "o",
+        "--recipe",
+        "none",
+        "--meta",
+        CORPUS / "meta" / "unmatched.json",
+    )
     assert r.returncode == 0, r.stderr
     assert re.search(r"\n  metadata +0 of 4 items matched\n", r.stderr), r.stderr
     stats = json.loads((tmp_path / "o" / "stats.json").read_text())
     assert stats["meta"]["items_with_meta"] == 0 and stats["meta"]["items"] == 3
-    r = run(CORPUS / "meta" / "reviews.json", "--out", tmp_path / "o2", "--recipe", "none",
-            "--meta", CORPUS / "meta" / "meta_2020.json")
+    r = run(
+        CORPUS / "meta" / "reviews.json",
+        "--out",
+        tmp_path / "o2",
+        "--recipe",
+        "none",
+        "--meta",
+        CORPUS / "meta" / "meta_2020.json",
+    )
     assert "4 of 4 items matched" in r.stderr, r.stderr
 
 
@@ -285,16 +316,22 @@ def test_the_csv_column_order_is_stated_everywhere(tmp_path):
     assert re.search(r"\n  columns +item,user,rating,timestamp \(ratings-csv, positional\)\n", r.stderr), r.stderr
     entry = json.loads((tmp_path / "o" / "stats.json").read_text())["inputs"][0]
     assert entry["columns"] == "item,user,rating,timestamp" and entry["columns_by"] == "position"
-    help_text = run("--help").stdout.replace("\n", " ")
-    assert "item,user,rating,timestamp" in help_text and "no header" in help_text and "issue 17" in help_text
+    help_text = " ".join(run("--help").stdout.split())
+    # issue 17: a file with a header is read by name (the table format), so the help says where it goes
+    assert "item,user,rating,timestamp" in help_text and "no header" in help_text
+    assert "detection reads a file with a header as a table" in help_text
     # Other formats say how they were read too.
     inter = tmp_path / "r.inter"
     inter.write_text("user_id:token\titem_id:token\ttimestamp:float\nU1\ta\t1\nU1\tb\t2\n")
-    ds = slmrec.prepare([inter, CORPUS / "seq" / "good.txt", CORPUS / "json" / "good.json"], tmp_path / "m",
-                        recipe="none")
+    ds = slmrec.prepare(
+        [inter, CORPUS / "seq" / "good.txt", CORPUS / "json" / "good.json"], tmp_path / "m", recipe="none"
+    )
     got = [(f["columns"], f["columns_by"]) for f in ds.stats["inputs"]]
-    assert got == [("user_id:token,item_id:token,timestamp:float", "header"), ("user,item,item,...", "position"),
-                   ("reviewerID,asin,unixReviewTime,overall", "key")]
+    assert got == [
+        ("user_id:token,item_id:token,timestamp:float", "header"),
+        ("user,item,item,...", "position"),
+        ("reviewerID,asin,unixReviewTime,overall", "key"),
+    ]
 
 
 def test_summary_rows_fit_the_recipe_and_the_input(tmp_path):
@@ -320,3 +357,6 @@ def test_summary_rows_fit_the_recipe_and_the_input(tmp_path):
     big.write_text("".join(f"i{k % 97},u{k % 1013},5,{k}\n" for k in range(120_000)))
     r = run(big, "--out", tmp_path / "b", "--recipe", "none")
     assert big.stat().st_size > 1_000_000 and "MB/s of input as stored" in r.stderr, r.stderr
+    # the time shown is stats.json's (issue 19: they disagreed)
+    elapsed = json.loads((tmp_path / "b" / "stats.json").read_text())["elapsed_seconds"]
+    assert re.search(rf"\n  time +{elapsed:.2f} s \(\d+ MB/s of input as stored\)\n", r.stderr), r.stderr

@@ -71,7 +71,7 @@ def test_export_matches_our_split(peer, tmp_path):
 
 def test_export_counts_short_users(peer, tmp_path):
     # A 3-item user: RecBole trains on (i1 -> i2) and tests i3, with no validation example; ours validates on i2.
-    seqs = [[1, 2, 3], [4, 5, 6, 7]]
+    # the users [1, 2, 3] and [4, 5, 6, 7]
     offsets = np.array([0, 3, 7], dtype=np.int64)
     counts = peer.export_arrays(offsets, np.array([1, 2, 3, 4, 5, 6, 7], np.uint32), 2, 7, tmp_path, "s")
     assert counts["users_shorter_than_4"] == 1

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from slmrec.train_cli import main  # noqa: E402
+from slmrec.cli.train import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,6 +22,7 @@ def _py(*args: str, results: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_results_driver_lists_jobs_and_report_reads_runs(tmp_path):
     results = tmp_path / "results"
     listed = _py("runs/results.py", "--list", results=results)
@@ -124,8 +125,11 @@ def test_report_wall_time_is_the_union_of_job_intervals():
         import report
     finally:
         sys.path.remove(str(ROOT / "runs"))
-    side_by_side = [{"seconds": 3600, "finished": 10_000}, {"seconds": 1800, "finished": 8_200},
-                    {"seconds": 900, "finished": 20_000}]  # 1 h with a half hour inside it, then 15 min apart
+    side_by_side = [
+        {"seconds": 3600, "finished": 10_000},
+        {"seconds": 1800, "finished": 8_200},
+        {"seconds": 900, "finished": 20_000},
+    ]  # 1 h with a half hour inside it, then 15 min apart
     assert report.wall_hours(side_by_side) == pytest.approx(1.25)
     assert report.wall_hours([{"seconds": 1800}, {"seconds": 1800, "finished": 5000}]) == pytest.approx(1.0)
 
@@ -137,10 +141,12 @@ def test_report_says_what_ran_beside_a_timed_job(tmp_path, monkeypatch):
     finally:
         sys.path.remove(str(ROOT / "runs"))
     monkeypatch.setattr(report.R, "OUT", tmp_path)
-    log = [{"job": "old", "seconds": 60, "rc": 0},
-           {"job": "timed", "seconds": 600, "rc": 0, "finished": 1600},
-           {"job": "neighbour", "seconds": 300, "rc": 0, "finished": 1300},  # 1000..1300: 5 of timed's 10 min
-           {"job": "later", "seconds": 100, "rc": 0, "finished": 5000}]
+    log = [
+        {"job": "old", "seconds": 60, "rc": 0},
+        {"job": "timed", "seconds": 600, "rc": 0, "finished": 1600},
+        {"job": "neighbour", "seconds": 300, "rc": 0, "finished": 1300},  # 1000..1300: 5 of timed's 10 min
+        {"job": "later", "seconds": 100, "rc": 0, "finished": 5000},
+    ]
     (tmp_path / "commands.log").write_text("".join(json.dumps(e) + "\n" for e in log))
     text = report.side_by_side(["timed", "later", "old", "missing"], "X")
     assert "timed: another job on the other CPU for 5 of its 10 min" in text

@@ -58,7 +58,7 @@ def test_sampler_is_safe_from_many_python_threads():
     for e in range(4):
         jobs[f"u{e}"] = lambda e=e: uniform.sample(users[e::4], 16, epoch=e)
         jobs[f"p{e}"] = lambda e=e: popular.sample(users[e::3], 8, epoch=e)
-    jobs["cand"] = lambda: uniform.eval_candidates(users, pos, 99, stream=1)
+    jobs["cand"] = lambda: uniform.eval_candidates(users, pos, 99, salt=1)
     jobs["avail"] = lambda: popular.available(users)
     alone = {name: job() for name, job in jobs.items()}
     together = _hammer(jobs)
@@ -87,3 +87,30 @@ def test_batch_builders_are_safe_from_many_python_threads():
                 assert got.keys() == want.keys()
                 for k in got:
                     np.testing.assert_array_equal(got[k], want[k], err_msg=f"{name}:{k}")
+
+
+def test_prepare_and_load_work_in_a_forked_child_after_the_parent_used_them(tmp_path):
+    # rayon's global pool does not survive fork (the child would wait forever on the parent's threads): prepare
+    # with threads=None and load run on the bindings' per-process pools, which a forked child rebuilds.
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "seq.txt"
+    src.write_text(
+        "".join(f"{u} " + " ".join(str((u * 5 + k) % 40 + 1) for k in range(6)) + "\n" for u in range(1, 60))
+    )
+    code = f"""
+import os, sys, slmrec
+src, out = {str(src)!r}, {str(tmp_path)!r}
+slmrec.prepare(src, out + "/parent", recipe="none")
+pid = os.fork()
+if pid == 0:
+    ds = slmrec.prepare(src, out + "/child", recipe="none")
+    os._exit(0 if slmrec.load(out + "/parent").num_interactions == ds.num_interactions else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, timeout=120, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

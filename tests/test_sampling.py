@@ -5,7 +5,6 @@ on the real datasets in ../shared/data (skipped when absent)."""
 from __future__ import annotations
 
 import math
-import os
 import pickle
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 
 import slmrec
+from slmrec import _core
 from slmrec.sampling import (
     LastItemBatches,
     NegativeSampler,
@@ -119,7 +119,7 @@ def test_deterministic_across_threads_splits_and_calls_and_new_each_epoch():
     c = two.eval_candidates(users, pos, 20)
     assert (c[:, 1:] != one).any(axis=1).all()
     assert (NegativeSampler(offsets, items, 3000, seed=9, threads=1).eval_candidates(users, pos, 20) == c).all()
-    assert (two.eval_candidates(users, pos, 20, stream=1) != c).any()
+    assert (two.eval_candidates(users, pos, 20, salt=1) != c).any()
 
 
 def test_eval_candidates_put_the_positive_first_and_exclude_it():
@@ -234,7 +234,7 @@ def test_last_item_batches_default_and_all_prefixes():
         for u, seq in enumerate(seqs):
             if len(seq) < 3:
                 continue
-            for t in (range(1, len(seq) - 2) if all_prefixes else [len(seq) - 3]):
+            for t in range(1, len(seq) - 2) if all_prefixes else [len(seq) - 3]:
                 want.append((u, tuple(pad(seq[:t], 6)), int(seq[t])))
         got = []
         batches = list(b.epoch(0))
@@ -294,7 +294,7 @@ def test_sequence_windows_use_every_target_once(stride):
         hi = len(train)
         while hi > 1:
             first, lo = max(1, hi - stride), max(1, hi - 6)
-            x = [0] * (6 - (hi - lo)) + train[lo - 1:hi - 1]
+            x = [0] * (6 - (hi - lo)) + train[lo - 1 : hi - 1]
             y = [0] * (6 - (hi - first)) + train[first:hi]
             expect.setdefault(u, []).append((x, y))
             hi = first
@@ -353,14 +353,20 @@ def test_bad_input_is_a_clear_value_error():
     items = np.array([1, 2, 3, 4, 5], np.uint32)
     cases = [
         (lambda: NegativeSampler(offsets, np.array([1, 2, 0, 4, 5]), 9), r"items\[2\] = 0 \(in row 1\)"),
-        (lambda: NegativeSampler(offsets, np.array([1, 2, 3, 10, 5]), 9), r"items\[3\] = 10 \(in row 2\) is outside 1..=9"),
+        (
+            lambda: NegativeSampler(offsets, np.array([1, 2, 3, 10, 5]), 9),
+            r"items\[3\] = 10 \(in row 2\) is outside 1..=9",
+        ),
         (lambda: NegativeSampler(offsets, np.array([1, -2, 3, 4, 5]), 9), r"items\[1\] = -2"),
         (lambda: NegativeSampler(np.array([0, 3, 2, 5]), items, 9), r"offsets\[2\] = 2 < offsets\[1\] = 3"),
         (lambda: NegativeSampler(np.array([0, 2, 3, 6]), items, 9), r"offsets\[3\] = 6 but items has 5 entries"),
         (lambda: NegativeSampler(np.array([1, 2, 3, 5]), items, 9), r"offsets\[0\] is 1"),
         (lambda: NegativeSampler(offsets, items, 0), r"num_items"),
         (lambda: NegativeSampler(offsets, items, 9, distribution="zipf"), r"unknown distribution"),
-        (lambda: NegativeSampler(offsets, items, 9).sample([0, 3], 2), r"users\[1\] = 3 is not a user row index in 0..3"),
+        (
+            lambda: NegativeSampler(offsets, items, 9).sample([0, 3], 2),
+            r"users\[1\] = 3 is not a user row index in 0..3",
+        ),
         (lambda: NegativeSampler(offsets, items, 9).sample([-1], 2), r"users\[0\] = -1"),
         (lambda: NegativeSampler(offsets, items, 9).sample([0], 0), r"k must be at least 1"),
         (lambda: NegativeSampler(offsets, items, 9).sample([0], -3), r"k must be at least 1"),
@@ -407,7 +413,9 @@ def test_pickling_rebuilds_the_same_objects():
 def _loader_batches(ds, **kw):
     from torch.utils.data import DataLoader
 
-    return [{k: v.clone() for k, v in d.items()} for d in DataLoader(ds, batch_size=None, timeout=120 if kw else 0, **kw)]
+    return [
+        {k: v.clone() for k, v in d.items()} for d in DataLoader(ds, batch_size=None, timeout=120 if kw else 0, **kw)
+    ]
 
 
 def _same(a, b):
@@ -507,7 +515,9 @@ def test_real_datasets(real, name):
         k = 100
         negs = s.sample(users, k, epoch=2)
         check_negatives(ds.offsets, ds.items, ds.num_items, users, negs, k)
-        one = NegativeSampler(ds.offsets, ds.items, ds.num_items, seed=1, distribution=distribution, alpha=0.75, threads=1)
+        one = NegativeSampler(
+            ds.offsets, ds.items, ds.num_items, seed=1, distribution=distribution, alpha=0.75, threads=1
+        )
         assert (one.sample(users[::-1], k, epoch=2) == negs[::-1]).all()
     n = min(999, int(NegativeSampler(ds.offsets, ds.items, ds.num_items).available(users).min()))
     eu, cands = eval_candidates_for(ds, "test", n=n)
@@ -531,3 +541,41 @@ def test_real_datasets(real, name):
         assert not np.isin(d["negatives"][r][valid], hist).any() and (d["negatives"][r][~valid] == 0).all()
     x = history_inputs(ds.offsets, ds.items, eu, split="test", max_len=50)
     assert (x[:, -1] == ds.items[ds.offsets[eu + 1] - 2]).all()
+
+
+# ---------------------------------------------------------------- options: one set of defaults, one validation
+
+
+def test_both_builders_take_their_defaults_and_checks_from_the_core():
+    offsets, items = random_csr(40, 200, min_len=3, max_len=70, seed=12)
+    d = LastItemBatches.defaults()
+    assert d == SequenceBatches.defaults() == _core.Batches.defaults()
+    last, seq = next(LastItemBatches(offsets, items, 200).epoch(0)), next(SequenceBatches(offsets, items, 200).epoch(0))
+    assert last["input_ids"].shape[1] == seq["input_ids"].shape[1] == d["max_len"]
+    assert len(last["users"]) == len(seq["users"]) == min(40, d["batch_size"])
+    assert seq["negatives"].shape[2] == d["num_negatives"]
+    explicit = {
+        k: d[k]
+        for k in ("max_len", "batch_size", "seed", "shuffle", "drop_last", "rank", "world_size", "even", "bucket")
+    }
+    for cls in (LastItemBatches, SequenceBatches):
+        for x, y in zip(cls(offsets, items, 200).epoch(3), cls(offsets, items, 200, **explicit).epoch(3)):
+            assert all((x[k] == y[k]).all() for k in x)
+    for kwargs, pattern in [
+        (dict(rank=-1), r"rank must be at least 0, got -1"),
+        (dict(world_size=0), r"world_size must be at least 1, got 0"),
+        (dict(rank=3, world_size=3), r"rank must be in 0..world_size"),
+        (dict(seed=-1), r"seed must be in 0..=18446744073709551615, got -1"),
+        (dict(seed=2**64), r"seed must be in 0..=18446744073709551615"),
+        (dict(bucket=-2), r"bucket must be at least 0"),
+        (dict(max_len=0), r"max_len must be at least 1"),
+    ]:
+        for cls in (LastItemBatches, SequenceBatches):
+            with pytest.raises(ValueError, match=pattern):
+                cls(offsets, items, 200, **kwargs)
+    with pytest.raises(ValueError, match=r"epoch must be in 0..="):
+        next(LastItemBatches(offsets, items, 200).epoch(-1))
+    with pytest.raises(TypeError):
+        LastItemBatches(offsets, items, 200, max_len=2.5)
+    with pytest.raises(TypeError):
+        SequenceBatches(offsets, items, 200, max_lenn=5)

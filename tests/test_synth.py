@@ -160,8 +160,17 @@ def test_prepare_reconciles_and_keeps_most_users(reviews):
     s = ds.stats
     assert s["data_lines"] == s["records"] == summary["lines"]
     assert s["duplicates_dropped"] >= summary["duplicate_lines"]
-    dropped = sum(s[k] for k in ("duplicates_dropped", "kcore_dropped", "dropped_by_rating",
-                                 "dropped_by_user_filter", "dropped_by_item_filter", "dropped_short_users"))
+    dropped = sum(
+        s[k]
+        for k in (
+            "duplicates_dropped",
+            "kcore_dropped",
+            "dropped_by_rating",
+            "dropped_by_user_filter",
+            "dropped_by_item_filter",
+            "dropped_short_users",
+        )
+    )
     assert s["records"] == ds.num_interactions + dropped
     assert ds.num_users >= 0.8 * summary["users"]
     assert ds.lengths.min() >= 5 and np.median(ds.lengths) >= 6

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from slmrec.train_cli import main  # noqa: E402
+from slmrec.cli.train import main  # noqa: E402
+from train_helpers import QUIET, crashing_run, fails, tiny_args  # noqa: E402
 
 STAGES = ("sasrec", "teacher", "student", "student_nokd")
 KEYS = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "mrr")
-TIMING = ("train_seconds_per_epoch", "inference_users_per_s", "data_fraction")
-
-
-def _cli(*args, env=None):
-    """Runs slmrec-train in a fresh process (a crash must not take pytest with it)."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "slmrec.train_cli", *args], capture_output=True, text=True,
-                          env=full_env, timeout=600)
+from slmrec.train import TIMING_KEYS as TIMING  # noqa: E402
 
 
 def _without_timing(metrics: dict) -> dict:
@@ -34,7 +26,7 @@ def _without_timing(metrics: dict) -> dict:
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    assert main(["--preset", "tiny", "--out", str(out), "--run.progress", "false", "--run.save_every", "2"]) == 0
+    assert main(tiny_args(out, "--run.save_every", "2")) == 0
     return out
 
 
@@ -66,42 +58,35 @@ def test_tiny_run_writes_everything(tiny_run):
     assert probe["test"]["4"]["mrr"] == pytest.approx(metrics["teacher"]["test"]["mrr"])
 
 
+@pytest.mark.slow
 def test_resume_after_a_crash_is_bit_exact(tiny_run, tmp_path):
     out = tmp_path / "crashed"
-    args = ["--preset", "tiny", "--out", str(out), "--run.progress", "false", "--run.save_every", "2"]
-    crashed = _cli(*args, env={"SLMREC_CRASH_AFTER": "teacher:3"})
+    crashed = crashing_run(*tiny_args(out, "--run.save_every", "2"), env={"SLMREC_CRASH_AFTER": "teacher:3"})
     assert crashed.returncode == 137, crashed.stderr[-2000:]
     assert (out / "sasrec" / "result.json").is_file() and not (out / "teacher" / "result.json").exists()
     state = json.loads((out / "teacher" / "checkpoint" / "trainer_state.json").read_text())
     assert state["global_step"] == 2  # the crash lost step 3; resume redoes it
-    assert main(["--out", str(out), "--resume", "--run.progress", "false"]) == 0
+    assert main(["--out", str(out), "--resume", *QUIET]) == 0
     expected = json.loads((tiny_run / "metrics.json").read_text())
     got = json.loads((out / "metrics.json").read_text())
     assert _without_timing(got) == _without_timing(expected)
 
 
-def _fails(capsys, *args) -> str:
-    assert main(list(args)) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("slmrec-train: error: ") and "\n" not in err
-    return err
-
-
 def test_bad_inputs_exit_2_and_leave_nothing(tmp_path, capsys):
     out = tmp_path / "run"
     base = ["--preset", "tiny", "--out", str(out)]
-    assert "huge" in _fails(capsys, "--preset", "huge", "--out", str(out))
-    assert "teacher.lrr" in _fails(capsys, *base, "teacher.lrr=1")
-    assert "--teacher.lrr" in _fails(capsys, *base, "--teacher.lrr", "1")
-    assert "divide by distill.blocks" in _fails(capsys, *base, "--llm.teacher_layers", "3")
-    assert "no such file" in _fails(capsys, *base, "--backbone", str(tmp_path / "nope"))
+    assert "huge" in fails(capsys, "--preset", "huge", "--out", str(out))
+    assert "teacher.lrr" in fails(capsys, *base, "teacher.lrr=1")
+    assert "--teacher.lrr" in fails(capsys, *base, "--teacher.lrr", "1")
+    assert "divide by distill.blocks" in fails(capsys, *base, "--llm.teacher_layers", "3")
+    assert "no such file" in fails(capsys, *base, "--backbone", str(tmp_path / "nope"))
     (tmp_path / "enc").mkdir()
     (tmp_path / "enc" / "config.json").write_text('{"model_type": "t5", "is_encoder_decoder": true}')
-    assert "not a supported decoder" in _fails(capsys, *base, "--backbone", str(tmp_path / "enc"))
+    assert "not a supported decoder" in fails(capsys, *base, "--backbone", str(tmp_path / "enc"))
     (tmp_path / "badset").mkdir()
     (tmp_path / "badset" / "stats.json").write_text("{}")
-    _fails(capsys, *base, "--data", str(tmp_path / "badset"))
-    assert "--resume" in _fails(capsys, "--out", str(out), "--resume")
+    fails(capsys, *base, "--data", str(tmp_path / "badset"))
+    assert "--resume" in fails(capsys, "--out", str(out), "--resume")
     assert not out.exists()
 
 
@@ -114,24 +99,31 @@ def test_corrupt_checkpoint_on_resume(tiny_run, tmp_path, capsys):
     shutil.copytree(tiny_run / "student_nokd" / "checkpoint", out / "student_nokd" / "checkpoint")
     model = out / "student_nokd" / "checkpoint" / "model.safetensors"
     model.write_bytes(model.read_bytes()[:100])  # ... with a truncated checkpoint
-    err = _fails(capsys, "--out", str(out), "--resume", "--run.progress", "false")
+    err = fails(capsys, "--out", str(out), "--resume", *QUIET)
     assert "corrupt" in err and "student_nokd" in err
     assert out.exists()  # a resumed run is never deleted
 
 
 def test_existing_run_dir_is_not_overwritten(tiny_run, capsys):
-    assert "exists" in _fails(capsys, "--preset", "tiny", "--out", str(tiny_run))
+    assert "exists" in fails(capsys, "--preset", "tiny", "--out", str(tiny_run))
 
 
+@pytest.mark.slow
 def test_two_processes_match_one(tmp_path):
     """DDP on CPU (gloo): same global batches, so without dropout the metrics match a 1-process run."""
-    args = ["--preset", "tiny", "--run.progress", "false", "--stages", "sasrec,teacher",
-            "--sasrec.dropout", "0", "--llm.lora_dropout", "0"]
-    one = _cli(*args, "--out", str(tmp_path / "one"))
+
+    def args(out):
+        return tiny_args(out, "--stages", "sasrec,teacher", "--sasrec.dropout", "0", "--llm.lora_dropout", "0")
+
+    one = crashing_run(*args(tmp_path / "one"))
     assert one.returncode == 0, one.stderr[-2000:]
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    two = subprocess.run([*launch, "-m", "slmrec.train_cli", *args, "--out", str(tmp_path / "two")],
-                         capture_output=True, text=True, timeout=600)
+    two = subprocess.run(
+        [*launch, "-m", "slmrec.cli.train", *args(tmp_path / "two")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert two.returncode == 0, two.stderr[-2000:]
     a = json.loads((tmp_path / "one" / "metrics.json").read_text())
     b = json.loads((tmp_path / "two" / "metrics.json").read_text())
@@ -148,19 +140,17 @@ def test_tiny_run_on_gpu_in_bf16(tmp_path):
     if not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()):
         pytest.skip("needs a CUDA GPU with bf16")
     out = tmp_path / "gpu"
-    assert main(["--preset", "tiny", "--out", str(out), "--run.progress", "false", "--run.mixed_precision", "bf16",
-                 "--stages", "sasrec,teacher,student"]) == 0
+    assert main(tiny_args(out, "--run.mixed_precision", "bf16", "--stages", "sasrec,teacher,student")) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["teacher"]["test"]["hr@10"] > 0.2 and metrics["student"]["test"]["unscorable"] == 0
 
 
 def test_reuse_copies_finished_stages_for_an_ablation(tiny_run, tmp_path, capsys):
-    data = str(tiny_run / "data")
+    data = tiny_run / "data"
     base, abl = tmp_path / "base", tmp_path / "ablation"
-    common = ["--preset", "tiny", "--data", data, "--run.progress", "false"]
-    assert main([*common, "--out", str(base), "--stages", "sasrec,teacher"]) == 0
-    assert main([*common, "--out", str(abl), "--stages", "student", "--reuse", str(base),
-                 "--distill.lambda_cos", "0"]) == 0
+    assert main(tiny_args(base, "--stages", "sasrec,teacher", data=data)) == 0
+    reuse = ["--stages", "student", "--reuse", str(base)]
+    assert main(tiny_args(abl, *reuse, "--distill.lambda_cos", "0", data=data)) == 0
     for stage in ("sasrec", "teacher"):  # copied, not retrained
         assert (abl / stage / "result.json").read_bytes() == (base / stage / "result.json").read_bytes()
         assert not (abl / stage / "checkpoint").exists()
@@ -169,14 +159,14 @@ def test_reuse_copies_finished_stages_for_an_ablation(tiny_run, tmp_path, capsys
     assert json.loads((abl / "config.json").read_text())["distill"]["lambda_cos"] == 0
     # a teacher trained differently is not reused, and nothing is left behind
     bad = tmp_path / "bad"
-    assert main([*common, "--out", str(bad), "--stages", "student", "--reuse", str(base), "--teacher.lr", "0.5"]) == 2
+    assert main(tiny_args(bad, *reuse, "--teacher.lr", "0.5", data=data)) == 2
     assert "teacher stage differs in teacher.lr" in capsys.readouterr().err and not bad.exists()
 
 
 def test_full_ranking_selection_and_time_to_quality(tiny_run, tmp_path):
     out = tmp_path / "full"
-    assert main(["--preset", "tiny", "--data", str(tiny_run / "data"), "--out", str(out), "--run.progress", "false",
-                 "--stages", "sasrec", "--eval.select", "full_ndcg@10", "--sasrec.eval_every", "3"]) == 0
+    options = ["--stages", "sasrec", "--eval.select", "full_ndcg@10", "--sasrec.eval_every", "3"]
+    assert main(tiny_args(out, *options, data=tiny_run / "data")) == 0
     evals = json.loads((out / "sasrec" / "history.json").read_text())["evals"]
     seconds = [e["seconds"] for e in evals]
     assert len(evals) >= 3 and all(b > a > 0 for a, b in zip(seconds, seconds[1:]))
@@ -206,9 +196,9 @@ def test_random_init_keeps_the_architecture_and_drops_the_weights():
 
 def test_full_ranking_without_exclusions_as_recbole(tiny_run, tmp_path):
     """--eval.full_exclude none (RecBole's rule) scores the same model; the user's own items then compete."""
-    common = ["--preset", "tiny", "--data", str(tiny_run / "data"), "--run.progress", "false", "--stages", "sasrec"]
-    assert main([*common, "--out", str(tmp_path / "history")]) == 0
-    assert main([*common, "--out", str(tmp_path / "none"), "--eval.full_exclude", "none"]) == 0
+    data = tiny_run / "data"
+    assert main(tiny_args(tmp_path / "history", "--stages", "sasrec", data=data)) == 0
+    assert main(tiny_args(tmp_path / "none", "--stages", "sasrec", "--eval.full_exclude", "none", data=data)) == 0
     a = json.loads((tmp_path / "history" / "sasrec" / "result.json").read_text())["test"]
     b = json.loads((tmp_path / "none" / "sasrec" / "result.json").read_text())["test"]
     assert all(a[k] == b[k] for k in KEYS)  # sampled metrics: same model, same candidates
@@ -223,13 +213,13 @@ def test_all_position_sasrec_trains_on_every_window(tiny_run, tmp_path):
     from slmrec.sampling import SequenceBatches
 
     out = tmp_path / "all"
-    assert main(["--preset", "tiny", "--data", str(tiny_run / "data"), "--out", str(out), "--run.progress", "false",
-                 "--stages", "sasrec", "--sasrec.positions", "all", "--sasrec.epochs", "6",
-                 "--sasrec.batch_size", "64", "--sasrec.stride", "4"]) == 0
+    options = ["--stages", "sasrec", "--sasrec.positions", "all", "--sasrec.epochs", "6", "--sasrec.batch_size", "64"]
+    assert main(tiny_args(out, *options, "--sasrec.stride", "4", data=tiny_run / "data")) == 0
     cfg = json.loads((out / "config.json").read_text())
     ds = slmrec.load(tiny_run / "data")
-    windows = SequenceBatches(ds.offsets, ds.items, ds.num_items, max_len=cfg["data"]["max_len"], num_negatives=0,
-                              windows=4).num_examples
+    windows = SequenceBatches(
+        ds.offsets, ds.items, ds.num_items, max_len=cfg["data"]["max_len"], num_negatives=0, windows=4
+    ).num_examples
     assert windows == sum(-(-(n - 3) // 4) for n in np.diff(ds.offsets) if n > 3)  # every target once
     losses = [x["loss"] for x in json.loads((out / "sasrec" / "history.json").read_text())["losses"]]
     per_epoch = -(-windows // 64)
@@ -247,8 +237,11 @@ def test_evaluation_on_a_fixed_sample_of_users(tiny_run, tmp_path):
     from slmrec.evaluate import build_eval_set
 
     ds = slmrec.load(tiny_run / "data")
-    sets = {(split, n): build_eval_set(ds, split, max_len=8, negatives=20, seed=3, sample=n)
-            for split in ("valid", "test") for n in (0, 25, 10**6)}
+    sets = {
+        (split, n): build_eval_set(ds, split, max_len=8, negatives=20, seed=3, sample=n)
+        for split in ("valid", "test")
+        for n in (0, 25, 10**6)
+    }
     full = sets["valid", 0]
     assert len(full.users) > 25 and torch.equal(sets["valid", 10**6].users, full.users)
     for split in ("valid", "test"):
@@ -263,8 +256,7 @@ def test_evaluation_on_a_fixed_sample_of_users(tiny_run, tmp_path):
     assert not torch.equal(other.users, sets["valid", 25].users)  # the seed picks the users
 
     out = tmp_path / "sample"
-    assert main(["--preset", "tiny", "--data", str(tiny_run / "data"), "--out", str(out), "--run.progress", "false",
-                 "--stages", "sasrec", "--eval.users", "25"]) == 0
+    assert main(tiny_args(out, "--stages", "sasrec", "--eval.users", "25", data=tiny_run / "data")) == 0
     test = json.loads((out / "sasrec" / "result.json").read_text())["test"]
     assert test["users"] == 25
     assert main(["--preset", "tiny", "--out", str(tmp_path / "bad"), "--eval.users", "-1"]) == 2
@@ -275,9 +267,9 @@ def test_the_loss_options_run_through_the_cli(tmp_path):
     import math
 
     out = tmp_path / "options"
-    assert main(["--preset", "tiny", "--out", str(out), "--run.progress", "false", "--stages", "sasrec,teacher,student",
-                 "--sasrec.epochs", "2", "--llm.head_init", "zero", "--distill.ms_norm", "true",
-                 "--distill.center", "true", "--distill.logit_kd", "0.5"]) == 0
+    options = ["--stages", "sasrec,teacher,student", "--sasrec.epochs", "2", "--llm.head_init", "zero"]
+    losses = ["--distill.ms_norm", "true", "--distill.center", "true", "--distill.logit_kd", "0.5"]
+    assert main(tiny_args(out, *options, *losses)) == 0
     items = json.loads((out / "data" / "stats.json").read_text())["items"]
     teacher = json.loads((out / "teacher" / "history.json").read_text())["losses"]
     assert teacher[0]["ce"] == pytest.approx(math.log(items), rel=1e-4)  # zero heads: uniform scores at step 1
@@ -318,14 +310,63 @@ def test_the_teacher_cache_gives_the_online_loss_and_gradients(tiny_run):
         cache(torch.full((1, cfg.data.max_len), 10**6, dtype=torch.long))
 
 
-def test_a_cached_distillation_resumes_bit_exact(tmp_path):
-    args = ["--preset", "tiny", "--run.progress", "false", "--run.save_every", "2", "--stages",
-            "sasrec,teacher,student", "--distill.cache", "true"]
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["memory", "disk"])
+def test_a_cached_distillation_resumes_bit_exact(tmp_path, monkeypatch, capsys, where):
+    """Killed in the student stage and resumed: the same metrics as an uninterrupted run. In memory the cache is
+    rebuilt on resume; on disk (in-memory bound 0) the resume reads the file the killed run wrote, and the finished
+    stage removes it."""
+    from slmrec import teacher_cache
+
+    options = ["--run.save_every", "2", "--stages", "sasrec,teacher,student", "--distill.cache", "true"]
     whole = tmp_path / "whole"
-    assert main([*args, "--out", str(whole)]) == 0
+    assert main(tiny_args(whole, *options)) == 0  # in memory: on disk must give the same bits
+    if where == "disk":
+        monkeypatch.setattr(teacher_cache, "MEMORY_BYTES", 0)
     out = tmp_path / "crashed"
-    crashed = _cli(*args, "--out", str(out), env={"SLMREC_CRASH_AFTER": "student:3"})
+    env = {"SLMREC_CRASH_AFTER": "student:3", "SLMREC_TEACHER_CACHE_MEMORY_BYTES": "0" if where == "disk" else ""}
+    crashed = crashing_run(*tiny_args(out, *options), env=env)
     assert crashed.returncode == 137, crashed.stderr[-2000:]
-    assert main(["--out", str(out), "--resume", "--run.progress", "false"]) == 0
+    assert (out / "student" / teacher_cache.DIR / teacher_cache.FILE).is_file() == (where == "disk")
+    capsys.readouterr()
+    assert main(["--out", str(out), "--resume", *QUIET]) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("teacher cache:")]
+    assert len(printed) == (where == "disk") and all(line.startswith("teacher cache: read") for line in printed)
+    assert not (out / "student" / teacher_cache.DIR).exists()
     got, expected = (json.loads((d / "metrics.json").read_text()) for d in (out, whole))
     assert _without_timing(got) == _without_timing(expected)
+
+
+def test_llm_positions_all_runs_every_stage_through_the_cli(tmp_path):
+    """--llm.positions all (an extension beyond the paper): the LLM stages train on every position of max_len
+    windows (each target once per epoch), the cached KD student too, and every stage finishes."""
+    import numpy as np
+
+    import slmrec
+    from slmrec.sampling import SequenceBatches
+
+    out = tmp_path / "all"
+    epochs = ["--sasrec.epochs", "1", "--teacher.epochs", "1", "--student.epochs", "1"]
+    assert main(tiny_args(out, "--llm.positions", "all", *epochs, "--distill.cache", "true")) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == set(STAGES) and (out / "probe" / "result.json").is_file()
+    cfg = json.loads((out / "config.json").read_text())
+    ds = slmrec.load(out / "data")
+    windows = SequenceBatches(
+        ds.offsets,
+        ds.items,
+        ds.num_items,
+        max_len=cfg["data"]["max_len"],
+        num_negatives=0,
+        windows=cfg["data"]["max_len"],
+    ).num_examples
+    assert windows == sum(-(-(n - 3) // cfg["data"]["max_len"]) for n in np.diff(ds.offsets) if n > 3)
+    for stage in ("teacher", "student", "student_nokd"):
+        result = json.loads((out / stage / "result.json").read_text())
+        batch_size = cfg["teacher" if stage == "teacher" else "student"]["batch_size"]
+        assert result["steps_per_epoch"] == -(-windows // batch_size)  # every window once per epoch
+        assert result["positions_per_example"] == cfg["data"]["max_len"]  # no prompt suffix
+        assert result["test"]["unscorable"] == 0
+    losses = json.loads((out / "student" / "history.json").read_text())["losses"]
+    assert all(x["cos"] > 0 and x["norm"] > 0 and x["ms"] > 0 and np.isfinite(x["loss"]) for x in losses)
+    assert main(["--preset", "tiny", "--out", str(tmp_path / "bad"), "--llm.positions", "every"]) == 2

@@ -32,24 +32,17 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from slmrec import rundir  # noqa: E402
-from slmrec.train_cli import main  # noqa: E402
+from slmrec.cli.train import main  # noqa: E402
+from train_helpers import QUIET, crashing_run, fails, tiny_args  # noqa: E402
 
-TRAIN = [sys.executable, "-m", "slmrec.train_cli"]
-QUIET = ["--run.progress", "false"]
-
-
-def _fails(capsys, *args) -> str:
-    assert main(list(args)) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("slmrec-train: error: ") and "\n" not in err, err
-    return err
+TRAIN = [sys.executable, "-m", "slmrec.cli.train"]
 
 
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory):
     """A prepared tiny dataset outside any run directory."""
-    from slmrec import synth
     import slmrec
+    from slmrec import synth
 
     d = tmp_path_factory.mktemp("data")
     synth.generate_reviews(d / "raw.json.gz", n_users=300, n_items=120, seed=0)
@@ -60,8 +53,7 @@ def dataset_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def sasrec_run(tmp_path_factory, dataset_dir):
     out = tmp_path_factory.mktemp("runs") / "sasrec"
-    assert main(["--preset", "tiny", "--data", str(dataset_dir), "--out", str(out), "--stages", "sasrec",
-                 *QUIET]) == 0
+    assert main(tiny_args(out, "--stages", "sasrec", data=dataset_dir)) == 0
     return out
 
 
@@ -84,9 +76,7 @@ def _interrupt(args: list[str], out: Path, sig: int) -> subprocess.CompletedProc
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_keeps_the_checkpoint_and_resume_finishes(tmp_path, dataset_dir, sig, code):
     out = tmp_path / "run"
-    args = ["--preset", "tiny", "--data", str(dataset_dir), "--out", str(out), "--stages", "sasrec",
-            "--sasrec.epochs", "400", *QUIET]
-    r = _interrupt(args, out, sig)
+    r = _interrupt(tiny_args(out, "--stages", "sasrec", "--sasrec.epochs", "400", data=dataset_dir), out, sig)
     assert r.returncode == code, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
     last = r.stderr.strip().splitlines()[-1]
@@ -94,8 +84,7 @@ def test_a_signal_keeps_the_checkpoint_and_resume_finishes(tmp_path, dataset_dir
     assert last == f"interrupted at sasrec step {step}; continue with: slmrec-train --resume --out {out}"
     assert step > 0 and (out / "config.json").is_file()
     # resume it (a shorter run.stages change is allowed; the epochs are the saved config's), up to the next step
-    resumed = subprocess.run([*TRAIN, "--resume", "--out", str(out), *QUIET], capture_output=True, text=True,
-                             timeout=600, env={**os.environ, "SLMREC_CRASH_AFTER": f"sasrec:{step + 1}"})
+    resumed = crashing_run("--resume", "--out", str(out), *QUIET, env={"SLMREC_CRASH_AFTER": f"sasrec:{step + 1}"})
     assert resumed.returncode == 137, resumed.stderr[-2000:]  # it continued from the checkpoint, not from 0
     assert json.loads((out / "sasrec" / "checkpoint" / "trainer_state.json").read_text())["global_step"] >= step
 
@@ -108,8 +97,7 @@ def test_interrupted_before_the_first_checkpoint_leaves_nothing(tmp_path, datase
 
     monkeypatch.setattr(train, "train_stage", stop)
     out = tmp_path / "run"
-    assert main(["--preset", "tiny", "--data", str(dataset_dir), "--out", str(out), "--stages", "sasrec",
-                 *QUIET]) == 130
+    assert main(tiny_args(out, "--stages", "sasrec", data=dataset_dir)) == 130
     assert capsys.readouterr().err.strip().endswith("interrupted before the first checkpoint; nothing was kept")
     assert not out.exists()
 
@@ -121,7 +109,7 @@ def test_force_replaces_only_a_run_directory(tmp_path, dataset_dir, sasrec_run, 
     thesis = tmp_path / "thesis"
     thesis.mkdir()
     (thesis / "chapter1.tex").write_text("mine")
-    err = _fails(capsys, "--preset", "tiny", "--data", str(dataset_dir), "--out", str(thesis), "--force")
+    err = fails(capsys, "--preset", "tiny", "--data", str(dataset_dir), "--out", str(thesis), "--force")
     assert "not a slmrec-train run directory" in err
     assert (thesis / "chapter1.tex").read_text() == "mine"
 
@@ -129,17 +117,17 @@ def test_force_replaces_only_a_run_directory(tmp_path, dataset_dir, sasrec_run, 
     run = tmp_path / "run"
     shutil.copytree(sasrec_run, run)
     shutil.copytree(dataset_dir, run / "data")
-    err = _fails(capsys, "--preset", "tiny", "--data", str(run / "data"), "--out", str(run), "--force")
+    err = fails(capsys, "--preset", "tiny", "--data", str(run / "data"), "--out", str(run), "--force")
     assert "an input of this run" in err and (run / "data" / "stats.json").is_file()
 
     link = tmp_path / "link"
     link.symlink_to(run, target_is_directory=True)
-    assert "symlink" in _fails(capsys, "--preset", "tiny", "--data", str(dataset_dir), "--out", str(link), "--force")
+    assert "symlink" in fails(capsys, "--preset", "tiny", "--data", str(dataset_dir), "--out", str(link), "--force")
     assert (run / "config.json").is_file()
 
     afile = tmp_path / "afile"
     afile.write_text("x")
-    assert "not a directory" in _fails(capsys, "--preset", "tiny", "--data", str(dataset_dir), "--out", str(afile))
+    assert "not a directory" in fails(capsys, "--preset", "tiny", "--data", str(dataset_dir), "--out", str(afile))
     assert afile.read_text() == "x"
 
 
@@ -147,8 +135,7 @@ def test_force_replaces_a_run_directory(tmp_path, dataset_dir, sasrec_run):
     run = tmp_path / "run"
     shutil.copytree(sasrec_run, run)
     (run / "sasrec" / "marker").write_text("old")
-    assert main(["--preset", "tiny", "--data", str(dataset_dir), "--out", str(run), "--force", "--stages", "sasrec",
-                 "--sasrec.epochs", "1", *QUIET]) == 0
+    assert main(tiny_args(run, "--force", "--stages", "sasrec", "--sasrec.epochs", "1", data=dataset_dir)) == 0
     assert not (run / "sasrec" / "marker").exists() and (run / "sasrec" / "result.json").is_file()
 
 
@@ -157,7 +144,7 @@ def test_a_second_run_on_a_locked_directory_fails_at_once(tmp_path, dataset_dir,
     path = rundir.lock_path(out)
     with open(path, "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a running slmrec-train holds
-        err = _fails(capsys, "--preset", "tiny", "--data", str(dataset_dir), "--out", str(out), *QUIET)
+        err = fails(capsys, *tiny_args(out, data=dataset_dir))
     assert "in use by another slmrec-train" in err
     assert not out.exists()
 
@@ -176,16 +163,16 @@ def test_resume_and_reuse_refuse_another_dataset(tmp_path, dataset_dir, sasrec_r
     slmrec.prepare([str(dataset_dir.parent / "raw.json.gz")], other, force=True, user_min=6)
     source = json.loads((run / "data_source.json").read_text())
     (run / "data_source.json").write_text(json.dumps({**source, "path": str(other)}))
-    err = _fails(capsys, "--out", str(run), "--resume", *QUIET)
+    err = fails(capsys, "--out", str(run), "--resume", *QUIET)
     assert "not the one that run trained on" in err
-    err = _fails(capsys, "--preset", "tiny", "--data", str(other), "--out", str(tmp_path / "ablation"),
-                 "--stages", "teacher", "--reuse", str(sasrec_run), *QUIET)
+    err = fails(
+        capsys, *tiny_args(tmp_path / "ablation", "--stages", "teacher", "--reuse", str(sasrec_run), data=other)
+    )
     assert "--reuse" in err and "not the one that run trained on" in err
 
 
 @pytest.mark.parametrize("damage", ["edited", "truncated", "nan"])
 def test_a_damaged_item_table_is_refused(tmp_path, dataset_dir, sasrec_run, capsys, damage):
-    import torch
     from safetensors.torch import save_file
 
     run = tmp_path / "run"
@@ -205,7 +192,7 @@ def test_a_damaged_item_table_is_refused(tmp_path, dataset_dir, sasrec_run, caps
 
             result["outputs"]["item_emb.safetensors"] = file_record(table)
             (run / "sasrec" / "result.json").write_text(json.dumps(result))
-    err = _fails(capsys, "--out", str(run), "--resume", "--stages", "sasrec,teacher", *QUIET)
+    err = fails(capsys, "--out", str(run), "--resume", "--stages", "sasrec,teacher", *QUIET)
     assert "item_emb.safetensors" in err
     assert ("NaN" in err) if damage == "nan" else ("truncated" in err or "SHA-256" in err)
 
@@ -223,8 +210,8 @@ def test_a_nan_loss_stops_the_stage_naming_it(tmp_path, dataset_dir, monkeypatch
 
     monkeypatch.setattr(train, "recommendation_loss", poisoned)
     out = tmp_path / "run"
-    err = _fails(capsys, "--preset", "tiny", "--data", str(dataset_dir), "--out", str(out), "--stages", "sasrec",
-                 "--sasrec.epochs", "3", "--sasrec.batch_size", "128", *QUIET)  # 2-3 steps an epoch
+    options = ["--stages", "sasrec", "--sasrec.epochs", "3", "--sasrec.batch_size", "128"]  # 2-3 steps an epoch
+    err = fails(capsys, *tiny_args(out, *options, data=dataset_dir))
     assert err.startswith("slmrec-train: error: sasrec step 5: loss nan")
     state = json.loads((out / "sasrec" / "checkpoint" / "trainer_state.json").read_text())
     assert 0 < state["global_step"] < 5  # the last checkpoint before it is kept
@@ -233,40 +220,46 @@ def test_a_nan_loss_stops_the_stage_naming_it(tmp_path, dataset_dir, monkeypatch
 # ------------------------------------------------------------------------------------ config values
 
 
-@pytest.mark.parametrize("key, value, says", [
-    ("sasrec.dropout", "1.0", "in [0, 1)"),
-    ("llm.lora_dropout", "-0.1", "in [0, 1)"),
-    ("teacher.lr", "nan", "finite"),
-    ("teacher.lr", "0", "> 0"),
-    ("student.lr", "inf", "finite"),
-    ("teacher.epochs", "2.5", "an integer"),
-    ("data.max_len", "1000000", "1..4096"),
-    ("eval.users", "-1", ">= 0"),
-    ("run.seed", "-1", "0..4294967295"),
-    ("sasrec.heads", "3", "divide by sasrec.heads"),
-    ("distill.lambda_cos", "-1", ">= 0"),
-    ("run.progress", "maybe", "true or false"),
-])
+@pytest.mark.parametrize(
+    "key, value, says",
+    [
+        ("sasrec.dropout", "1.0", "in [0, 1)"),
+        ("llm.lora_dropout", "-0.1", "in [0, 1)"),
+        ("teacher.lr", "nan", "finite"),
+        ("teacher.lr", "0", "> 0"),
+        ("student.lr", "inf", "finite"),
+        ("teacher.epochs", "2.5", "an integer"),
+        ("data.max_len", "1000000", "1..4096"),
+        ("eval.users", "-1", ">= 0"),
+        ("run.seed", "-1", "0..4294967295"),
+        ("sasrec.heads", "3", "divide by sasrec.heads"),
+        ("distill.lambda_cos", "-1", ">= 0"),
+        ("run.progress", "maybe", "true or false"),
+    ],
+)
 def test_every_config_value_is_checked_before_any_work(tmp_path, capsys, key, value, says):
     out = tmp_path / "run"
-    err = _fails(capsys, "--preset", "tiny", "--out", str(out), f"--{key}", value)
+    err = fails(capsys, "--preset", "tiny", "--out", str(out), f"--{key}", value)
     assert key in err and says in err
     assert not out.exists()
 
 
-@pytest.mark.parametrize("edit, says", [
-    (lambda c: c["sasrec"].update(epochs=2.5), "sasrec.epochs takes an integer"),
-    (lambda c: c["sasrec"].update(init=["normal"]), "sasrec.init takes a string"),
-    (lambda c: c.update(sasrec=[1, 2]), "section 'sasrec' must be an object"),
-    (lambda c: c["llm"].update(lora_dropout=1.5), "llm.lora_dropout must be in [0, 1)"),
-])
+@pytest.mark.parametrize(
+    "edit, says",
+    [
+        (lambda c: c["sasrec"].update(epochs=2.5), "sasrec.epochs takes an integer"),
+        (lambda c: c["sasrec"].update(init=["normal"]), "sasrec.init takes a string"),
+        (lambda c: c.update(sasrec=[1, 2]), "section 'sasrec' must be an object"),
+        (lambda c: c["llm"].update(lora_dropout=1.5), "llm.lora_dropout must be in [0, 1)"),
+    ],
+)
 def test_a_saved_config_is_checked_on_resume(tmp_path, sasrec_run, capsys, edit, says):
     run = tmp_path / "run"
     shutil.copytree(sasrec_run, run)
     cfg = json.loads((run / "config.json").read_text())
     edit(cfg)
     (run / "config.json").write_text(json.dumps(cfg))
-    assert says in _fails(capsys, "--out", str(run), "--resume", *QUIET)
+    assert says in fails(capsys, "--out", str(run), "--resume", *QUIET)
 
 
 # ------------------------------------------------------------------------------------ the real backbone
@@ -309,8 +302,7 @@ def test_a_full_disk_is_one_line(tmp_path, dataset_dir, monkeypatch, capsys):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "run" / "sasrec" / "best.safetensors"))
 
     monkeypatch.setattr(checkpoint, "save_weights", full)
-    err = _fails(capsys, "--preset", "tiny", "--data", str(dataset_dir), "--out", str(tmp_path / "run"),
-                 "--stages", "sasrec", *QUIET)
+    err = fails(capsys, *tiny_args(tmp_path / "run", "--stages", "sasrec", data=dataset_dir))
     assert "No space left on device" in err
 
 
@@ -320,9 +312,24 @@ def test_a_dataset_no_user_can_be_split_is_prepared_but_not_trained(tmp_path, ca
 
     src = tmp_path / "short.txt"
     src.write_text("1 1 2\n2 3\n3 1 3\n")  # sequence lines, every user shorter than 3
-    r = subprocess.run([sys.executable, "-m", "slmrec.cli", str(src), "--out", str(tmp_path / "ds"), "--format", "seq",
-                        "--recipe", "none"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slmrec.cli.prep",
+            str(src),
+            "--out",
+            str(tmp_path / "ds"),
+            "--format",
+            "seq",
+            "--recipe",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "users too short to split  3 of 3 (all of them: nothing to train or evaluate on)" in r.stderr
-    err = _fails(capsys, "--preset", "tiny", "--data", str(tmp_path / "ds"), "--out", str(tmp_path / "run"), *QUIET)
+    err = fails(capsys, *tiny_args(tmp_path / "run", data=tmp_path / "ds"))
     assert "no user has the 3 interactions leave-one-out needs" in err and not (tmp_path / "run").exists()

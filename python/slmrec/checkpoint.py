@@ -21,11 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from slmrec.errors import CheckpointError
@@ -85,7 +86,7 @@ def _mismatch_hint(path: Path, config) -> str:
     try:
         with safe_open(str(path), framework="pt") as f:
             written = json.loads((f.metadata() or {}).get(CONFIG_META, "null"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, SafetensorError):
         written = None
     if config is None or not isinstance(written, dict):
         return "it was written with another config or version of slmrec (none recorded in it)"
@@ -103,12 +104,13 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing; rerun the stage that writes it (delete its directory)") from None
-    except (OSError, ValueError, RuntimeError) as e:  # safetensors' header and size errors
+    except (OSError, ValueError, SafetensorError) as e:  # safetensors' header and size errors are SafetensorError
         raise CheckpointError(f"{path}: unreadable ({type(e).__name__}: {e}); delete it and rerun the stage") from None
     for name, t in tensors.items():
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            raise CheckpointError(f"{path}: {name} contains NaN or infinite values; delete its stage directory and "
-                                  "rerun the stage")
+            raise CheckpointError(
+                f"{path}: {name} contains NaN or infinite values; delete its stage directory and rerun the stage"
+            )
     return tensors
 
 
@@ -118,21 +120,27 @@ def file_record(path: Path) -> dict:
     return {"bytes": path.stat().st_size, "sha256": _sha256(path)}
 
 
-def verify_file(path: Path, record: dict | None) -> None:
-    """Raises :class:`CheckpointError` when ``path`` differs from the record written with it."""
+def verify_file(
+    path: Path,
+    record: dict | None,
+    *,
+    where: str = "its stage's result.json",
+    fix: str = "delete its stage directory and rerun the stage",
+) -> None:
+    """Raises :class:`CheckpointError` when ``path`` differs from the record written with it (kept in ``where``;
+    ``fix`` says what to do)."""
     path = Path(path)
     if not isinstance(record, dict):
-        raise CheckpointError(f"{path}: its stage's result.json records no size and SHA-256 for it (written by an "
-                              "older version?); delete the stage directory and rerun the stage")
+        raise CheckpointError(
+            f"{path}: {where} records no size and SHA-256 for it (written by an older version?); {fix}"
+        )
     if not path.is_file():
-        raise CheckpointError(f"{path}: missing; delete its stage directory and rerun the stage")
+        raise CheckpointError(f"{path}: missing; {fix}")
     size = path.stat().st_size
     if size != record.get("bytes"):
-        raise CheckpointError(f"{path}: {size} bytes, {record.get('bytes')} were written (truncated?); delete its "
-                              "stage directory and rerun the stage")
+        raise CheckpointError(f"{path}: {size} bytes, {record.get('bytes')} were written (truncated?); {fix}")
     if _sha256(path) != record.get("sha256"):
-        raise CheckpointError(f"{path}: does not match the SHA-256 recorded when it was written; delete its stage "
-                              "directory and rerun the stage")
+        raise CheckpointError(f"{path}: does not match the SHA-256 recorded when it was written; {fix}")
 
 
 def load_weights(model: torch.nn.Module, path: Path, config=None) -> None:
@@ -143,13 +151,16 @@ def load_weights(model: torch.nn.Module, path: Path, config=None) -> None:
     expected = {n for n, p in params.items() if p.requires_grad}
     if set(tensors) != expected:
         missing, extra = sorted(expected - set(tensors))[:3], sorted(set(tensors) - expected)[:3]
-        raise CheckpointError(f"{path}: does not fit the model (missing {missing}, unexpected {extra}); "
-                              f"{_mismatch_hint(path, config)}")
+        raise CheckpointError(
+            f"{path}: does not fit the model (missing {missing}, unexpected {extra}); {_mismatch_hint(path, config)}"
+        )
     bad = [n for n, t in tensors.items() if params[n].shape != t.shape]
     if bad:
         name = bad[0]
-        raise CheckpointError(f"{path}: {name} has shape {tuple(tensors[name].shape)}, the model "
-                              f"{tuple(params[name].shape)}; {_mismatch_hint(path, config)}")
+        raise CheckpointError(
+            f"{path}: {name} has shape {tuple(tensors[name].shape)}, the model "
+            f"{tuple(params[name].shape)}; {_mismatch_hint(path, config)}"
+        )
     with torch.no_grad():
         for name, t in tensors.items():
             params[name].copy_(t)
@@ -167,8 +178,11 @@ def save_state(accelerator, directory: Path, state: dict) -> None:
     accelerator.save_state(str(tmp), safe_serialization=True)
     accelerator.wait_for_everyone()  # every process has written its RNG state before the rename
     if accelerator.is_main_process:
-        files = {p.relative_to(tmp).as_posix(): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
-                 for p in sorted(tmp.rglob("*")) if p.is_file()}
+        files = {
+            p.relative_to(tmp).as_posix(): {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+            for p in sorted(tmp.rglob("*"))
+            if p.is_file()
+        }
         record = {"files": files, "state_sha256": _state_sha256(state)}
         (tmp / STATE_FILE).write_text(json.dumps({**state, INTEGRITY: record}))
         old = directory.with_name(directory.name + ".old")
@@ -197,7 +211,12 @@ def _verify(directory: Path, state: dict) -> dict:
         raise ValueError(f"{STATE_FILE} has no integrity record")
     if record.get("state_sha256") != _state_sha256(state):
         raise ValueError(f"{STATE_FILE} was edited (its SHA-256 does not match the one recorded)")
-    for name, want in record["files"].items():
+    files = record.get("files")
+    if not isinstance(files, dict) or not all(
+        isinstance(w, dict) and {"bytes", "sha256"} <= w.keys() for w in files.values()
+    ):
+        raise ValueError(f"{STATE_FILE} has no valid list of files in its integrity record")
+    for name, want in files.items():
         path = directory / name
         if not path.is_file():
             raise ValueError(f"{name} is missing")
@@ -222,6 +241,18 @@ def exists(directory: Path) -> bool:
     return directory.exists()
 
 
+#: What reading a file of a checkpoint raises when the file is at fault: missing or unreadable (OSError), not what
+#: was written (ValueError: our integrity checks, bad JSON), a pickle that is not plain tensors (refused by
+#: ``torch.load(weights_only=True)``), a safetensors file that does not parse. Anything else propagates: an out of
+#: memory or a library bug is not reported as a corrupt checkpoint.
+_BAD_FILE: tuple[type[BaseException], ...] = (OSError, ValueError, pickle.UnpicklingError, SafetensorError)
+
+
+def _does_not_fit(e: BaseException) -> bool:
+    """torch's ``load_state_dict`` refusal (missing, unexpected or reshaped keys): weights of another model."""
+    return type(e) is RuntimeError and str(e).startswith("Error(s) in loading state_dict")
+
+
 def load_state(accelerator, directory: Path) -> dict:
     """Restores model, optimizer, scheduler and RNG states; returns our JSON state."""
     directory = Path(directory)
@@ -234,14 +265,16 @@ def load_state(accelerator, directory: Path) -> dict:
         from accelerate.utils import load as weights_only_load
 
         weights_only_load(directory / f"random_states_{accelerator.process_index}.pkl")
-    except Exception as e:
+    except _BAD_FILE as e:
         raise CheckpointError(
             f"checkpoint {directory} is corrupt ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
             f"delete {directory} to restart this stage"
         ) from None
     try:
         accelerator.load_state(str(directory))
-    except Exception as e:
+    except BaseException as e:
+        if not (isinstance(e, _BAD_FILE) or _does_not_fit(e)):  # out of memory, a bug: not the checkpoint's fault
+            raise
         why = str(e).splitlines()[0] if str(e) else ""
         raise CheckpointError(
             f"checkpoint {directory} cannot be loaded ({type(e).__name__}: {why}); delete {directory} to restart "
@@ -256,8 +289,9 @@ def read_json(path: Path):
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: unreadable ({type(e).__name__}: {e}); delete its stage directory to rerun "
-                              "that stage") from None
+        raise CheckpointError(
+            f"{path}: unreadable ({type(e).__name__}: {e}); delete its stage directory to rerun that stage"
+        ) from None
 
 
 def write_json(path: Path, obj) -> None:

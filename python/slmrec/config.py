@@ -21,9 +21,22 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from slmrec.errors import ConfigError
+from slmrec.stages import ORDER as STAGES  # the stage names, declared in slmrec.stages
 
-STAGES = ("sasrec", "teacher", "student", "student_nokd", "probe")
 SELECT_METRICS = ("mrr", "ndcg@10", "full_mrr", "full_ndcg@10")
+# the allowed values of each key that takes one of a few words; validate() checks them (one rule, one message)
+CHOICES = {
+    "llm.finetune": ("lora", "full"),
+    "data.train_mode": ("last", "all_prefixes"),
+    "llm.head_init": ("default", "zero"),
+    "llm.positions": ("last", "all"),
+    "llm.init": ("pretrained", "random"),
+    "eval.full_exclude": ("history", "none"),
+    "sasrec.positions": ("last", "all"),
+    "sasrec.act": ("relu", "gelu"),
+    "sasrec.init": ("torch", "normal", "xavier"),
+    "run.mixed_precision": ("auto", "no", "bf16", "fp16"),
+}
 
 
 @dataclass(frozen=True)
@@ -50,17 +63,23 @@ class SASRecConfig:
     eval_every: int = 0  # validate (and checkpoint) every this many steps and at the end (0 = each epoch end)
     patience: int = 0  # stop after this many validations without a new best (0 = never stop early)
     min_steps: int = 0  # no early stop before this many optimizer steps
-    init: str = "torch"  # weight init: "torch" (PyTorch defaults, as the SLMRec code) | "normal" (N(0, 0.02), RecBole's)
+    init: str = "torch"  # weight init: "torch" (PyTorch defaults, as the SLMRec code) | "normal" (N(0, 0.02),
+    # RecBole's) | "xavier" (Xavier-normal weight matrices and tables, RecTools')
+    project: bool = True  # up/down maps between the item table and the transformer (the code's); false = SASRec's
+    # own shape (needs hidden == emb_dim)
+    scale: bool = True  # multiply item embeddings by sqrt(emb_dim) on input (SASRec's, the code's); false = RecTools'
+    beta2: float = 0.999  # Adam's second-moment decay (RecTools: 0.98)
     positions: str = "last"  # "last": CE on each example's last item (the code's; examples per data.train_mode) |
     # "all": CE at every position of max_len windows tiling each user's train part (SASRec's own training)
     stride: int = 0  # positions "all": new targets per window, the rest of its max_len is context (0 = max_len)
-    act: str = "relu"  # feed-forward activation: "relu" (the code's) | "gelu" (RecBole's, RecTools')
+    act: str = "relu"  # feed-forward activation: "relu" (the code's, SASRec's) | "gelu" (RecBole's)
     from_end: bool = False  # count positions from the newest item; batches are then cut to their longest history
     negatives: int = 0  # positions "all": sampled-softmax negatives per target, uniform, none in the user's history
     # (0 = full softmax over every item)
     bucket: int = 0  # positions "all": batches of similar history length, from pools of this many batches (0 = off)
-    recipe: str = "reference"  # "reference": the keys as given (the SLMRec code's SASRec by default) | "strong":
-    # start from SASREC_RECIPES["strong"] (all-position training, GELU, history 50, early stopping; see README)
+    recipe: str = "reference"  # "reference": the keys as given (by default the SLMRec code's SASRec, reproduced:
+    # it learns slowly) | "strong": a real SASRec, from SASREC_RECIPES["strong"] (SASRec+SS of the eSASRec
+    # benchmark: all-position training, 256 sampled negatives, history 50, early stopping; see README)
 
 
 @dataclass(frozen=True)
@@ -76,6 +95,10 @@ class LLMConfig:
     prompt: bool = True  # wrap the item slots in the code's alpaca prompt (needs the backbone's tokenizer)
     head_init: str = "default"  # score and multi-supervision heads: "default" (PyTorch's, the code's) | "zero"
     # (training starts at uniform scores, CE = log(items), instead of a badly scaled CE of 30-70)
+    positions: str = "last"  # "last": the prompt suffix, the user vector at the last position, one target per example
+    # (the paper's, the code's) | "all": an extension beyond the paper: no suffix, every item position predicts the
+    # next item (causal), CE and KD at every position of max_len windows tiling each user's train part (SASRec's
+    # all-position training; data.train_mode then applies to SASRec only)
     random_hidden: int = 64  # "random" backbone only: hidden size
     random_intermediate: int = 128  # "random" backbone only: MLP size
     random_heads: int = 4  # "random" backbone only: attention heads
@@ -94,6 +117,7 @@ class StageConfig:
     warmup_steps: int = 100  # linear warmup (optimizer steps), then cosine decay to 0
     warmup_ratio: float = 0.0  # warmup as a fraction of the training steps instead (then warmup_steps must be 0)
     weight_decay: float = 0.0  # AdamW weight decay
+    beta2: float = 0.999  # AdamW's second-moment decay
     max_grad_norm: float = 1.0  # gradient clipping (0 = off)
     eval_every: int = 100  # validate (and checkpoint) every this many steps and at the end (0 = each epoch end)
     patience: int = 0  # stop after this many validations without a new best (0 = never stop early)
@@ -130,6 +154,9 @@ class RunConfig:
     mixed_precision: str = "auto"  # "auto" (bf16 where the GPU supports it, else fp32) | "no" | "bf16" | "fp16"
     save_every: int = 0  # also checkpoint every this many optimizer steps (0 = at evaluations and epoch ends)
     progress: bool = True  # show progress bars (loss, step/s, ETA)
+    threads: int = 0  # torch's CPU threads per process (0 = torch's default, one per core); on a busy machine fewer
+    # threads than cores can be much faster (no spinning on a core another job holds)
+    log_with: str = ""  # experiment tracker: "" (none) | "tensorboard" (offline event files under RUN_DIR/logs)
 
 
 @dataclass(frozen=True)
@@ -165,16 +192,29 @@ def _tiny() -> Config:
 
 
 def _small() -> Config:
-    # SmolLM2-135M on 2 CPU cores, fp32, prompt on (55 + 30 + 5 positions), batch 64: measured 6.6 s per 8-layer
-    # LoRA step and 3.1 s per 4-layer step, inference 27 (teacher) / 51 (student) users/s (benches/bench_train.py,
-    # quiet machine; about 2x that under load). 1000 synthetic users -> ~880 kept -> 14 steps per epoch, so the
-    # whole pipeline takes about 15 minutes (LastFM, 1090 users: about 20).
+    # The real models at a size a 2-core CPU pays for: SmolLM2-135M (the paper's 8 -> 4 layers), the prompt on,
+    # batch 64. Sized by examples and optimizer steps, not epochs (the paper's teacher sees ~384k examples in
+    # ~1,500 steps at batch 256, its student ~2,500 steps):
+    # - every training prefix is an example ("all preceding interactions", METHOD.md A2), so the LLM sees tens of
+    #   thousands of distinct examples (LastFM ~49k, MovieLens-100K ~96k, Beauty ~131k) instead of one per user,
+    #   which it memorises within a few epochs;
+    # - each LLM stage gets 640 optimizer steps (~41k examples seen, a tenth of the paper's teacher; about one
+    #   LastFM epoch), warmup 5%, cosine to 0, validation every 80 steps; early stopping keeps the best (patience 3
+    #   validations, none before step 320). The KD student runs the frozen teacher online (distill.cache off):
+    #   640 steps are less than one epoch of prefixes, so a cache would cost more teacher forwards (one per
+    #   training example) than it saves (one per example seen); it pays from the second epoch on.
+    # - SASRec trains on every position of its windows (SASRec's own training, the same targets the LLM sees), up
+    #   to 200 epochs with patience 20 validations.
+    # What a run costs is measured, not stated here: benches/bench_train.py (seconds per step) and README.
+    llm_stage = StageConfig(
+        steps=640, batch_size=64, warmup_steps=0, warmup_ratio=0.05, eval_every=80, patience=3, min_steps=320
+    )
     return Config(
-        data=DataConfig(synth_users=1000),
-        sasrec=SASRecConfig(epochs=200, batch_size=128, lr=1e-3, eval_every=100),
+        data=DataConfig(synth_users=1000, train_mode="all_prefixes"),
+        sasrec=SASRecConfig(epochs=200, batch_size=128, lr=1e-3, eval_every=0, positions="all", patience=20),
         llm=LLMConfig(backbone="smollm2"),
-        teacher=StageConfig(epochs=2, batch_size=64, warmup_steps=5, eval_every=0),
-        student=StageConfig(epochs=2, batch_size=64, warmup_steps=5, eval_every=0),
+        teacher=llm_stage,
+        student=llm_stage,
         eval=EvalConfig(batch_size=128),
     )
 
@@ -244,8 +284,15 @@ def suggest(key: str, known=None) -> str | None:
 
 def _parse(key: str, text: Any, like: Any) -> Any:
     """``text`` (a string from the command line, or a JSON value from a saved config) as the type of ``like``."""
-    want = ("true or false" if isinstance(like, bool) else "an integer" if isinstance(like, int)
-            else "a number" if isinstance(like, float) else "a string")
+    want = (
+        "true or false"
+        if isinstance(like, bool)
+        else "an integer"
+        if isinstance(like, int)
+        else "a number"
+        if isinstance(like, float)
+        else "a string"
+    )
     if isinstance(text, str) and not isinstance(like, str):
         low = text.strip().lower()
         try:
@@ -257,9 +304,12 @@ def _parse(key: str, text: Any, like: Any) -> Any:
         except ValueError:
             raise ConfigError(f"{key} takes {want}, not {text!r}") from None
     ok = (
-        isinstance(text, bool) if isinstance(like, bool)
-        else isinstance(text, int) and not isinstance(text, bool) if isinstance(like, int)
-        else isinstance(text, (int, float)) and not isinstance(text, bool) if isinstance(like, float)
+        isinstance(text, bool)
+        if isinstance(like, bool)
+        else isinstance(text, int) and not isinstance(text, bool)
+        if isinstance(like, int)
+        else isinstance(text, (int, float)) and not isinstance(text, bool)
+        if isinstance(like, float)
         else isinstance(text, str)
     )
     if not ok:
@@ -268,36 +318,39 @@ def _parse(key: str, text: Any, like: Any) -> Any:
 
 
 # Named SASRec recipes: dotted keys set by ``sasrec.recipe NAME`` before the other overrides (which win). "strong"
-# follows the strongest published SASRec setup on these leave-one-out benchmarks (RecTools' SASRec in
-# github.com/blondered/transformer_benchmark, configs/paper/loo: the authors' block, i.e. the LayerNorm'd query as
-# the attention residual and a 1x ReLU feed-forward, dropout 0.2, history 50, lr 1e-3, batch 128, every position a
-# target, up to 200 epochs with early stopping on full-ranking validation) with our choices where a CPU budget
-# asks for them: full softmax (cheaper than 256 sampled negatives at these catalogue sizes, and exact), windows that
-# use every target once per epoch, patience 10 (theirs: 50), and the CPU levers (positions counted from the newest
-# item so batches are cut to their longest history; length buckets). README, "SASRec recipes", lists every
-# difference.
+# is the strongest published SASRec on these leave-one-out benchmarks, "SASRec+SS" of the eSASRec paper
+# (github.com/blondered/transformer_benchmark: RecTools' SASRec, its README's Beauty hyper-parameters): SASRec's own
+# shape (no up/down maps, unscaled inputs, Xavier-normal init, positions counted from the newest item), the
+# authors' block (the LayerNorm'd query as the attention residual, a 1x ReLU feed-forward), 1 block, 1 head, 64-d,
+# dropout 0.2, history 50, every position a target against 256 uniform sampled negatives, Adam lr 1e-3 with
+# beta2 0.98, batch 128, up to 200 epochs with patience 50. Ours differ in: negatives never in the user's history
+# (theirs: any item), early stopping on full-ranking validation NDCG@10 (theirs: HR@10), and length buckets
+# (batches of similar history length; a CPU lever). README, "SASRec recipes", lists every difference.
 SASREC_RECIPES: dict[str, dict[str, Any]] = {
     "reference": {},
     "strong": {
         "data.max_len": 50,
         "sasrec.emb_dim": 64,
         "sasrec.hidden": 64,
+        "sasrec.project": False,
+        "sasrec.scale": False,
         "sasrec.heads": 1,
-        "sasrec.layers": 2,
+        "sasrec.layers": 1,
         "sasrec.inner": 0,
         "sasrec.act": "relu",
         "sasrec.dropout": 0.2,
-        "sasrec.init": "normal",
+        "sasrec.init": "xavier",
         "sasrec.positions": "all",
         "sasrec.stride": 50,
         "sasrec.from_end": True,
         "sasrec.bucket": 50,
-        "sasrec.negatives": 0,
+        "sasrec.negatives": 256,
         "sasrec.batch_size": 128,
         "sasrec.lr": 1e-3,
+        "sasrec.beta2": 0.98,
         "sasrec.epochs": 200,
         "sasrec.eval_every": 0,
-        "sasrec.patience": 10,
+        "sasrec.patience": 50,
         "eval.select": "full_ndcg@10",
     },
 }
@@ -318,8 +371,10 @@ def override(cfg: Config, overrides: Mapping[str, Any]) -> Config:
     for key, text in overrides.items():
         if key not in known:
             near = suggest(key, known)
-            raise ConfigError(f"unknown config key {key!r}; " + (f"did you mean {near}?" if near else
-                              f"known keys: {', '.join(known)}"))
+            raise ConfigError(
+                f"unknown config key {key!r}; "
+                + (f"did you mean {near}?" if near else f"known keys: {', '.join(known)}")
+            )
         section, name = key.split(".", 1)
         sections.setdefault(section, {})[name] = _parse(key, text, known[key])
     return replace(cfg, **{s: replace(getattr(cfg, s), **kv) for s, kv in sections.items()})
@@ -388,6 +443,8 @@ RANGES = (
     ("llm.lora_r", _at_least(1)),
     ("llm.lora_alpha", _POSITIVE),
     ("llm.random_*", _at_least(1)),
+    ("*.beta2", _UNIT),
+    ("run.threads", _between(0, 1024)),
     ("sasrec.emb_dim", _at_least(1)),
     ("sasrec.hidden", _at_least(1)),
     ("sasrec.layers", _at_least(1)),
@@ -433,38 +490,37 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(
             "no backbone: pass --backbone PATH (a local HF checkpoint dir or .gguf file), smollm2 or random"
         )
-    if cfg.llm.finetune not in ("lora", "full"):
-        raise ConfigError(f"llm.finetune must be lora or full, not {cfg.llm.finetune!r}")
-    if cfg.data.train_mode not in ("last", "all_prefixes"):
-        raise ConfigError(f"data.train_mode must be last or all_prefixes, not {cfg.data.train_mode!r}")
-    if cfg.llm.head_init not in ("default", "zero"):
-        raise ConfigError(f"llm.head_init must be default or zero, not {cfg.llm.head_init!r}")
-    if cfg.llm.init not in ("pretrained", "random"):
-        raise ConfigError(f"llm.init must be pretrained or random, not {cfg.llm.init!r}")
-    if cfg.eval.full_exclude not in ("history", "none"):
-        raise ConfigError(f"eval.full_exclude must be history or none, not {cfg.eval.full_exclude!r}")
-    if cfg.sasrec.positions not in ("last", "all"):
-        raise ConfigError(f"sasrec.positions must be last or all, not {cfg.sasrec.positions!r}")
+    values = keys(cfg)
+    for key, allowed in CHOICES.items():
+        if (value := values[key]) not in allowed:
+            raise ConfigError(f"{key} must be {', '.join(allowed[:-1])} or {allowed[-1]}, not {value!r}")
     if not 0 <= cfg.sasrec.stride <= cfg.data.max_len:
         raise ConfigError(f"sasrec.stride must be in 0..data.max_len ({cfg.data.max_len}), not {cfg.sasrec.stride}")
-    if cfg.sasrec.act not in ("relu", "gelu"):
-        raise ConfigError(f"sasrec.act must be relu or gelu, not {cfg.sasrec.act!r}")
     if cfg.sasrec.negatives and cfg.sasrec.positions != "all":
         raise ConfigError("sasrec.negatives (sampled softmax) needs sasrec.positions all")
-    if cfg.sasrec.init not in ("torch", "normal"):
-        raise ConfigError(f"sasrec.init must be torch or normal, not {cfg.sasrec.init!r}")
+    if not cfg.sasrec.project and cfg.sasrec.hidden != cfg.sasrec.emb_dim:
+        raise ConfigError(
+            f"sasrec.project false needs sasrec.hidden == sasrec.emb_dim, got {cfg.sasrec.hidden} and "
+            f"{cfg.sasrec.emb_dim}"
+        )
     if cfg.eval.select not in SELECT_METRICS:
         raise ConfigError(f"eval.select must be one of {', '.join(SELECT_METRICS)}, not {cfg.eval.select!r}")
-    if cfg.run.mixed_precision not in ("auto", "no", "bf16", "fp16"):
-        raise ConfigError(f"run.mixed_precision must be auto, no, bf16 or fp16, not {cfg.run.mixed_precision!r}")
+    if cfg.run.log_with:
+        from slmrec import tracking
+
+        if cfg.run.log_with not in tracking.TRACKERS:
+            raise ConfigError(f"run.log_with must be empty or tensorboard, not {cfg.run.log_with!r}")
+        tracking.check_available(cfg.run.log_with)
     if cfg.sasrec.hidden % cfg.sasrec.heads:
         raise ConfigError(f"sasrec.hidden ({cfg.sasrec.hidden}) must divide by sasrec.heads ({cfg.sasrec.heads})")
     for name in ("sasrec", "teacher", "student"):
         st = getattr(cfg, name)
         accum = getattr(st, "grad_accum", 1)
         if getattr(st, "warmup_ratio", 0) and getattr(st, "warmup_steps", 0):
-            raise ConfigError(f"{name}.warmup_steps ({st.warmup_steps}) and {name}.warmup_ratio ({st.warmup_ratio}) "
-                              f"are both set; set one of them to 0")
+            raise ConfigError(
+                f"{name}.warmup_steps ({st.warmup_steps}) and {name}.warmup_ratio ({st.warmup_ratio}) "
+                f"are both set; set one of them to 0"
+            )
         if st.batch_size % (world_size * accum):
             raise ConfigError(
                 f"{name}.batch_size={st.batch_size} must divide by processes ({world_size}) x "

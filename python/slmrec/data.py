@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -78,9 +78,7 @@ class Dataset:
 
         user_id = np.repeat(np.arange(1, self.num_users + 1, dtype=np.uint32), self.lengths)
         rating = pl.Series("rating", self.ratings).fill_nan(None)
-        return pl.DataFrame(
-            {"user_id": user_id, "item_id": self.items, "timestamp": self.timestamps, "rating": rating}
-        )
+        return pl.DataFrame({"user_id": user_id, "item_id": self.items, "timestamp": self.timestamps, "rating": rating})
 
     def user_table(self) -> "pl.DataFrame":
         """user_id -> raw user id."""
@@ -131,15 +129,25 @@ def prepare(
     force: bool = False,
     progress: "_core.Progress | None" = None,
     max_line_bytes: int | None = None,
+    columns: str | Mapping[str, str] | None = None,
+    delimiter: str | None = None,
+    item_key: str | None = None,
 ) -> Dataset:
     """Reads ``inputs`` (one stream, in order), applies ``recipe``, writes ``out_dir`` atomically.
 
     recipe: ``kcore`` (default: optional ``min_rating`` -> dedup -> iterative k-core with ``user_min`` and
     ``item_min``, both 5), ``slmrec-paper`` (rating >= 3 -> users >= 5 -> items >= 20 -> dedup -> users >= 5)
-    or ``none``. ``format`` is detected per file when None (amazon-json, ratings-csv, recbole, seq).
+    or ``none``. ``format`` is detected per file when None (amazon-json, amazon23, ratings-csv, recbole, seq,
+    table, movielens, yelp; see ``slmrec-prep --help``).
     ``on_bad_line="skip"`` counts bad lines by reason in ``stats`` instead of failing. ``threads``: 1..1024
     (``slmrec._core``'s bound), all cores when None. ``max_line_bytes`` (default 256 MiB): a longer line is an
     error in both modes (``FILE:LINE: line longer than N bytes``), with memory bounded by it.
+
+    For ``format="table"`` (any delimited text with a header, or a Parquet file): ``columns`` chooses the user,
+    item, time and rating columns by header name, as ``"user=COL,item=COL,time=COL,rating=COL"`` or a mapping
+    ``{"user": COL, ...}`` (any subset; the rest are guessed from common names); ``delimiter`` is one character
+    (detected from the header when None). For ``format="amazon23"``: ``item_key`` is ``"parent_asin"`` (the
+    default) or ``"asin"``. Each is refused for a file of another format.
 
     Raises DataFormatError (``file:line: reason``), FileNotFoundError, EmptyDatasetError, OutputExistsError.
     """
@@ -159,8 +167,23 @@ def prepare(
         force=force,
         progress=progress,
         max_line_bytes=max_line_bytes,
+        columns=_columns(columns),
+        delimiter=delimiter,
+        item_key=item_key,
     )
     return Dataset(Path(out_dir), arrays)
+
+
+def _columns(columns: str | Mapping[str, str] | None) -> str | None:
+    """``columns`` as the core parses it (``role=COL,...``)."""
+    if columns is None or isinstance(columns, str):
+        return columns
+    if not isinstance(columns, Mapping):
+        raise ValueError(f"columns must be a str or a mapping of role to column name, got {type(columns).__name__}")
+    for role, col in columns.items():
+        if not isinstance(col, str) or "," in col:
+            raise ValueError(f"columns[{role!r}] must be a column name without a comma, got {col!r}")
+    return ",".join(f"{role}={col}" for role, col in columns.items())
 
 
 def load(path: PathLike) -> Dataset:

@@ -12,6 +12,11 @@ with last-position states in Hugging Face indexing (k = B is the final-RMSNorm o
 not averaged, the L2 norm not squared, and the teacher frozen (its states computed under ``no_grad``). Unlike the
 released code there is no bare ``except``: a KD term that cannot be computed is an error, never a silent
 fallback to plain CE (METHOD.md B3-B5). Every term is returned for logging.
+
+With ``llm.positions all`` (an extension beyond the paper) a batch is a set of windows (``positives`` [B, L], as
+SASRec's all-position training) and every term is taken at every position: the CE and the multi-supervision CE
+where a position has a next item (mean over them), cos, L2 (and the logit KL) at every non-padded item slot (mean
+over them; padding never counts; ``center`` subtracts the mean over those slots).
 """
 
 from __future__ import annotations
@@ -56,13 +61,24 @@ def recommendation_loss(model, batch: dict, table: torch.Tensor) -> tuple[torch.
     return ce, {"ce": ce.detach()}
 
 
-def sampled_ce(user: torch.Tensor, item_emb: torch.Tensor, target: torch.Tensor, negatives: torch.Tensor):
+def sampled_ce(
+    user: torch.Tensor, item_emb: torch.Tensor, target: torch.Tensor, negatives: torch.Tensor, via: str = "auto"
+):
     """Sampled-softmax CE: the target against ``negatives`` [B, K] only (uniform, none of them the target, so no
-    log-Q correction); with every other item as a negative it equals :func:`full_ce`."""
+    log-Q correction); with every other item as a negative it equals :func:`full_ce`.
+
+    Two exact ways to the same logits, chosen by cost: gather the K negative rows of the table and take K dot
+    products per row (B x K x D reads), or score every item once and gather K scores per row (B x I x D multiply-adds
+    in one matrix product, no B x K x D copy). The second wins whenever the catalogue is not much larger than
+    K x D (it also leaves no per-row gather to back-propagate). ``via``: "auto" | "scores" | "rows"."""
     user = user.float()
-    pos = (user * item_emb[target].float()).sum(-1, keepdim=True)  # [B, 1]
-    neg = torch.einsum("bd,bkd->bk", user, item_emb[negatives].float())  # [B, K]
-    logits = torch.cat([pos, neg], dim=1)
+    picked = torch.cat([target[:, None], negatives], dim=1)  # [B, 1+K], column 0 the target
+    if via == "auto":
+        via = "scores" if item_emb.shape[0] <= negatives.shape[1] * item_emb.shape[1] else "rows"
+    if via == "scores":
+        logits = (user @ item_emb.float().T).gather(1, picked)  # [B, 1+K]
+    else:
+        logits = torch.bmm(F.embedding(picked, item_emb).float(), user.unsqueeze(-1)).squeeze(-1)  # [B, 1+K]
     return F.cross_entropy(logits, torch.zeros_like(target))
 
 
@@ -90,22 +106,47 @@ def logit_kd(student_user: torch.Tensor, teacher_user: torch.Tensor, item_emb: t
     return F.kl_div(F.log_softmax(s, -1), F.log_softmax(t, -1), log_target=True, reduction="batchmean")
 
 
-def slmrec_loss(model, batch: dict, table, teacher, pairs, lambda_cos: float, lambda_norm: float, lambda_ms: float,
-                center: bool = False, lambda_logit: float = 0.0):
+def slmrec_loss(
+    model,
+    batch: dict,
+    table,
+    teacher,
+    pairs,
+    lambda_cos: float,
+    lambda_norm: float,
+    lambda_ms: float,
+    center: bool = False,
+    lambda_logit: float = 0.0,
+):
     """The SLMRec objective: CE + lambda_ms * multi-supervision CE + block-wise cos and L2 to a frozen teacher
     (on batch-centred states with ``center``), + lambda_logit * KL of the final scores (an option, off by
-    default)."""
-    out = model(batch["input_ids"], states=True)
-    target = batch["target"]
-    ce = full_ce(out["user"], table, target)
-    ms = sum((full_ce(u, table, target) for u in out["head_users"]), torch.zeros((), device=ce.device))
+    default). A batch of windows (``positives``) takes every term at every position (module docs): the CE terms
+    where ``positives`` [B, L] has a target, the KD terms at every item slot (``input_ids`` > 0); full softmax
+    only. Both cases pick their rows first, then compose the same terms."""
+    ids = batch["input_ids"]
+    every = "positives" in batch
+    if every and batch["negatives"].shape[-1]:
+        raise ValueError("the SLMRec loss at every position takes the full softmax, not sampled negatives")
+    out = model(ids, states=True, positions=every)
     with torch.no_grad():
-        t_out = teacher(batch["input_ids"], states=True)
-    cos_term, norm_term = kd_terms(out["states"], t_out["states"], pairs, center)
+        t_out = teacher(ids, states=True, positions=every)
+    if every:
+        target, real = batch["positives"] > 0, ids > 0  # [B, L]: a next item to predict; an item (not padding)
+        y = batch["positives"][target]
+        users, heads = out["positions"][target], [u[target] for u in out["head_users"]]
+        slots = lambda hs: [None if h is None else h[real] for h in hs]  # [B, L, H] -> [K, H]
+        s_states, t_states = slots(out["states"]), slots(t_out["states"])
+        s_user, t_user = out["positions"][real], t_out["positions"][real]
+    else:
+        y, users, heads = batch["target"], out["user"], out["head_users"]
+        s_states, t_states, s_user, t_user = out["states"], t_out["states"], out["user"], t_out["user"]
+    ce = full_ce(users, table, y)
+    ms = sum((full_ce(u, table, y) for u in heads), torch.zeros((), device=ce.device))
+    cos_term, norm_term = kd_terms(s_states, t_states, pairs, center)
     loss = ce + lambda_ms * ms + lambda_cos * cos_term + lambda_norm * norm_term
     parts = {"ce": ce.detach(), "ms": ms.detach(), "cos": cos_term.detach(), "norm": norm_term.detach()}
     if lambda_logit:
-        kl = logit_kd(out["user"], t_out["user"], table)
+        kl = logit_kd(s_user, t_user, table)
         loss = loss + lambda_logit * kl
         parts["logit_kd"] = kl.detach()
     return loss, parts

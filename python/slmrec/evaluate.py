@@ -34,9 +34,9 @@ class EvalSet:
 
 def max_negatives(dataset) -> int:
     """The most negatives every evaluated user (length >= 3) can get: items outside its whole history."""
-    from slmrec.sampling import NegativeSampler
+    from slmrec.sampling import NegativeSampler, splittable_users
 
-    users = np.flatnonzero(np.diff(dataset.offsets) >= 3).astype(np.int64)
+    users = splittable_users(dataset.offsets, len(dataset.items))
     if not len(users):
         return 0
     return int(NegativeSampler(dataset.offsets, dataset.items, dataset.num_items).available(users).min())
@@ -51,7 +51,7 @@ def build_eval_set(
     users, chosen by ``seed`` from user ids alone, so every split and model sees the same users with the same
     candidates they have in the full set (a cheaper estimate of the same metrics, for slow models)."""
     from slmrec.errors import ConfigError
-    from slmrec.sampling import eval_candidates_for, history_inputs
+    from slmrec.sampling import eval_candidates_for, history_exclusions, history_inputs
 
     try:
         users, cands = eval_candidates_for(dataset, split, n=negatives, seed=seed)
@@ -65,26 +65,35 @@ def build_eval_set(
         keep = np.sort(np.argsort(order[users], kind="stable")[:sample])
         users, cands = users[keep], cands[keep]
     hist = history_inputs(dataset.offsets, dataset.items, users, split=split, max_len=max_len)
-    off, items = dataset.offsets, dataset.items
-    lens = off[users + 1] - off[users]
-    width = int(lens.max()) if len(users) and exclude == "history" else 1
-    excluded = np.zeros((len(users), width), dtype=np.int64)  # 0 = padding, already excluded
-    if exclude == "history":
-        for i, u in enumerate(users):
-            seq = items[off[u] : off[u + 1]].astype(np.int64)
-            excluded[i, : len(seq)] = np.where(seq == cands[i, 0], 0, seq)
+    if exclude == "history":  # the whole sequence but the target (0 = padding, already excluded)
+        excluded = history_exclusions(dataset.offsets, dataset.items, users, split=split)
+    else:
+        excluded = np.zeros((len(users), 1), dtype=np.int64)
     t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long)
     return EvalSet(split, t(users), t(hist), t(cands), t(excluded))
 
 
-#: Evaluations of more users than this say so on stderr first (with progress on): tens of seconds, not a hang.
+#: Evaluations of more users than this say so on stderr first (with progress on), so a long one never looks like a
+#: hang.
 PROGRESS_MIN_USERS = 2000
 
 
 @torch.no_grad()
-def evaluate(accelerator, encode, table: torch.Tensor, data: EvalSet, *, batch_size: int, full: bool = True,
-             progress: bool = False) -> dict:
+def evaluate(
+    accelerator,
+    encode,
+    table: torch.Tensor,
+    data: EvalSet,
+    *,
+    batch_size: int,
+    full: bool = True,
+    sampled: bool = True,
+    progress: bool = False,
+) -> dict:
     """Metrics of every user vector ``encode`` returns: ``{name: {"hr@1": .., "full_hr@1": .., ...}}``.
+
+    ``full``: also rank every item (the ``full_`` metrics); ``sampled=False`` skips the 1 + n candidates (a
+    validation that selects on a full-ranking metric needs only those).
 
     ``table`` [I+1, D] is the item embedding table on the device; ``encode(input_ids) -> {name: [B, D]}``.
     Also reports ``users_per_s`` (encode + scoring, this process) under the key ``"_speed"``. With ``progress``,
@@ -107,10 +116,11 @@ def evaluate(accelerator, encode, table: torch.Tensor, data: EvalSet, *, batch_s
         start = time.perf_counter()
         users = {k: v.float() for k, v in encode(hist).items()}  # name -> [b, D]
         for name, u in users.items():
-            sampled = torch.einsum("bd,bcd->bc", u, table[cands])  # [b, 1+n]
-            r, ties = rank_of_target(sampled, sampled[:, 0])
-            pos_ok = torch.isfinite(sampled[:, 0])
-            cols = [torch.where(pos_ok, r, -1), ties]
+            cols = []
+            if sampled:
+                picked = torch.einsum("bd,bcd->bc", u, table[cands])  # [b, 1+n]
+                r, ties = rank_of_target(picked, picked[:, 0])
+                cols += [torch.where(torch.isfinite(picked[:, 0]), r, -1), ties]
             if full:
                 s = u @ table.T  # [b, I+1]
                 target = s.gather(1, cands[:, :1]).squeeze(1)  # [b]
@@ -126,10 +136,11 @@ def evaluate(accelerator, encode, table: torch.Tensor, data: EvalSet, *, batch_s
     out = {}
     n_items = table.shape[0] - 1
     for name, chunks in ranks.items():
-        a = torch.cat(chunks).cpu().numpy()  # [U, 2 or 4]
-        m = metrics_from_ranks(a[:, 0], a[:, 1], num_candidates=data.candidates.shape[1])
+        a = torch.cat(chunks).cpu().numpy()  # [U, 2 or 4]: (rank, ties) sampled, then full
+        m = metrics_from_ranks(a[:, 0], a[:, 1], num_candidates=data.candidates.shape[1]) if sampled else {}
         if full:
-            m.update(metrics_from_ranks(a[:, 2], a[:, 3], num_candidates=n_items, prefix="full_"))
+            f = a[:, 2:] if sampled else a
+            m.update(metrics_from_ranks(f[:, 0], f[:, 1], num_candidates=n_items, prefix="full_"))
         out[name] = m
     out["_speed"] = {"users_per_s": seen / seconds if seconds > 0 else float("nan")}
     return out

@@ -6,9 +6,9 @@ the run resumes from exactly that step. A second signal while the first is pendi
 checkpoint on disk stays intact: checkpoints are written atomically). Outside the loop (loading data or the
 backbone, evaluating, writing the report) :func:`install` makes both signals raise :class:`Interrupted` where the
 program is. :class:`Interrupted` is a ``KeyboardInterrupt`` (for SIGTERM too), so that no ``except Exception`` on
-the way turns it into a user error and a caller's ``except KeyboardInterrupt`` still catches it. The exit code is the shell's: 128 + the signal number (130 for
-SIGINT, 143 for SIGTERM). Handlers can only be installed from the main thread; elsewhere both modes do nothing
-and Python's defaults apply.
+the way turns it into a user error and a caller's ``except KeyboardInterrupt`` still catches it. The exit code is
+the shell's: 128 + the signal number (130 for SIGINT, 143 for SIGTERM). Handlers can only be installed from the
+main thread; elsewhere both modes do nothing and Python's defaults apply.
 """
 
 from __future__ import annotations

@@ -27,8 +27,15 @@ def run_probe(pipe) -> dict:
 
     result = {"layers": list(range(1, teacher.num_layers + 1))}
     for split in ("valid", "test"):
-        m = evaluate(acc, encode, teacher.item_emb, pipe.eval_set(split), batch_size=cfg.eval.batch_size,
-                     full=cfg.eval.full_ranking, progress=cfg.run.progress)
+        m = evaluate(
+            acc,
+            encode,
+            teacher.item_emb,
+            pipe.eval_set(split),
+            batch_size=cfg.eval.batch_size,
+            full=cfg.eval.full_ranking,
+            progress=cfg.run.progress,
+        )
         result[split] = {k: m[str(k)] for k in result["layers"]}
     if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)

@@ -13,10 +13,9 @@ from pathlib import Path
 
 from slmrec import checkpoint
 from slmrec.metrics import METRIC_KEYS
+from slmrec.stages import MODEL_STAGES, label
 
-MODEL_STAGES = ("sasrec", "teacher", "student", "student_nokd")
-LABELS = {"sasrec": "SASRec", "teacher": "teacher (M layers)", "student": "SLMRec student (N layers, KD)",
-          "student_nokd": "student without KD (N layers)"}
+LABELS = {s: label(s) for s in MODEL_STAGES}  # depths as M and N (the run's are said above the tables)
 
 
 def _read(path: Path):
@@ -44,39 +43,64 @@ def results_markdown(run_dir: Path, cfg) -> str:
         models.append(f"student N={c.student_layers} distilled over B={cfg.distill.blocks} blocks")
     elif "student_nokd" in metrics:
         models.append(f"student N={c.student_layers} (no KD)")
-    described = (f"Backbone `{c.backbone}`: {', '.join(models)}, {c.finetune}; " if models
-                 else "SASRec only (no LLM stage); ")
-    lines = [f"# SLMRec run `{Path(run_dir).name}`", "",
-             f"{described}1 positive + {negatives} fixed negatives per "
-             f"user (`full_*`: ranked among all items); ties count against the target; selection on validation "
-             f"{cfg.eval.select}.", ""]
+    described = (
+        f"Backbone `{c.backbone}`: {', '.join(models)}, {c.finetune}; " if models else "SASRec only (no LLM stage); "
+    )
+    lines = [
+        f"# SLMRec run `{Path(run_dir).name}`",
+        "",
+        f"{described}1 positive + {negatives} fixed negatives per "
+        f"user (`full_*`: ranked among all items); ties count against the target; selection on validation "
+        f"{cfg.eval.select}.",
+        "",
+    ]
     cols = list(METRIC_KEYS) + ["full_hr@10", "full_ndcg@10", "full_mrr", "tie_rate"]
     for split in ("test", "valid"):
         lines += [f"## {split}", "", "| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
         for s, r in metrics.items():
             lines.append(f"| {LABELS[s]} | " + " | ".join(_fmt(r[split].get(k, "")) for k in cols) + " |")
         lines.append("")
-    lines += ["## cost", "", "| model | parameters | trainable | train s/epoch | inference users/s | data time |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "## cost",
+        "",
+        "| model | parameters | trainable | train s/epoch | inference users/s | data time |",
+        "|---|---|---|---|---|---|",
+    ]
     for s, r in metrics.items():
-        lines.append(f"| {LABELS[s]} | {r['params']['total']:,} | {r['params']['trainable']:,} | "
-                     f"{r['train_seconds_per_epoch']:.2f} | {r['inference_users_per_s']:.1f} | "
-                     f"{100 * r['data_fraction']:.1f}% |")
-    lines += ["", "## training budget", "",
-              "| model | optimizer steps | examples seen | best step | stopped early | note |", "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {LABELS[s]} | {r['params']['total']:,} | {r['params']['trainable']:,} | "
+            f"{r['train_seconds_per_epoch']:.2f} | {r['inference_users_per_s']:.1f} | "
+            f"{100 * r['data_fraction']:.1f}% |"
+        )
+    lines += [
+        "",
+        "## training budget",
+        "",
+        "| model | optimizer steps | examples seen | best step | stopped early | note |",
+        "|---|---|---|---|---|---|",
+    ]
     for s, r in metrics.items():
         if "total_steps" not in r:  # a stage from before steps were recorded
             continue
         note = "best in the last 10% of training: possibly under-trained" if r["best_in_last_10pct"] else ""
-        lines.append(f"| {LABELS[s]} | {r['total_steps']:,} of {r['planned_steps']:,} | {r['examples_seen']:,} | "
-                     f"{r['best_step']:,} | {'yes' if r['stopped_early'] else 'no'} | {note} |")
+        lines.append(
+            f"| {LABELS[s]} | {r['total_steps']:,} of {r['planned_steps']:,} | {r['examples_seen']:,} | "
+            f"{r['best_step']:,} | {'yes' if r['stopped_early'] else 'no'} | {note} |"
+        )
     if probe:
-        lines += ["", "## layer probe (teacher scored with its first k layers, test)", "",
-                  "| k | hr@10 | ndcg@10 | mrr | full_hr@10 |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## layer probe (teacher scored with its first k layers, test)",
+            "",
+            "| k | hr@10 | ndcg@10 | mrr | full_hr@10 |",
+            "|---|---|---|---|---|",
+        ]
         for k in probe["layers"]:
             m = probe["test"][str(k)]
-            lines.append(f"| {k} | {_fmt(m['hr@10'])} | {_fmt(m['ndcg@10'])} | {_fmt(m['mrr'])} | "
-                         f"{_fmt(m.get('full_hr@10', ''))} |")
+            lines.append(
+                f"| {k} | {_fmt(m['hr@10'])} | {_fmt(m['ndcg@10'])} | {_fmt(m['mrr'])} | "
+                f"{_fmt(m.get('full_hr@10', ''))} |"
+            )
     plots = "`curves.png` (training loss, validation metric)" + (", `probe.png` (layer probe)" if probe else "")
     lines += ["", f"Plots: {plots}.", ""]
     return "\n".join(lines)
@@ -116,8 +140,8 @@ def plot_curves(run_dir: Path, select: str) -> None:
     plt.close(fig)
 
 
-def plot_probe(run_dir: Path) -> bool:
-    """Writes ``probe.png`` when the run has a probe result; returns whether it did."""
+def plot_probe(run_dir: Path, out: Path | None = None) -> bool:
+    """Writes ``out`` (default the run's ``probe.png``) when the run has a probe result; returns whether it did."""
     probe = _read(Path(run_dir) / "probe" / "result.json")
     if not probe:
         return False
@@ -134,7 +158,7 @@ def plot_probe(run_dir: Path) -> bool:
     ax.set_xticks(ks)  # layer counts are integers
     ax.legend()
     ax.grid(alpha=0.3)
-    _save_fig(fig, Path(run_dir) / "probe.png")
+    _save_fig(fig, Path(out) if out else Path(run_dir) / "probe.png")
     plt.close(fig)
     return True
 

@@ -48,8 +48,10 @@ class Lock:
         except BlockingIOError:
             holder = os.pread(self._fd, 64, 0).decode(errors="replace").strip() or "?"
             os.close(self._fd)
-            raise ConfigError(f"{run_dir} is in use by another slmrec-train (pid {holder}, lock {self.path}); "
-                              "wait for it to end or choose another --out") from None
+            raise ConfigError(
+                f"{run_dir} is in use by another slmrec-train (pid {holder}, lock {self.path}); "
+                "wait for it to end or choose another --out"
+            ) from None
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
 
@@ -76,12 +78,16 @@ def check_out(run_dir: Path, *, force: bool, resume: bool, inputs: list[Path]) -
     if not force:
         raise ConfigError(f"{run_dir} exists; pass --resume to continue it, --force to start over, or another --out")
     if not (run_dir / CONFIG).is_file():
-        raise ConfigError(f"--force: {run_dir} is not a slmrec-train run directory (no {CONFIG}); it is not "
-                          "deleted: remove it yourself or choose another --out")
+        raise ConfigError(
+            f"--force: {run_dir} is not a slmrec-train run directory (no {CONFIG}); it is not "
+            "deleted: remove it yourself or choose another --out"
+        )
     for p in inputs:
         if _inside(p, run_dir):
-            raise ConfigError(f"--force: {run_dir} holds {p}, an input of this run; it is not deleted (prepare the "
-                              "data elsewhere, or choose another --out)")
+            raise ConfigError(
+                f"--force: {run_dir} holds {p}, an input of this run; it is not deleted (prepare the "
+                "data elsewhere, or choose another --out)"
+            )
 
 
 def bind(run_dir: Path, dataset) -> None:
@@ -109,18 +115,23 @@ def check_bound(run_dir: Path, dataset, what: str) -> None:
     record = bound_source(run_dir)
     want = record.get("fingerprint")
     if want is None:
-        raise ConfigError(f"{what} {run_dir}: its {DATA_SOURCE} records no dataset fingerprint (a run from an older "
-                          "version); start a new run")
+        raise ConfigError(
+            f"{what} {run_dir}: its {DATA_SOURCE} records no dataset fingerprint (a run from an older "
+            "version); start a new run"
+        )
     if want != dataset.fingerprint:
-        raise ConfigError(f"{what} {run_dir}: the dataset {dataset.path} is not the one that run trained on "
-                          f"(fingerprint {dataset.fingerprint[:12]}, the run's {want[:12]}): it was re-prepared or "
-                          "swapped; start a new run on it")
+        raise ConfigError(
+            f"{what} {run_dir}: the dataset {dataset.path} is not the one that run trained on "
+            f"(fingerprint {dataset.fingerprint[:12]}, the run's {want[:12]}): it was re-prepared or "
+            "swapped; start a new run on it"
+        )
 
 
 def has_progress(run_dir: Path) -> bool:
     """Whether any stage left a checkpoint or a result in ``run_dir``."""
-    return any(run_dir.glob("*/result.json")) or any(run_dir.glob("*/checkpoint")) or any(
-        run_dir.glob("*/checkpoint.old"))
+    return (
+        any(run_dir.glob("*/result.json")) or any(run_dir.glob("*/checkpoint")) or any(run_dir.glob("*/checkpoint.old"))
+    )
 
 
 def last_position(run_dir: Path, stages: list[str]) -> tuple[str, int]:

@@ -43,7 +43,7 @@ import operator
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -57,12 +57,17 @@ __all__ = [
     "LastItemBatches",
     "NegativeSampler",
     "SequenceBatches",
+    "check_csr",
     "eval_candidates_for",
+    "history_exclusions",
     "history_inputs",
+    "split_targets",
+    "splittable_users",
 ]
 
-#: Stream salt of the evaluation candidates of each split (valid and test get independent negatives).
-_EVAL_STREAM = {"valid": 0, "test": 1}
+#: The salt of the evaluation candidates of each split (valid and test get independent negatives). "Stream" is
+#: the core's word for an RNG purpose (``slmrec_core::rng::stream``); a salt varies the draws within one.
+_EVAL_SALT = {"valid": 0, "test": 1}
 
 
 def _int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
@@ -189,13 +194,17 @@ def _from_table(table: Any, user: str, item: str, time: str | None) -> tuple[np.
 
     if not isinstance(table, pl.DataFrame):
         kind = type(table).__module__.split(".")[0]
-        table = (pl.from_pandas(table) if kind == "pandas" else pl.from_arrow(table) if kind == "pyarrow"
-                 else pl.DataFrame(table))
+        table = (
+            pl.from_pandas(table)
+            if kind == "pandas"
+            else pl.from_arrow(table)
+            if kind == "pyarrow"
+            else pl.DataFrame(table)
+        )
     raw_users, rows = np.unique(_column(table, user, "user"), return_inverse=True)
     raw_items, codes = np.unique(_column(table, item, "item"), return_inverse=True)
     rows = rows.astype(np.int64)
-    order = (np.lexsort((_column(table, time, "time"), rows)) if time is not None
-             else np.argsort(rows, kind="stable"))
+    order = np.lexsort((_column(table, time, "time"), rows)) if time is not None else np.argsort(rows, kind="stable")
     items = (codes.astype(np.int64) + 1)[order]
     offsets = np.zeros(len(raw_users) + 1, dtype=np.int64)  # int64 (np.cumsum after [0] would be float64)
     np.cumsum(np.bincount(rows, minlength=len(raw_users)), out=offsets[1:])
@@ -208,8 +217,9 @@ class _FromTable:
     ids: IdMap | None = None
 
     @classmethod
-    def from_frame(cls, table: Any, *, user: str = "user_id", item: str = "item_id", time: str | None = None,
-                   **kwargs: Any):
+    def from_frame(
+        cls, table: Any, *, user: str = "user_id", item: str = "item_id", time: str | None = None, **kwargs: Any
+    ):
         """Built from a table of interactions (polars/pandas DataFrame, pyarrow Table, dict of columns) with
         ``user`` and ``item`` columns of any id type (strings too), ordered by ``time`` when given (else the
         table's order within each user). ``kwargs`` go to the constructor; ``.ids`` maps raw ids both ways."""
@@ -229,8 +239,9 @@ class _FromTable:
 
     def _ids(self) -> IdMap:
         if self.ids is None:
-            raise ValueError(f"{type(self).__name__} was built from arrays: it has no raw ids (use from_frame or "
-                             "from_dataset)")
+            raise ValueError(
+                f"{type(self).__name__} was built from arrays: it has no raw ids (use from_frame or from_dataset)"
+            )
         return self.ids
 
     def rows(self, raw_users: Any) -> np.ndarray:
@@ -291,13 +302,13 @@ class NegativeSampler(_FromTable):
         """int64 ``[len(users), k]``: ``k`` distinct negatives per user, a function of (seed, epoch, user)."""
         return self._core.sample(_ints("users", users), _int("k", k, 1), epoch=_seed("epoch", epoch))
 
-    def eval_candidates(self, users: Any, positives: Any, n: int = 999, *, stream: int = 0) -> np.ndarray:
+    def eval_candidates(self, users: Any, positives: Any, n: int = 999, *, salt: int = 0) -> np.ndarray:
         """int64 ``[len(users), n + 1]``: column 0 is the positive, then ``n`` distinct negatives outside the
-        user's full history (and other than the positive). Keyed by (seed, stream, user) apart from
-        :meth:`sample`; ``stream`` draws an independent set (``eval_candidates_for`` uses 0 for valid, 1 for
+        user's full history (and other than the positive). Keyed by (seed, salt, user) apart from
+        :meth:`sample`; another ``salt`` draws an independent set (``eval_candidates_for`` uses 0 for valid, 1 for
         test)."""
         return self._core.eval_candidates(
-            _ints("users", users), _ints("positives", positives), _int("n", n, 1), stream=_seed("stream", stream)
+            _ints("users", users), _ints("positives", positives), _int("n", n, 1), salt=_seed("salt", salt)
         )
 
     def available(self, users: Any) -> np.ndarray:
@@ -339,60 +350,112 @@ def history_inputs(offsets: Any, items: Any, users: Any, *, split: str, max_len:
     for the split raises ``ValueError`` naming it.
     """
     return _core.history_inputs(
-        _ints("offsets", offsets), _items(items), _ints("users", users), split=split, max_len=_int("max_len", max_len, 1)
+        _ints("offsets", offsets),
+        _items(items),
+        _ints("users", users),
+        split=split,
+        max_len=_int("max_len", max_len, 1),
     )
+
+
+def splittable_users(offsets: Any, num_interactions: int) -> np.ndarray:
+    """int64 ``[U]``: the CSR rows a leave-one-out split can be made for (at least 3 items), ascending."""
+    return _core.splittable_users(_ints("offsets", offsets), _int("num_interactions", num_interactions, 0))
+
+
+def split_targets(offsets: Any, items: Any, users: Any, *, split: str) -> np.ndarray:
+    """int64 ``[len(users)]``: the target of ``split`` of each user: ``seq[-1]`` (test), ``seq[-2]`` (valid) or
+    ``seq[-3]`` (train). A user too short for the split raises ``ValueError`` naming it."""
+    return _core.split_targets(_ints("offsets", offsets), _items(items), _ints("users", users), split=split)
+
+
+def history_exclusions(offsets: Any, items: Any, users: Any, *, split: str) -> np.ndarray:
+    """int64 ``[len(users), W]``: what full ranking puts below everything for each user in ``split``: its whole
+    sequence with the split's target (every occurrence) replaced by 0, then 0s; ``W`` is the longest of these
+    sequences (1 for no users)."""
+    return _core.history_exclusions(_ints("offsets", offsets), _items(items), _ints("users", users), split=split)
+
+
+def check_csr(offsets: Any, items: Any, num_items: int) -> None:
+    """Raises ``ValueError`` naming the first problem of a history CSR: ``offsets`` not a row index over
+    ``items`` (start 0, never decreasing, end ``len(items)``), or an item outside ``1..num_items``."""
+    _core.check_csr(_ints("offsets", offsets), _items(items), _int("num_items", num_items, 1))
 
 
 #: The sidecar format of persisted candidates (bump when what binds a file to its dataset changes).
 _CANDIDATES_FORMAT = "slmrec-candidates-1"
 
 
-def eval_candidates_for(dataset: "Dataset", split: str, *, n: int = 999, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(users, candidates)`` for an evaluation split of a prepared dataset, persisted and re-used.
+def eval_candidates_for(
+    source: "Dataset | NegativeSampler | _FromTable",
+    split: str,
+    *,
+    n: int = 999,
+    seed: int | None = None,
+    directory: str | os.PathLike | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(users, candidates)`` for an evaluation split, persisted and re-used.
+
+    ``source`` is a prepared :class:`slmrec.Dataset`, or a sampler or batch builder (any class of this module,
+    e.g. one made by ``from_frame`` from a polars/pandas/arrow table): its CSR is what the candidates are drawn
+    from. ``seed`` defaults to the sampler's own seed (0 for a Dataset). ``directory`` is where the files go:
+    by default the dataset's directory; a sampler's candidates are persisted only when ``directory`` is given
+    (they are deterministic, so without it each call computes the same ones). Map the results back to raw ids
+    with the sampler's ``to_raw_users`` and ``to_raw_items``.
 
     ``users``: int64 ``[U]``, the CSR rows of length >= 3, ascending. ``candidates``: int64 ``[U, n + 1]``,
     column 0 the positive (``seq[-2]`` for ``"valid"``, ``seq[-1]`` for ``"test"``), then ``n`` uniform
     negatives outside the user's full history. The first call writes
-    ``dataset.path / f"candidates_{split}_seed{seed}_n{n}.npy"`` (uint32, half the size of int64) and beside it
-    ``...npy.json``, which binds the file to what it was built from: the dataset's fingerprint, split, seed,
-    n, the number of rows and the SHA-256 of the .npy (both written atomically: a temporary file, then
-    ``os.replace``). Later calls re-use the file only when the sidecar matches and the content passes one
-    check in the core (column 0 the split's positive; negatives in 1..num_items, never 0, never an item of the
-    user's history, distinct per row); anything else is rebuilt with a ``RuntimeWarning`` naming the file and
-    the reason. Raises ``ValueError`` when a user has fewer than ``n`` items outside its history, with the
-    largest ``n`` that works.
+    ``directory / f"candidates_{split}_seed{seed}_n{n}.npy"`` (uint32, half the size of int64) and beside it
+    ``...npy.json``, which binds the file to what it was built from: the data's fingerprint (a Dataset's
+    ``fingerprint``; for a sampler, the SHA-256 of its CSR), split, seed, n, the number of rows and the SHA-256
+    of the .npy (both written atomically: a temporary file, then ``os.replace``). Later calls re-use the file
+    only when the sidecar matches and the content passes one check in the core (column 0 the split's positive;
+    negatives in 1..num_items, never 0, never an item of the user's history, distinct per row); anything else
+    is rebuilt with a ``RuntimeWarning`` naming the file and the reason. Raises ``ValueError`` when a user has
+    fewer than ``n`` items outside its history, with the largest ``n`` that works.
     """
-    if split not in _EVAL_STREAM:
+    if split not in _EVAL_SALT:
         raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
     n = _int("n", n, 1)
-    seed = _seed("seed", seed)
-    offsets = _ints("offsets", dataset.offsets)
-    items = _items(dataset.items)
-    lengths = np.diff(offsets)
-    users = np.flatnonzero(lengths >= 3).astype(np.int64)
-    positives = items[offsets[users + 1] - (2 if split == "valid" else 1)].astype(np.int64)
-    path = Path(dataset.path) / f"candidates_{split}_seed{seed}_n{n}.npy"
-    sidecar = path.with_name(path.name + ".json")
-    binding = {"format": _CANDIDATES_FORMAT, "fingerprint": dataset.fingerprint, "split": split, "seed": seed,
-               "n": n, "rows": int(len(users)), "dtype": "uint32"}
+    src = _candidate_source(source)
+    offsets, items, num_items = src.offsets, src.items, src.num_items
+    seed = _seed("seed", src.seed if seed is None else seed)
+    directory = src.directory if directory is None else Path(directory)
+    users = _core.splittable_users(_ints("offsets", offsets), len(items))
+    positives = _core.split_targets(_ints("offsets", offsets), items, users, split=split)
+    path = None if directory is None else directory / f"candidates_{split}_seed{seed}_n{n}.npy"
+    if path is not None:
+        sidecar = path.with_name(path.name + ".json")
+        binding = {
+            "format": _CANDIDATES_FORMAT,
+            "fingerprint": src.fingerprint(),
+            "split": split,
+            "seed": seed,
+            "n": n,
+            "rows": int(len(users)),
+            "dtype": "uint32",
+        }
+        if path.exists():
+            problem = _cached_problem(path, sidecar, binding, offsets, items, num_items, users, split, n)
+            if problem is None:
+                return users, np.load(path, allow_pickle=False).astype(np.int64)
+            warnings.warn(f"{path} {problem}; rebuilding it", RuntimeWarning, stacklevel=2)
 
-    if path.exists():
-        problem = _cached_problem(path, sidecar, binding, offsets, items, dataset.num_items, users, split, n)
-        if problem is None:
-            return users, np.load(path, allow_pickle=False).astype(np.int64)
-        warnings.warn(f"{path} {problem}; rebuilding it", RuntimeWarning, stacklevel=2)
-
-    sampler = NegativeSampler(offsets, items, dataset.num_items, seed=seed)
+    sampler = NegativeSampler(offsets, items, num_items, seed=seed)
     if len(users):
         avail = sampler.available(users)
         worst = int(np.argmin(avail))
         if avail[worst] < n:
             raise ValueError(
                 f"user {users[worst]} has only {avail[worst]} items outside its history, fewer than n = {n} "
-                f"negatives for the {split} split of {dataset.path}; pass n <= {avail[worst]}"
+                f"negatives for the {split} split of {src.name}; pass n <= {avail[worst]}"
             )
-    candidates = sampler.eval_candidates(users, positives, n, stream=_EVAL_STREAM[split])
+    candidates = sampler.eval_candidates(users, positives, n, salt=_EVAL_SALT[split])
+    if path is None:
+        return users, candidates
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         sidecar.unlink(missing_ok=True)  # never a new file beside an old binding
         _write_atomic(path, lambda f: np.save(f, candidates.astype(np.uint32)))
         import hashlib
@@ -401,9 +464,51 @@ def eval_candidates_for(dataset: "Dataset", split: str, *, n: int = 999, seed: i
             binding["sha256"] = hashlib.file_digest(f, "sha256").hexdigest()
         _write_atomic(sidecar, lambda f: f.write(json.dumps(binding, indent=1).encode()))
     except OSError as e:
-        warnings.warn(f"cannot persist {path} ({e}); the candidates are deterministic, so a later call "
-                      "rebuilds the same ones", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"cannot persist {path} ({e}); the candidates are deterministic, so a later call rebuilds the same ones",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return users, candidates
+
+
+class _CandidateSource(NamedTuple):
+    """What :func:`eval_candidates_for` needs of a Dataset or a sampler."""
+
+    offsets: np.ndarray
+    items: np.ndarray
+    num_items: int
+    fingerprint: Callable[[], str]  # called only when a file is bound
+    directory: Path | None  # where the files go by default (None: not persisted)
+    seed: int  # the default seed
+    name: str  # how an error names the source
+
+
+def _candidate_source(source: Any) -> _CandidateSource:
+    if isinstance(source, _FromTable):
+        offsets, items, num_items = source._args
+        items = _items(items)
+
+        def fingerprint() -> str:
+            import hashlib
+
+            h = hashlib.sha256(f"csr num_items={num_items} users={len(offsets) - 1}\n".encode())
+            h.update(np.ascontiguousarray(offsets, dtype="<i8").tobytes())
+            h.update(np.ascontiguousarray(items, dtype="<u4").tobytes())
+            return "csr-sha256:" + h.hexdigest()
+
+        return _CandidateSource(
+            offsets, items, num_items, fingerprint, None, source._kwargs["seed"], f"this {type(source).__name__}"
+        )
+    return _CandidateSource(
+        _ints("offsets", source.offsets),
+        _items(source.items),
+        _int("num_items", source.num_items, 1),
+        lambda: source.fingerprint,
+        Path(source.path),
+        0,
+        str(source.path),
+    )
 
 
 def _write_atomic(path: Path, write: Any) -> None:
@@ -419,8 +524,17 @@ def _write_atomic(path: Path, write: Any) -> None:
         raise
 
 
-def _cached_problem(path: Path, sidecar: Path, binding: dict, offsets: np.ndarray, items: np.ndarray,
-                    num_items: int, users: np.ndarray, split: str, n: int) -> str | None:
+def _cached_problem(
+    path: Path,
+    sidecar: Path,
+    binding: dict,
+    offsets: np.ndarray,
+    items: np.ndarray,
+    num_items: int,
+    users: np.ndarray,
+    split: str,
+    n: int,
+) -> str | None:
     """Why the persisted candidates at ``path`` cannot be used (None when they can)."""
     import hashlib
 
@@ -453,23 +567,22 @@ def _cached_problem(path: Path, sidecar: Path, binding: dict, offsets: np.ndarra
 
 
 class _Batches(_FromTable):
-    """What the two batch builders share: epochs, sharding over ranks and DataLoader workers, pickling."""
+    """What the two batch builders share in Python: the torch adaptor, DataLoader workers and pickling.
+
+    The keyword options go to the core as given: their defaults (``defaults()``) and their checks live there.
+    """
 
     _core_class: Any = None
 
-    def __init__(self, offsets: Any, items: Any, num_items: int, **kwargs: Any):
-        world_size = _int("world_size", kwargs["world_size"], 1)
-        kwargs.update(
-            world_size=world_size,
-            rank=_int("rank", kwargs["rank"], 0, world_size),
-            seed=_seed("seed", kwargs["seed"]),
-            threads=_threads(kwargs["threads"]),
-            max_len=_int("max_len", kwargs["max_len"], 1),
-            batch_size=_int("batch_size", kwargs["batch_size"], 1),
-        )
+    def __init__(self, offsets: Any, items: Any, num_items: int, **options: Any):
         self._args = (_ints("offsets", offsets), _items(items), _int("num_items", num_items, 1))
-        self._kwargs = kwargs
-        self._core = self._core_class(*self._args, **kwargs)
+        self._kwargs = options
+        self._core = self._core_class(*self._args, **options)
+
+    @staticmethod
+    def defaults() -> dict[str, Any]:
+        """The defaults of the keyword options (the core's)."""
+        return _core.Batches.defaults()
 
     def epoch(self, e: int = 0) -> Iterator[dict[str, np.ndarray]]:
         """This rank's batches of epoch ``e``: dicts of int64 arrays (ready for ``torch.from_numpy``)."""
@@ -479,14 +592,14 @@ class _Batches(_FromTable):
     _CHUNK = 8
 
     def _iter(self, e: int, worker: int, num_workers: int) -> Iterator[dict[str, np.ndarray]]:
-        order = self._core.order(_seed("epoch", e))
+        order = self._core.order(e)
         mine = range(worker, order.num_batches, num_workers)
         for start in range(0, len(mine), self._CHUNK):
             yield from self._core.batches(order, list(mine[start : start + self._CHUNK]))
 
     def num_batches(self, e: int = 0) -> int:
         """This rank's number of batches in epoch ``e`` (the same in every epoch, and on every rank when even)."""
-        _seed("epoch", e)
+        _seed("epoch", e)  # the count does not depend on the epoch; a bad one is still an error
         return self._core.num_batches()
 
     @property
@@ -531,33 +644,12 @@ class LastItemBatches(_Batches):
 
     ``epoch(e)`` yields ``{"users": [B], "input_ids": [B, max_len], "target": [B]}`` (int64; ``users`` are
     CSR rows). Sharding, ``even``, ``bucket`` and workers: see the module docs.
+
+    Keyword options: ``max_len``, ``batch_size``, ``seed``, ``all_prefixes``, ``rank``, ``world_size``,
+    ``shuffle``, ``drop_last``, ``even``, ``bucket``, ``threads`` (defaults: :meth:`defaults`).
     """
 
     _core_class = _core.LastItemBatches
-
-    def __init__(
-        self,
-        offsets: Any,
-        items: Any,
-        num_items: int,
-        *,
-        max_len: int = 30,
-        batch_size: int = 256,
-        seed: int = 0,
-        all_prefixes: bool = False,
-        rank: int = 0,
-        world_size: int = 1,
-        shuffle: bool = True,
-        drop_last: bool = False,
-        even: bool = True,
-        bucket: int = 0,
-        threads: int | None = None,
-    ):
-        super().__init__(
-            offsets, items, num_items, max_len=max_len, batch_size=batch_size, seed=seed,
-            all_prefixes=bool(all_prefixes), rank=rank, world_size=world_size, shuffle=bool(shuffle),
-            drop_last=bool(drop_last), even=bool(even), bucket=_int("bucket", bucket, 0), threads=threads,
-        )
 
 
 class SequenceBatches(_Batches):
@@ -576,36 +668,12 @@ class SequenceBatches(_Batches):
 
     ``epoch(e)`` yields ``{"users": [B], "input_ids": [B, L], "positives": [B, L],
     "negatives": [B, L, num_negatives]}`` (int64). Sharding, ``even``, ``bucket`` and workers: see the module docs.
+
+    Keyword options: ``max_len``, ``batch_size``, ``num_negatives``, ``windows``, ``seed``, ``rank``,
+    ``world_size``, ``shuffle``, ``drop_last``, ``even``, ``bucket``, ``threads`` (defaults: :meth:`defaults`).
     """
 
     _core_class = _core.SequenceBatches
-
-    def __init__(
-        self,
-        offsets: Any,
-        items: Any,
-        num_items: int,
-        *,
-        max_len: int = 50,
-        batch_size: int = 256,
-        num_negatives: int = 1,
-        windows: int | None = None,
-        seed: int = 0,
-        rank: int = 0,
-        world_size: int = 1,
-        shuffle: bool = True,
-        drop_last: bool = False,
-        even: bool = True,
-        bucket: int = 0,
-        threads: int | None = None,
-    ):
-        super().__init__(
-            offsets, items, num_items, max_len=max_len, batch_size=batch_size,
-            num_negatives=_int("num_negatives", num_negatives, 0),
-            windows=None if windows is None else _int("windows", windows, 1, max_len + 1), seed=seed, rank=rank,
-            world_size=world_size, shuffle=bool(shuffle), drop_last=bool(drop_last), even=bool(even),
-            bucket=_int("bucket", bucket, 0), threads=threads,
-        )
 
 
 def _make_torch_batches() -> type:

@@ -106,16 +106,41 @@ _NEGATIVE = (
 ).split()
 _ESCAPED = [r"\"great\"", r"\"travel\"", r"\"new\"", r"don\u2019t", r"it\u2019s", r"I\u2019m", r"caf\u00e9"]
 _SUMMARIES = {
-    5: ["Five Stars"] * 12 + ["Love it", "Love it!", "Great", "Great product", "Excellent Product", "Perfect",
-                              "Highly recommend", "Works great", "My favorite", "Awesome!"],
+    5: ["Five Stars"] * 12
+    + [
+        "Love it",
+        "Love it!",
+        "Great",
+        "Great product",
+        "Excellent Product",
+        "Perfect",
+        "Highly recommend",
+        "Works great",
+        "My favorite",
+        "Awesome!",
+    ],
     4: ["Four Stars"] * 8 + ["Good", "Pretty good", "Nice", "Good value", "Works well", "Happy with it"],
     3: ["Three Stars"] * 6 + ["Okay", "It's okay", "Average", "Not bad", "As expected"],
     2: ["Two Stars"] * 4 + ["Disappointed", "Not great", "Meh", "Could be better"],
     1: ["One Star"] * 4 + ["Terrible", "Waste of money", "Do not buy", "Broke after a week", "Awful"],
 }
 _STYLES = [  # (keys, values per key): keys end with ":" and values start with a space, as in the real files
-    (("Size:",), ([" 7.0 oz", " 1.7 Fl Oz", " 3.4 Fl Oz", " Small", " Medium", " Large", " 200ml/6.7oz",
-                   " Pack of 2", " Pack of 6"],)),
+    (
+        ("Size:",),
+        (
+            [
+                " 7.0 oz",
+                " 1.7 Fl Oz",
+                " 3.4 Fl Oz",
+                " Small",
+                " Medium",
+                " Large",
+                " 200ml/6.7oz",
+                " Pack of 2",
+                " Pack of 6",
+            ],
+        ),
+    ),
     (("Color:",), ([" Black", " White", " Rose Gold", " Classic Ice Blue", " Natural", " Navy", " Red"],)),
     (("Size:", "Color:"), ([" Small", " Medium", " Large", " X-Large"], [" Black", " Grey", " Blue", " Pink"])),
     (("Flavor:",), ([" Classic Ice Blue", " Original", " Lavender", " Unscented", " Coconut"],)),
@@ -129,13 +154,46 @@ _AMAZON_FASHION_CAT = (
     '<img src="https://images-na.ssl-images-amazon.com/images/G/01/nav2/images/gui/'
     'amazon-fashion-store-new._CB520838675_.png" class="nav-categ-image" alt="AMAZON FASHION"/>'
 )
-_NOUNS = ["Shampoo", "Conditioner", "Face Cream", "Body Lotion", "Hand Soap", "Lip Balm", "Eye Serum",
-          "Hair Oil", "Nail Polish", "Perfume", "Cologne", "Aftershave", "Sunscreen", "Face Mask", "Body Wash",
-          "Toner", "Cleanser", "Dry Shampoo", "Hair Spray", "Deodorant"]
+_NOUNS = [
+    "Shampoo",
+    "Conditioner",
+    "Face Cream",
+    "Body Lotion",
+    "Hand Soap",
+    "Lip Balm",
+    "Eye Serum",
+    "Hair Oil",
+    "Nail Polish",
+    "Perfume",
+    "Cologne",
+    "Aftershave",
+    "Sunscreen",
+    "Face Mask",
+    "Body Wash",
+    "Toner",
+    "Cleanser",
+    "Dry Shampoo",
+    "Hair Spray",
+    "Deodorant",
+]
 _BRAND_A = "Vel Aqu Lum Nor Sol Ver Bel Cor Mir Ast Ori Zen Pur Ros Cal Ela Fen Gra Hal Iri".split()
 _BRAND_B = "mora ara ina essa ique ella ora ani ette ova".split()
-_ADJECTIVES = ["Gentle", "Classic", "Daily", "Ultra", "Natural", "Organic", "Fresh", "Deep", "Soothing",
-               "Intense", "Hydrating", "Professional", "Sensitive", "Original"]
+_ADJECTIVES = [
+    "Gentle",
+    "Classic",
+    "Daily",
+    "Ultra",
+    "Natural",
+    "Organic",
+    "Fresh",
+    "Deep",
+    "Soothing",
+    "Intense",
+    "Hydrating",
+    "Professional",
+    "Sensitive",
+    "Original",
+]
 _AMOUNTS = ["1.7 Fl Oz", "3.4 Fl Oz", "7.0 oz", "8 Ounce", "16 Ounce", "Pack of 2", "Pack of 3", "100 ml"]
 
 
@@ -247,15 +305,18 @@ class _Catalogue:
                 if not has_style[i]:
                     self.styles.append("")
                     continue
-                body = ", ".join(f'"{k}": "{vals[picks[i, v, j] % len(vals)]}"'
-                                 for j, (k, vals) in enumerate(zip(keys, values)))
+                body = ", ".join(
+                    f'"{k}": "{vals[picks[i, v, j] % len(vals)]}"' for j, (k, vals) in enumerate(zip(keys, values))
+                )
                 self.styles.append('"style": {' + body + "}, ")
         # Per cluster: brand, product kind, main category (for metadata titles).
         self.cluster_brand = [
             _BRAND_A[a] + _BRAND_B[b] + (" &amp; Co" if amp else "")
-            for a, b, amp in zip(rng.integers(0, len(_BRAND_A), n_clusters),
-                                 rng.integers(0, len(_BRAND_B), n_clusters),
-                                 rng.random(n_clusters) < 0.08)
+            for a, b, amp in zip(
+                rng.integers(0, len(_BRAND_A), n_clusters),
+                rng.integers(0, len(_BRAND_B), n_clusters),
+                rng.random(n_clusters) < 0.08,
+            )
         ]
         self.cluster_noun = rng.integers(0, len(_NOUNS), n_clusters)
         self.cluster_cat = _zipf_choice(rng, 1.0 / np.arange(1, len(_MAIN_CATS) + 1), n_clusters)
@@ -399,8 +460,8 @@ def _user_names(rng: np.random.Generator, n: int) -> list[str]:
     return names
 
 
-#: Memory the generator holds per user (its interactions, their order and text), with a 2x margin: measured
-#: about 1.9 KB per user at 20,000 and 80,000 users.
+#: Memory budgeted per user when checking that a generation fits in RAM: about twice what the generator holds per
+#: user (its interactions, their order and text), so the check errs on the safe side.
 BYTES_PER_USER = 4096
 
 
@@ -422,8 +483,9 @@ def _check_fits(n_users: int, n_items: int) -> None:
         )
 
 
-def generate_reviews(path, *, n_users: int = 2000, n_items: int | None = None, seed: int = 0,
-                     text: bool = True) -> dict:
+def generate_reviews(
+    path, *, n_users: int = 2000, n_items: int | None = None, seed: int = 0, text: bool = True
+) -> dict:
     """Writes an Amazon-2018-shaped review file (JSON Lines; gzip when ``path`` ends in ``.gz``).
 
     ``n_items`` defaults to ``max(20, n_users // 3)``. ``text=False`` writes the same reviews with one short
@@ -493,12 +555,24 @@ def generate_reviews(path, *, n_users: int = 2000, n_items: int | None = None, s
         for b in range(0, len(rows), 20_000):
             idx = rows[b : b + 20_000]
             cols = zip(
-                user[idx].tolist(), item[idx].tolist(), rating[idx].tolist(), day[idx].tolist(),
-                day_index[idx].tolist(), old_order[idx].tolist(), verified[idx].tolist(),
-                has_vote[idx].tolist(), votes[idx].tolist(), n_images[idx].tolist(), img_start[idx].tolist(),
-                style_index[idx].tolist(), no_text[idx].tolist(), no_summary[idx].tolist(),
-                summary_pick[idx].tolist(), tone[idx].tolist(),
-                begin[idx].tolist() if text else idx.tolist(), end[idx].tolist() if text else idx.tolist(),
+                user[idx].tolist(),
+                item[idx].tolist(),
+                rating[idx].tolist(),
+                day[idx].tolist(),
+                day_index[idx].tolist(),
+                old_order[idx].tolist(),
+                verified[idx].tolist(),
+                has_vote[idx].tolist(),
+                votes[idx].tolist(),
+                n_images[idx].tolist(),
+                img_start[idx].tolist(),
+                style_index[idx].tolist(),
+                no_text[idx].tolist(),
+                no_summary[idx].tolist(),
+                summary_pick[idx].tolist(),
+                tone[idx].tolist(),
+                begin[idx].tolist() if text else idx.tolist(),
+                end[idx].tolist() if text else idx.tolist(),
             )
             out = []
             for u, it, r, d, di, old, ver, hv, v, k, k0, si, nt, ns, sp, tn, b0, b1 in cols:
@@ -528,7 +602,7 @@ def generate_reviews(path, *, n_users: int = 2000, n_items: int | None = None, s
                         f'{{{image}"overall": {overall[r]}, {vote}"verified": {ver}, "reviewTime": '
                         f'"{day_strings[di]}", "reviewerID": "{user_ids[u]}", "asin": "{cat.asins[it]}", '
                         f'{cat.styles[si]}"reviewerName": "{names[u]}", {body}{summ}"unixReviewTime": '
-                        f'{d * 86400}}}\n'
+                        f"{d * 86400}}}\n"
                     )
             writer.write("".join(out).encode())
         ok = True
@@ -604,8 +678,13 @@ def generate_meta(path, *, n_items: int, seed: int = 0) -> dict:
         row = {
             "category": [main_cat, noun],
             "tech1": "",
-            "description": [corpus.text[desc_begin[i] : desc_end[i]].replace("\\n", "\n").replace('\\"', '"')
-                            .replace("\\u2019", "\u2019").replace("\\u00e9", "\u00e9")],
+            "description": [
+                corpus.text[desc_begin[i] : desc_end[i]]
+                .replace("\\n", "\n")
+                .replace('\\"', '"')
+                .replace("\\u2019", "\u2019")
+                .replace("\\u00e9", "\u00e9")
+            ],
             "fit": "",
             "title": title,
             "also_buy": also[:3],
@@ -614,8 +693,11 @@ def generate_meta(path, *, n_items: int, seed: int = 0) -> dict:
             "feature": [f"{_ADJECTIVES[(adjective[i] + k) % len(_ADJECTIVES)]} formula" for k in range(i % 3)],
             "rank": rank,
             "also_view": also[3:],
-            "details": {"\n    Product Dimensions: \n    ": "2 x 2 x 6 inches ; 8 ounces",
-                        "Shipping Weight:": "8 ounces", "ASIN: ": cat.asins[i]},
+            "details": {
+                "\n    Product Dimensions: \n    ": "2 x 2 x 6 inches ; 8 ounces",
+                "Shipping Weight:": "8 ounces",
+                "ASIN: ": cat.asins[i],
+            },
             "main_cat": _AMAZON_FASHION_CAT if fashion[i] else main_cat,
             "similar_item": "",
             "date": "",

@@ -13,7 +13,11 @@ states its outcome up front, independently of the implementation:
 - ``stats``: values stats.json must hold in every successful mode (``interactions`` always);
 - ``setup``: inputs made at test time (never committed): ``directory``, ``missing``, ``unreadable`` (mode 000,
   read as an unprivileged user), ``line-100mb``;
-- ``max_line_bytes``: the ``--max-line-bytes`` to run with (null: the default, 256 MiB).
+- ``max_line_bytes``: the ``--max-line-bytes`` to run with (null: the default, 256 MiB);
+- ``columns``, ``delimiter``, ``item_key``: the ``--columns``, ``--delimiter``, ``--item-key`` to run with (absent:
+  not given).
+
+The Parquet files are written with pyarrow (pinned in the dev extra, so the bytes are the same on every run).
 
 Every input is run with ``--recipe none`` so that tiny files are not emptied by the k-core.
 """
@@ -74,7 +78,7 @@ CASES: list[dict] = []
 
 
 def case(name, files, *, expect, error=None, skip=None, stats=None, fmt=None, meta=(), setup=None, why="",
-         max_line_bytes=None):
+         max_line_bytes=None, columns=None, delimiter=None, item_key=None):
     """Registers a case; ``files``/``meta`` map a corpus path to its bytes (or None for a file of another case)."""
     names = []
     for path, data in (files.items() if isinstance(files, dict) else [(f, None) for f in files]):
@@ -95,8 +99,10 @@ def case(name, files, *, expect, error=None, skip=None, stats=None, fmt=None, me
         assert error is not None and skip is not None, name
     entry = {"name": name, "files": names, "meta": meta_names, "format": fmt, "setup": setup,
              "expect": expect, "error": error, "skip": skip, "stats": stats or {}, "why": why}
-    if max_line_bytes is not None:
-        entry["max_line_bytes"] = max_line_bytes
+    for key, value in (("max_line_bytes", max_line_bytes), ("columns", columns), ("delimiter", delimiter),
+                       ("item_key", item_key)):
+        if value is not None:
+            entry[key] = value
     CASES.append(entry)
 
 
@@ -341,9 +347,11 @@ case("csv-quoted-fields", {"csv/quoted.csv": lines(CSV[0], b'"b","U1","5.0","138
 case("csv-ts-out-of-range", {"csv/ts_huge.csv": lines(CSV[0], b"b,U1,5.0,99999999999999999999")}, expect="error",
      error=err(DFE, "{f0}:2", "timestamp", "out of range"), skip=skipped(1, {"invalid value": 1}, interactions=1))
 case("csv-header-line", {"csv/with_header.csv": lines(b"item,user,rating,timestamp", *CSV)}, expect="error",
-     error=err(DFE, "{f0}:1", "header line", "ratings-csv has none"), skip="same",
+     fmt="ratings-csv", error=err(DFE, "{f0}:1", "header line", "ratings-csv has none", "--format table"),
+     skip="same",
      why="the ratings CSV has no header; a header line is an error in both modes (session 6: it was a skippable "
-         "bad line, and skipping it left a user,item,... file read with users and items swapped)")
+         "bad line, and skipping it left a user,item,... file read with users and items swapped); detected, the "
+         "file is a table (table-detected-item-user-header)")
 case("csv-empty-fields", {"csv/empty_fields.csv": lines(CSV[0], b",,,")}, expect="error",
      error=err(DFE, "{f0}:2"), skip=skipped(1, {"invalid value": 1}, interactions=1))
 case("csv-non-utf8", {"csv/non_utf8.csv": lines(CSV[0], b"b\xff,U1,5.0,1")}, expect="error",
@@ -438,20 +446,24 @@ case("single-line-100mb-unterminated", [], setup="line-100mb-bad", expect="error
 # ---------------------------------------------------------------- session 6: reader-side limits and messages
 CSV_USER_FIRST = [b"U1,a,5.0,1388534400", b"U1,b,4.0,1388620800", b"U2,a,3.0,1388707200"]
 case("csv-header-user-item", {"csv/header_user_item.csv": lines(b"user,item,rating,timestamp", *CSV_USER_FIRST)},
-     expect="error", error=err(DFE, "{f0}:1", "header line", "item,user,rating,timestamp", "issue 17"), skip="same",
-     why="the common user,item layout with its header: refused (read positionally it would swap users and items)")
+     expect="error", fmt="ratings-csv", error=err(DFE, "{f0}:1", "header line", "item,user,rating,timestamp",
+                                                  "--format table"), skip="same",
+     why="the common user,item layout with its header, forced to ratings-csv: refused (read positionally it would "
+         "swap users and items); detected, it is a table (table-detected-user-item-header)")
 case("csv-header-after-blank-bom", {"csv/header_after_blank.csv": b"\xef\xbb\xbf\n" + lines(
-    b"userId,movieId,rating,timestamp", *CSV)}, expect="error", error=err(DFE, "{f0}:2", "header line"), skip="same",
+    b"userId,movieId,rating,timestamp", *CSV)}, expect="error", fmt="ratings-csv",
+     error=err(DFE, "{f0}:2", "header line"), skip="same",
      why="a MovieLens-style header after a BOM and a blank line is still the first line")
 case("csv-bad-first-line-not-header", {"csv/bad_first_line.csv": lines(b"a,U1,5.0,0x10", *CSV)}, expect="error",
      error=err(DFE, "{f0}:1", "timestamp"), skip=skipped(1, {"invalid value": 1}, interactions=4),
      why="a first line whose bad field is not a word stays a skippable bad line")
 PARQUET = b"PAR1" + bytes(range(40)) + b"\x00\x00\x00\x00PAR1"
 case("magic-parquet", {"misc/table.parquet": PARQUET}, expect="error",
-     error=err(DFE, "{f0}:", "is a Parquet file", "convert to CSV/JSON lines"), skip="same",
-     why="recognised by its magic bytes PAR1 and named")
-case("magic-parquet-named-json", {"misc/table.json": PARQUET}, expect="error",
-     error=err(DFE, "{f0}:", "is a Parquet file"), skip="same", why="whatever the name says")
+     error=err(DFE, "{f0}:", "parquet"), skip="same",
+     why="recognised by its magic bytes PAR1 and read as a table (issue 17): its footer is garbage, an error")
+case("magic-parquet-named-json", {"misc/table.json": PARQUET}, fmt="amazon-json", expect="error",
+     error=err(DFE, "{f0}:", "is a Parquet file", "table format"), skip="same",
+     why="whatever the name says; forced to another format, refused by its magic bytes with the format that reads it")
 case("magic-bzip2", {"misc/reviews.json.bz2": bz2.compress(GOOD_BODY)}, expect="error",
      error=err(DFE, "{f0}:", "is bzip2-compressed", "bunzip2 -k {f0}"), skip="same")
 case("magic-xz", {"misc/reviews.json.xz": lzma.compress(GOOD_BODY, format=lzma.FORMAT_XZ)}, expect="error",
@@ -492,6 +504,274 @@ case("meta-invalid-entities", ["meta/reviews.json"], meta={"meta/entities.json":
      why="entities of no character (&#0;, a surrogate, beyond U+10FFFF, C0 controls) stay literal text, never NUL")
 
 
+# ---------------------------------------------------------------- issue 17: table (delimited text with a header)
+T0 = 1_388_534_400  # 2014-01-01 in seconds
+TABLE = [b"user_id,item_id,timestamp,rating", b"U1,a,%d,5" % T0, b"U1,b,%d,4" % (T0 + 1), b"U2,a,%d,3" % (T0 + 2),
+         b"U2,c,%d,5.0" % (T0 + 3)]
+case("table-good", {"table/good.csv": lines(*TABLE)}, expect="ok",
+     stats={"interactions": 4, "users": 2, "header_lines": 1, "lines_read": 5},
+     why="the file a new user has: a header of common names, read by name")
+case("table-tsv", {"table/good.tsv": lines(b"userId\tmovieId\trating\ttimestamp", b"1\t10\t4\t%d" % T0,
+                                           b"1\t11\t3.5\t%d" % (T0 + 9), b"2\t10\t5\t%d" % T0)},
+     expect="ok", stats={"interactions": 3, "users": 2}, why="tab-separated, detected from the header")
+case("table-semicolon-no-rating", {"table/semicolon.csv": lines(b"user;item;time", b"U1;a;%d" % T0, b"U2;a;%d" % T0)},
+     expect="ok", stats={"interactions": 2}, why="semicolons (European spreadsheets); no rating column: null ratings")
+case("table-no-time-column", {"table/no_time.csv": lines(b"user,item", b"U1,a", b"U1,b", b"U2,a")}, expect="ok",
+     stats={"interactions": 3, "timestamps_from_position": 3}, why="no time column: the record's position")
+case("table-quoted-newline", {"table/quoted_newline.csv": lines(
+    b"user_id,item_id,title,timestamp", b'U1,a,"line one\nline two",%d' % T0, b'U1,b,"x",%d' % (T0 + 1),
+    b'U2,a,"three\r\nlines\nhere",%d' % (T0 + 2), b"U2,c,plain,%d" % (T0 + 3))},
+     expect="ok", stats={"interactions": 4, "lines_read": 5, "data_lines": 4},
+     why="RFC 4180: a line break inside a quoted field belongs to the field; the record counts as one line")
+case("table-quoted-newline-bad-after", {"table/quoted_newline_bad.csv": lines(
+    b"user_id,item_id,title,timestamp", b'U1,a,"line one\nline two\nline three",%d' % T0, b"U1,b,x,later")},
+     expect="error", error=err(DFE, "{f0}:5", "neither an integer nor an ISO-8601"),
+     skip=skipped(1, {"invalid value": 1}, interactions=1),
+     why="line numbers are physical lines: the bad record after a three-line record is on line 5")
+case("table-delimiter-in-quoted-id", {"table/quoted_id.csv": lines(
+    b"user_id,item_id,timestamp", b'"Smith, J.",a,%d' % T0, b'"Smith, J.",b,%d' % T0, b'Smith,c,%d' % T0)},
+     expect="ok", stats={"interactions": 3, "users": 2}, why="a delimiter inside a quoted id is part of the id")
+case("table-escaped-quotes", {"table/escaped_quotes.csv": lines(
+    b"user_id,item_id,timestamp", b'"say ""hi""",a,%d' % T0, b'"say ""hi""",b,%d' % T0)},
+     expect="ok", stats={"interactions": 2, "users": 1}, why="a doubled quote inside quotes is one quote")
+case("table-unterminated-quote", {"table/unterminated.csv": lines(
+    b"user_id,item_id,timestamp", b"U1,a,%d" % T0, b'U1,"b,%d' % T0, b"U2,a,%d" % T0, b"U2,c,%d" % T0)},
+     expect="error", error=err(DFE, "{f0}:3", "unterminated quoted field"), skip="same",
+     why="a quote never closed swallows the rest of the file: an error in both modes, never a silent loss")
+case("table-quote-inside-unquoted-field", {"table/stray_quote.csv": lines(
+    b"user_id,item_id,title,timestamp", b"U1,a,ok,%d" % T0, b'U1,b,12"x6" frame,%d' % T0, b"U2,a,ok,%d" % T0)},
+     expect="error", error=err(DFE, "{f0}:3", "double quote inside an unquoted field"),
+     skip=skipped(1, {"invalid quoting": 1}, interactions=2), why="RFC 4180 wants such a field quoted")
+case("table-text-after-closing-quote", {"table/after_quote.csv": lines(
+    b"user_id,item_id,timestamp", b'"U1"x,a,%d' % T0, b"U2,a,%d" % T0)},
+     expect="error", error=err(DFE, "{f0}:2", "after the closing quote"),
+     skip=skipped(1, {"invalid quoting": 1}, interactions=1))
+case("table-bom-crlf-blank-lines", {"table/bom_crlf.csv": b"\xef\xbb\xbf" + lines(
+    TABLE[0], TABLE[1], b"", TABLE[2], b"  ", *TABLE[3:]).replace(b"\n", b"\r\n")},
+     expect="ok", stats={"interactions": 4, "blank_lines": 2, "header_lines": 1},
+     why="a BOM before the header, CRLF line ends, blank lines")
+case("table-gzip", {"table/good.csv.gz": gz(lines(*TABLE))}, expect="ok", stats={"interactions": 4})
+case("table-wrong-column-count", {"table/wrong_count.csv": lines(*TABLE[:2], b"U1,b,%d" % T0, *TABLE[3:])},
+     expect="error", error=err(DFE, "{f0}:3", "found 3 columns, the header has 4"),
+     skip=skipped(1, {"wrong column count": 1}, interactions=3))
+case("table-missing-user-column", {"table/no_user.csv": lines(b"customer,product,ts", b"c1,p1,1")}, fmt="table",
+     expect="error", error=err(DFE, "{f0}:1", "no user column", "--columns"), skip="same",
+     why="no column of a known user name: an error asking for --columns")
+case("table-no-header", {"table/no_header.csv": lines(b"1,2,%d" % T0, b"1,3,%d" % T0)}, fmt="table",
+     expect="error", error=err(DFE, "{f0}:1", "needs a header line"), skip="same", why="a table needs a header")
+case("table-columns-given", {"table/custom_names.csv": lines(b"customer,product,when,score", b"c1,p1,%d,4" % T0,
+                                                              b"c1,p2,%d,2" % T0)},
+     columns="user=customer,item=product,time=when,rating=score", expect="ok",
+     stats={"interactions": 2, "users": 1}, why="--columns names every role")
+case("table-columns-given-absent", ["table/custom_names.csv"], columns="user=client,item=product", expect="error",
+     error=err(DFE, "{f0}:1", 'no column "client"'), skip="same", why="a --columns name the header lacks")
+case("table-duplicate-column", {"table/duplicate_column.csv": lines(
+    b"user_id,item_id,user_id,timestamp", b"U1,a,U9,%d" % T0)}, expect="error",
+     error=err(DFE, "{f0}:1", "more than once"), skip="same", why="a chosen column named twice is ambiguous")
+case("table-duplicate-unused-column", {"table/duplicate_unused.csv": lines(
+    b"user_id,item_id,note,note,timestamp", b"U1,a,x,y,%d" % T0)}, expect="ok", stats={"interactions": 1},
+     why="a column named twice that is not read does not matter")
+case("table-colon-delimiter-undetected", {"table/colon.txt": lines(b"user_id:item_id:timestamp", b"U1:a:%d" % T0)},
+     fmt="table", expect="error", error=err(DFE, "{f0}:1", "cannot tell the delimiter", "--delimiter"), skip="same")
+case("table-colon-delimiter-given", ["table/colon.txt"], fmt="table", delimiter=":", expect="ok",
+     stats={"interactions": 1}, why="--delimiter reads what detection cannot")
+case("table-header-unterminated-quote", {"table/header_quote.csv": lines(b'"user_id,item_id,timestamp',
+                                                                         b"U1,a,%d" % T0)},
+     fmt="table", expect="error", error=err(DFE, "{f0}:1", "invalid header line"), skip="same")
+case("table-header-only-no-line-feed", {"table/header_only.csv": b"user_id,item_id,timestamp"}, expect="error",
+     error=err(EMPTY, None, "no interaction records", "{f0}"), skip="same",
+     why="a header with no line feed after it (the whole file one line) is the header, not a record (a fuzzer find)")
+case("table-iso-dates", {"table/iso_dates.csv": lines(
+    b"user_id,item_id,date", b"U1,a,2014-01-01", b"U1,b,2014-01-01T10:00:00Z", b"U1,c,2014-01-01 12:00:00+02:00",
+    b"U1,d,2014-01-02T00:00:00.250")},
+     expect="ok", stats={"interactions": 4, "timestamps_truncated": 1},
+     why="ISO-8601 dates and date-times, converted to seconds (UTC; the fraction dropped and counted)")
+case("table-time-unknown-format", {"table/us_dates.csv": lines(b"user_id,item_id,date", b"U1,a,2014-01-01",
+                                                               b"U1,b,01/02/2014", b"U2,a,2014-01-03")},
+     expect="error", error=err(DFE, "{f0}:3", "neither an integer nor an ISO-8601"),
+     skip=skipped(1, {"invalid value": 1}, interactions=2), why="a date in another order is not guessed")
+case("table-milliseconds", {"table/ms.csv": lines(b"user_id,item_id,timestamp", b"U1,a,%d" % (T0 * 1000),
+                                                  b"U1,b,%d" % (T0 * 1000 + 1))},
+     expect="ok", stats={"interactions": 2}, why="a first time of at least 10^11: the column is milliseconds")
+case("table-ms-among-seconds", {"table/ms_among_s.csv": lines(b"user_id,item_id,timestamp", b"U1,a,%d" % T0,
+                                                              b"U1,b,%d" % (T0 * 1000), b"U2,a,%d" % T0)},
+     expect="error", error=err(DFE, "{f0}:3", "more than 100 years from now", "milliseconds in a seconds"),
+     skip=skipped(1, {"invalid value": 1}, interactions=2),
+     why="a seconds/milliseconds mix-up is a counted bad value, not a date in the year 45,970")
+case("table-seconds-among-ms", {"table/s_among_ms.csv": lines(b"user_id,item_id,timestamp", b"U1,a,%d" % (T0 * 1000),
+                                                              b"U1,b,%d" % T0)},
+     expect="error", error=err(DFE, "{f0}:3", "a time in seconds?"), skip=skipped(1, {"invalid value": 1}, interactions=1))
+case("table-far-future", {"table/far_future.csv": lines(b"user_id,item_id,timestamp", b"U1,a,%d" % T0,
+                                                        b"U1,b,41024448000")},
+     expect="error", error=err(DFE, "{f0}:3", "more than 100 years from now"),
+     skip=skipped(1, {"invalid value": 1}, interactions=1), why="the year 3270")
+case("table-empty-time", {"table/empty_time.csv": lines(b"user_id,item_id,timestamp", b"U1,a,%d" % T0, b"U1,b,")},
+     expect="error", error=err(DFE, "{f0}:3", "empty time"), skip=skipped(1, {"invalid value": 1}, interactions=1))
+case("table-non-utf8", {"table/latin1.csv": lines(b"user_id,item_id,timestamp", b"Jos\xe9,a,%d" % T0,
+                                                  b"U1,b,%d" % T0)},
+     expect="error", error=err(DFE, "{f0}:2", "invalid UTF-8"), skip=skipped(1, {"invalid UTF-8": 1}, interactions=1))
+case("table-detected-user-item-header", ["csv/header_user_item.csv"], expect="ok",
+     stats={"interactions": 3, "users": 2}, why="the file issue 17 is about: user,item,rating,timestamp with a header")
+case("table-detected-item-user-header", ["csv/with_header.csv"], expect="ok", stats={"interactions": 4, "users": 2},
+     why="item,user,rating,timestamp with a header: read by name, so nothing is swapped")
+case("table-columns-on-json", ["json/good.json"], columns="user=reviewerID,item=asin", expect="error",
+     error=err(DFE, "{f0}:", "--columns applies to the table format"), skip="same",
+     why="an option that would be ignored is refused")
+
+# ---------------------------------------------------------------- issue 17: Parquet tables (written by pyarrow)
+
+
+def parquet(columns: dict, **kw) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.table(columns), buf, compression=kw.pop("compression", "snappy"), **kw)
+    return buf.getvalue()
+
+
+def parquet_files() -> dict:
+    import pyarrow as pa
+
+    good = parquet({"user_id": ["U1", "U1", "U2", "U2"], "parent_asin": ["a", "b", "a", "c"],
+                    "timestamp": pa.array([T0, T0 + 1, T0 + 2, T0 + 3], pa.int64()),
+                    "rating": pa.array([5.0, 4.0, None, 5.0], pa.float64()), "text": ["x", "y", "z", "w"]})
+    return {
+        "good": good,
+        "typed": parquet({"userId": pa.array([1, 1, 2], pa.int32()), "movieId": pa.array([10, 11, 10], pa.uint64()),
+                          "time": pa.array([T0 * 1000, T0 * 1000 + 1500, T0 * 1000], pa.timestamp("ms")),
+                          "stars": pa.array([4, 3, 5], pa.int8())}, compression="zstd", row_group_size=2),
+        "dates": parquet({"user": ["U1", "U2"], "item": ["a", "a"], "date": pa.array([16071, 16072], pa.date32())}),
+        "wrong_types": parquet({"user_id": [1.5, 2.5], "item_id": ["a", "b"]}),
+        "null_user": parquet({"user_id": ["U1", None, "U2"], "item_id": ["a", "b", "c"],
+                              "timestamp": pa.array([T0, T0, T0], pa.int64())}),
+        "truncated": good[: len(good) // 2],
+        "no_user": parquet({"customer": ["c"], "item_id": ["a"]}),
+    }
+
+
+PQ = parquet_files()
+case("parquet-good", {"parquet/good.parquet": PQ["good"]}, expect="ok",
+     stats={"interactions": 4, "users": 2, "lines_read": 4},
+     why="a Parquet table read by name (parent_asin is an item name), a null rating is NaN, other columns skipped")
+case("parquet-typed-columns", {"parquet/typed.parquet": PQ["typed"]}, expect="ok",
+     stats={"interactions": 3, "timestamps_truncated": 1, "inputs.0.columns": "user=userId,item=movieId,time=time,"
+            "rating=stars (time in s)"},
+     why="integer ids (int32, uint64), a TIMESTAMP(ms) converted to seconds (a fraction dropped, counted), an "
+         "int8 rating, zstd, two row groups")
+case("parquet-date-column", {"parquet/dates.parquet": PQ["dates"]}, expect="ok", stats={"interactions": 2},
+     why="a DATE column: days, converted to seconds")
+case("parquet-wrong-column-types", {"parquet/wrong_types.parquet": PQ["wrong_types"]}, expect="error",
+     error=err(DFE, "{f0}:", "user column user_id has type Float64"), skip="same",
+     why="a float user id is refused by type, whatever the values")
+case("parquet-null-user", {"parquet/null_user.parquet": PQ["null_user"]}, expect="error",
+     error=err(DFE, "{f0}:2", "row 1", "user is null"), skip=skipped(1, {"invalid value": 1}, interactions=2),
+     why="a null in the user column is a bad row (row numbers are 0-based, the line 1-based)")
+case("parquet-truncated", {"parquet/truncated.parquet": PQ["truncated"]}, expect="error",
+     error=err(DFE, "{f0}:", "parquet"), skip="same", why="the first half of a file: no footer")
+case("parquet-no-user-column", {"parquet/no_user.parquet": PQ["no_user"]}, expect="error",
+     error=err(DFE, "{f0}:", "no user column"), skip="same")
+case("parquet-forced-other-format", ["parquet/good.parquet"], fmt="ratings-csv", expect="error",
+     error=err(DFE, "{f0}:", "is a Parquet file", "table format"), skip="same")
+
+# ---------------------------------------------------------------- issue 17: Amazon Reviews 2023
+
+
+def rev23(user="U1", parent="P1", asin="A1", ts=T0 * 1000, rating=5.0, **extra) -> bytes:
+    d = {"rating": rating, "title": "Great", "text": "Long text " * 20,
+         "images": [{"small_image_url": "https://x/s.jpg", "large_image_url": "https://x/l.jpg"}],
+         "asin": asin, "parent_asin": parent, "user_id": user, "timestamp": ts, "helpful_vote": 0,
+         "verified_purchase": True}
+    d.update(extra)
+    return json.dumps(d).encode()
+
+
+A23 = [rev23("U1", "P1", "A1", T0 * 1000), rev23("U1", "P2", "A2", T0 * 1000 + 5), rev23("U2", "P1", "A3", T0 * 1000 + 9),
+       rev23("U2", "P1", "A1", T0 * 1000 + 10, 3.0)]
+META23 = [json.dumps({"main_category": "All Beauty", "title": f"T{p} &amp; co", "average_rating": 4.5,
+                      "rating_number": 10, "features": [], "images": [], "store": "S", "categories": [],
+                      "details": {"Brand": "B"}, "parent_asin": p, "bought_together": None}).encode() for p in ("P1", "P2")]
+case("amazon23-good", {"amazon23/All_Beauty.jsonl": lines(*A23)}, expect="ok",
+     stats={"interactions": 4, "users": 2, "items": 2},
+     why="user_id, parent_asin, timestamp (ms), rating; text and images skipped")
+case("amazon23-item-key-asin", ["amazon23/All_Beauty.jsonl"], item_key="asin", expect="ok",
+     stats={"interactions": 4, "items": 3}, why="--item-key asin: the variants are the items")
+case("amazon23-gzip", {"amazon23/All_Beauty.jsonl.gz": gz(lines(*A23))}, expect="ok", stats={"interactions": 4})
+case("amazon23-seconds-timestamp", {"amazon23/seconds.jsonl": lines(A23[0], rev23("U1", "P2", ts=T0), A23[2])},
+     expect="error", error=err(DFE, "{f0}:2", "timestamp", "a time in seconds?"),
+     skip=skipped(1, {"invalid value": 1}, interactions=2), why="a time in seconds among milliseconds")
+case("amazon23-missing-parent-asin", {"amazon23/no_parent.jsonl": lines(
+    A23[0], json.dumps({"user_id": "U1", "asin": "A9", "timestamp": T0 * 1000, "rating": 1.0}).encode(), A23[2])},
+     fmt="amazon23", expect="error", error=err(DFE, "{f0}:2", 'missing field "parent_asin"'),
+     skip=skipped(1, {"missing field": 1}, interactions=2))
+case("amazon23-timestamp-string", {"amazon23/ts_string.jsonl": lines(A23[0], rev23(ts="1388534400000"))},
+     expect="error", error=err(DFE, "{f0}:2", '"timestamp" is a string'), skip=skipped(1, {"wrong type": 1}, interactions=1))
+case("amazon23-bad-skipped-field", {"amazon23/bad_images.jsonl": lines(A23[0], A23[1].replace(b'"images": [', b'"images": [,'))},
+     expect="error", error=err(DFE, "{f0}:2", "invalid JSON"), skip=skipped(1, {"invalid JSON": 1}, interactions=1),
+     why="skipped fields are validated too")
+case("amazon23-meta-join", ["amazon23/All_Beauty.jsonl"], meta={"amazon23/meta_All_Beauty.jsonl": lines(*META23)},
+     expect="ok", stats={"interactions": 4, "meta.items_with_meta": 2},
+     why="meta_*.jsonl joined by parent_asin: title, store (as brand), main_category (as main_cat)")
+case("amazon23-meta-as-input", ["amazon23/meta_All_Beauty.jsonl"], expect="error", error=err(DFE, "{f0}:1", "--meta"),
+     skip="same")
+case("amazon23-item-key-on-csv", ["table/good.csv"], item_key="asin", expect="error",
+     error=err(DFE, "{f0}:", "--item-key applies to the amazon23 format"), skip="same")
+
+# ---------------------------------------------------------------- issue 17: MovieLens
+ML_DAT = [b"1::1193::5::978300760", b"1::661::3::978302109", b"2::1193::4::978298413"]
+case("movielens-dat", {"movielens/ratings.dat": lines(*ML_DAT)}, expect="ok", stats={"interactions": 3, "users": 2},
+     why="ML-1M's ratings.dat")
+case("movielens-csv", {"movielens/ratings.csv": lines(b"userId,movieId,rating,timestamp", b"1,1,4.0,964982703",
+                                                      b"1,3,4.0,964981247", b"2,1,2.5,964982224")},
+     expect="ok", stats={"interactions": 3, "header_lines": 1}, why="ML-20M and later: ratings.csv with its header")
+case("movielens-dat-colons-in-field", {"movielens/colons.dat": lines(ML_DAT[0], b"1::Toy::Story::5::978300760", ML_DAT[2])},
+     expect="error", error=err(DFE, "{f0}:2", "found 5 '::'-separated fields"),
+     skip=skipped(1, {"wrong column count": 1}, interactions=2))
+case("movielens-movies-dat-title-with-colons", {"movielens/movies.dat": lines(
+    b"2::Jumanji:: The Game (1995)::Adventure", b"1::Toy Story (1995)::Animation|Children's")}, fmt="movielens",
+     expect="error", error=err(DFE, "{f0}:1", "Rating"),
+     skip={"expect": "error", "error": err(EMPTY, None, "no interaction records", "bad 2")},
+     why="movies.dat given as ratings, its first title holding '::': four fields, but the rating is text (and the "
+         "other lines have three fields: skipping them all leaves nothing)")
+case("movielens-movies-dat", {"movielens/movies3.dat": lines(b"1::Toy Story (1995)::Animation")}, fmt="movielens",
+     expect="error", error=err(DFE, "{f0}:1", "movies.dat"), skip="same")
+case("movielens-ms-timestamp", {"movielens/ms.dat": lines(ML_DAT[0], b"1::661::3::978302109000")}, expect="error",
+     error=err(DFE, "{f0}:2", "more than 100 years from now"), skip=skipped(1, {"invalid value": 1}, interactions=1))
+case("movielens-u-data", {"movielens/u.data": lines(b"196\t242\t3\t881250949", b"186\t302\t3\t891717742",
+                                                   b"196\t377\t1\t878887116")},
+     expect="ok", stats={"interactions": 3, "users": 2, "header_lines": 0},
+     why="ML-100K's u.data (tab-separated user, item, rating, time; no header): detected as MovieLens, not as "
+         "sequence lines (four integers fit those too)")
+case("movielens-u-data-bad-rating", {"movielens/u_bad.data": lines(b"196\t242\t3\t881250949",
+                                                              b"186\t302\tx\t891717742")}, expect="error",
+     error=err(DFE, "{f0}:2", "rating"), skip=skipped(1, {"invalid value": 1}, interactions=1))
+case("movielens-tags-csv", {"movielens/tags.csv": lines(b"userId,movieId,tag,timestamp", b"2,60756,funny,1445714994")},
+     fmt="movielens", expect="error", error=err(DFE, "{f0}:1", "not a MovieLens ratings file"), skip="same")
+
+# ---------------------------------------------------------------- issue 17: Yelp
+
+
+def yelp(user="u1", biz="b1", stars=5.0, date="2016-07-15 19:38:16", **extra) -> bytes:
+    d = {"review_id": "r", "user_id": user, "business_id": biz, "stars": stars, "useful": 0, "funny": 0,
+         "cool": 0, "text": "Tasty.", "date": date}
+    d.update(extra)
+    return json.dumps(d).encode()
+
+
+YELP = [yelp("u1", "b1"), yelp("u1", "b2", 4.0, "2016-07-16 10:00:00"), yelp("u2", "b1", 1.0, "2017-01-01 00:00:00")]
+case("yelp-good", {"yelp/review.json": lines(*YELP)}, expect="ok", stats={"interactions": 3, "users": 2})
+case("yelp-date-without-seconds", {"yelp/no_seconds.json": lines(YELP[0], yelp("u1", "b3", date="2016-07-17 08:30"))},
+     expect="ok", stats={"interactions": 2}, why="HH:MM without seconds is ISO-8601 too: read as :00")
+case("yelp-bad-date", {"yelp/bad_date.json": lines(YELP[0], yelp("u1", "b3", date="07/17/2016"), YELP[2])},
+     expect="error", error=err(DFE, "{f0}:2", "date", "neither an integer nor an ISO-8601"),
+     skip=skipped(1, {"invalid value": 1}, interactions=2))
+case("yelp-business-json", {"yelp/business.json": lines(json.dumps(
+    {"business_id": "b1", "name": "Cafe", "stars": 4.5, "review_count": 3}).encode())}, expect="error",
+     error=err(DFE, "{f0}:1", "business.json"), skip="same")
+
+
 def write(root: Path) -> None:
     """Writes every corpus file and cases.json under ``root``."""
     names = [c["name"] for c in CASES]
@@ -505,7 +785,8 @@ def write(root: Path) -> None:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
-    for sub in ("json", "misc", "gzip", "csv", "recbole", "seq", "meta"):
+    for sub in ("json", "misc", "gzip", "csv", "recbole", "seq", "meta", "table", "parquet", "amazon23", "movielens",
+                "yelp"):
         if (target / sub).is_dir():
             shutil.rmtree(target / sub)
     write(target)

@@ -13,17 +13,27 @@ Scores are dot products with the same frozen table E (padding row 0 is never a t
 indexing (0 = input embeddings, i < n = residual stream after layer i, n = final-RMSNorm output), which is what
 the distillation compares (METHOD.md §5.2, A15). A student built with ``blocks = B`` carries B - 1 extra heads
 ``W_k = Linear(H -> D)`` on the states at layers k*N/B, k = 1..B-1 (multi-supervision, METHOD.md §5.3); with
-``ms_norm`` they read those states through the backbone's final RMSNorm (raw residual states have norms of 30-70).
+``ms_norm`` they read those states through the backbone's final RMSNorm (raw residual states are not normalised:
+their scale is the backbone's, far from the final output's).
 ``head_init="zero"`` starts ``score`` and the heads at 0, so training starts at uniform scores.
+
+``positions="last"`` (the paper's and the reference code's protocol) appends the prompt suffix and reads the user
+vector at the last position: one target per example. ``positions="all"`` (an extension beyond the paper, in the
+spirit of SASRec's all-position training) drops the suffix, in training and inference alike: the decoder is causal,
+so the state at every item slot depends on the items up to it only and predicts the next item, and the user vector
+is the state at the last item slot (the newest item: histories are left-padded); without a prompt there is no
+suffix in either mode. ``forward(..., positions=True)`` also returns ``"positions"``, the score head at every item
+slot [B, L, D] (with "all" the last one is ``"user"``), and with ``states=True`` the per-layer states and the
+heads' user vectors at every item slot ([B, L, H], [B, L, D]) instead of at the last position, so one pass trains
+up to L targets (:func:`slmrec.distill.sequence_loss`); the shared prefix's KV cache serves both.
 The item table is a non-persistent buffer: checkpoints hold the trainable weights only.
 
 The prompt prefix comes first and is the same for every user, so under causal attention its hidden states are too:
 it goes through the decoder once per call as a batch of one, and its keys and values are shared with the batch as
 a KV cache. The outputs and gradients are those of the full sequence up to float rounding; with the alpaca prompt
-(55 prefix tokens before 30 items and a 5-token suffix) the teacher's training step on 2 CPU cores is 2.8x faster
-and its inference 2.4x (benches/bench_train.py, which times both ways; ``share_prefix = False`` restores the
-reference code's per-user prefix). One difference in training: LoRA dropout draws one mask for the shared prefix,
-not one per user.
+most of each sequence is that prefix, so the saving is most of the teacher's step (benches/bench_train.py times
+both ways; ``share_prefix = False`` restores the reference code's per-user prefix). One difference in training:
+LoRA dropout draws one mask for the shared prefix, not one per user.
 """
 
 from __future__ import annotations
@@ -42,9 +52,21 @@ PROMPT_SUFFIX = "\n### Response:\n"
 
 
 class LLMRec(nn.Module):
-    def __init__(self, backbone: nn.Module, item_emb: torch.Tensor, *, tokenizer=None, blocks: int = 0,
-                 head_init: str = "default", ms_norm: bool = False):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        item_emb: torch.Tensor,
+        *,
+        tokenizer=None,
+        blocks: int = 0,
+        head_init: str = "default",
+        ms_norm: bool = False,
+        positions: str = "last",
+    ):
         super().__init__()
+        if positions not in ("last", "all"):
+            raise ValueError(f"positions must be last or all, not {positions!r}")
+        self.positions = positions  # "last": the prompt suffix, one user vector | "all": no suffix, every item slot
         self.ms_norm = ms_norm  # the final RMSNorm (frozen) before the multi-supervision heads
         self.backbone = backbone
         hidden = backbone.config.hidden_size
@@ -66,6 +88,8 @@ class LLMRec(nn.Module):
             prefix, suffix = enc(PROMPT_PREFIX), enc(PROMPT_SUFFIX)
         else:
             prefix = suffix = torch.zeros(0, dtype=torch.long)
+        if positions == "all":  # the last item slot is the last position: it is the user vector
+            suffix = torch.zeros(0, dtype=torch.long)
         self.register_buffer("prefix_ids", prefix, persistent=False)  # [P]
         self.register_buffer("suffix_ids", suffix, persistent=False)  # [S]
         self.share_prefix = True  # False: the prefix goes through the decoder for every user (the reference code)
@@ -75,8 +99,8 @@ class LLMRec(nn.Module):
         m = self.backbone
         return m.get_base_model() if hasattr(m, "get_base_model") else m
 
-    def forward(self, input_ids: torch.Tensor, states: bool = False) -> dict:
-        b = input_ids.shape[0]
+    def forward(self, input_ids: torch.Tensor, states: bool = False, positions: bool = False) -> dict:
+        b, length = input_ids.shape
         x = self.input_proj(self.item_emb[input_ids])  # [B, L, H]
         mask = input_ids > 0  # [B, L]
         embed = self.decoder().embed_tokens
@@ -91,15 +115,26 @@ class LLMRec(nn.Module):
             parts.append(embed(self.suffix_ids).unsqueeze(0).expand(b, -1, -1))  # [B, S, H]
         h0 = torch.cat(parts, dim=1)  # [B, L+S, H], or [B, P+L+S, H] with the prefix per user
         attn = torch.cat([mask.new_ones(b, p), mask, mask.new_ones(b, s)], dim=1).long()  # [B, P+L+S]
-        out = self.backbone(inputs_embeds=h0, attention_mask=attn, output_hidden_states=states or bool(self.heads),
-                            cache=cache, use_cache=cache is not None)
-        last = out.last_hidden_state[:, -1]  # [B, H]
-        result = {"user": self.score(last)}
+        out = self.backbone(
+            inputs_embeds=h0,
+            attention_mask=attn,
+            output_hidden_states=states or bool(self.heads),
+            cache=cache,
+            use_cache=cache is not None,
+        )
+        last = out.last_hidden_state  # [B, T, H]
+        result = {"user": self.score(last[:, -1])}  # [B, D]
+        if positions:  # the item slots: the L positions before the suffix
+            start = last.shape[1] - s - length
+            at = lambda h: h[:, start : start + length]  # noqa: E731 - [B, T, H] -> [B, L, H]
+            result["positions"] = self.score(at(last))  # [B, L, D]
+        else:
+            at = lambda h: h[:, -1]  # noqa: E731 - [B, T, H] -> [B, H]
         if states or self.heads:
-            hs = [h[:, -1] for h in out.hidden_states]  # n+1 x [B, H]
+            hs = [at(h) for h in out.hidden_states]  # n+1 x [B, H] (x [B, L, H] with positions)
             result["states"] = hs
             norm = self.decoder().norm if self.ms_norm else (lambda h: h)
-            result["head_users"] = [w(norm(hs[i])) for w, i in zip(self.heads, self.head_layers)]  # B-1 x [B, D]
+            result["head_users"] = [w(norm(hs[i])) for w, i in zip(self.heads, self.head_layers)]  # B-1 x [B, (L,) D]
         return result
 
     def layer_users(self, input_ids: torch.Tensor) -> list[torch.Tensor]:
@@ -123,8 +158,9 @@ def with_lora(backbone: nn.Module, r: int, alpha: int, dropout: float) -> nn.Mod
     """LoRA on the MLP projections (gate/up/down), bias none, as the reference code; the rest frozen."""
     from peft import LoraConfig, get_peft_model
 
-    conf = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none",
-                      target_modules=["gate_proj", "up_proj", "down_proj"])
+    conf = LoraConfig(
+        r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none", target_modules=["gate_proj", "up_proj", "down_proj"]
+    )
     with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing for our users to do
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
         return get_peft_model(backbone, conf)

@@ -7,7 +7,11 @@ goes through ``down`` Linear(hidden -> emb_dim) and is scored against every row 
 item, as the code trains it; or, with ``sasrec.positions all``, at every position, as SASRec itself trains).
 
 Options for a stronger SASRec (the ``strong`` recipe of :mod:`slmrec.config`; off by default, so the reference
-shape is unchanged): ``act="gelu"`` in the feed-forward (RecBole's and RecTools'), and ``from_end=True``: positions
+shape is unchanged): ``project=False``: SASRec's own shape, no ``up``/``down`` maps (the transformer runs on the
+item table's width and the last state is scored against the table directly; needs ``hidden == emb_dim``);
+``scale=False``: item embeddings enter unscaled (RecTools'; SASRec's paper and the code multiply by sqrt(d));
+``init="xavier"``: Xavier-normal on every weight matrix, tables included (RecTools' SASRec); ``act="gelu"`` in the
+feed-forward (RecBole's), and ``from_end=True``: positions
 counted from the most recent item instead of from the window's start. With fixed-length left-padded windows the two
 are a relabelling of the same learned table, but counted from the end, the columns that are padding in every row
 of a batch can be cut off (:func:`trim`) without changing any output: a batch then costs its longest history, not
@@ -24,7 +28,6 @@ import math
 
 import torch
 from torch import nn
-
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
 
@@ -44,7 +47,10 @@ class _Block(nn.Module):
         self.attn = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
         self.ffn_norm = nn.LayerNorm(hidden, eps=1e-8)
         self.ffn = nn.Sequential(
-            nn.Linear(hidden, inner), nn.Dropout(dropout), ACTIVATIONS[act](), nn.Linear(inner, hidden),
+            nn.Linear(hidden, inner),
+            nn.Dropout(dropout),
+            ACTIVATIONS[act](),
+            nn.Linear(inner, hidden),
             nn.Dropout(dropout),
         )
 
@@ -61,19 +67,35 @@ class SASRec(nn.Module):
     """History [B, L] of item ids (0 = padding) -> ``{"user": [B, emb_dim]}`` (the last position's vector);
     with ``positions=True`` also ``"positions": [B, L, emb_dim]``, every position's (all-position training)."""
 
-    def __init__(self, num_items: int, max_len: int, emb_dim=128, hidden=32, layers=2, heads=1, dropout=0.5,
-                 init: str = "torch", inner: int = 0, act: str = "relu", from_end: bool = False):
+    def __init__(
+        self,
+        num_items: int,
+        max_len: int,
+        emb_dim=128,
+        hidden=32,
+        layers=2,
+        heads=1,
+        dropout=0.5,
+        init: str = "torch",
+        inner: int = 0,
+        act: str = "relu",
+        from_end: bool = False,
+        project: bool = True,
+        scale: bool = True,
+    ):
         super().__init__()
+        if not project and hidden != emb_dim:
+            raise ValueError(f"project=False needs hidden == emb_dim, got {hidden} and {emb_dim}")
         self.from_end = from_end
         self.item_emb = nn.Embedding(num_items + 1, emb_dim, padding_idx=0)  # [I+1, D]
-        self.up = nn.Linear(emb_dim, hidden)
+        self.up = nn.Linear(emb_dim, hidden) if project else nn.Identity()
         self.pos_emb = nn.Embedding(max_len, hidden)
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(_Block(hidden, heads, dropout, inner or hidden, act) for _ in range(layers))
         self.final_norm = nn.LayerNorm(hidden, eps=1e-8)
-        self.down = nn.Linear(hidden, emb_dim)
+        self.down = nn.Linear(hidden, emb_dim) if project else nn.Identity()
         self.heads = heads
-        self.scale = math.sqrt(emb_dim)
+        self.scale = math.sqrt(emb_dim) if scale else 1.0
         if init == "normal":  # RecBole's/BERT's: N(0, 0.02) weights, zero biases (padding row kept at 0)
             for m in self.modules():
                 if isinstance(m, (nn.Linear, nn.Embedding)):
@@ -82,8 +104,14 @@ class SASRec(nn.Module):
                     nn.init.zeros_(m.bias)
             with torch.no_grad():
                 self.item_emb.weight[0].zero_()
+        elif init == "xavier":  # RecTools': Xavier-normal on every parameter of 2+ dims, biases and norms as PyTorch's
+            for p in self.parameters():
+                if p.dim() > 1:
+                    nn.init.xavier_normal_(p)
+            with torch.no_grad():
+                self.item_emb.weight[0].zero_()
         elif init != "torch":
-            raise ValueError(f"init must be torch or normal, not {init!r}")
+            raise ValueError(f"init must be torch, normal or xavier, not {init!r}")
 
     def forward(self, input_ids: torch.Tensor, positions: bool = False) -> dict:
         b, length = input_ids.shape

@@ -99,19 +99,9 @@ pub fn history_inputs(offsets: &[i64], items: &[u32], users: &[i64], split: Spli
     if max_len == 0 {
         return Err(Error::InvalidArgument("max_len must be at least 1, got 0".into()));
     }
-    validate_offsets(offsets, items.len())?;
-    let num_users = offsets.len() - 1;
     let cut = split.held_out();
     let mut rows = Vec::with_capacity(users.len());
-    for (j, &u) in users.iter().enumerate() {
-        let u = check_user(u, j, num_users)?;
-        let (start, end) = (offsets[u] as usize, offsets[u + 1] as usize);
-        if end - start < cut {
-            return Err(Error::InvalidArgument(format!(
-                "user {u} (users[{j}]) has {} items, too few for the {split:?} split (it needs at least {cut})",
-                end - start
-            )));
-        }
+    for (u, start, end) in split_rows(offsets, items.len(), users, split)? {
         let used = (end - cut).saturating_sub(max_len).max(start)..end - cut;
         if let Some(k) = items[used.clone()].iter().position(|&i| i == 0) {
             return Err(Error::InvalidArgument(format!(
@@ -127,6 +117,61 @@ pub fn history_inputs(offsets: &[i64], items: &[u32], users: &[i64], split: Spli
         .with_min_len(MIN_ROWS_PER_TASK)
         .for_each(|(o, r)| left_pad(&items[r.clone()], o));
     Ok(out)
+}
+
+/// The users a leave-one-out split can be made for (at least [`Split::Train`]`.held_out()` items), as CSR
+/// rows, ascending. `offsets` is validated against `items_len`.
+pub fn splittable_users(offsets: &[i64], items_len: usize) -> Result<Vec<i64>> {
+    validate_offsets(offsets, items_len)?;
+    let need = Split::Train.held_out() as i64;
+    Ok((0..offsets.len() - 1).filter(|&u| offsets[u + 1] - offsets[u] >= need).map(|u| u as i64).collect())
+}
+
+/// The rows `users` of the CSR, each checked to be long enough for `split`: (row, its `items` range).
+fn split_rows(offsets: &[i64], items_len: usize, users: &[i64], split: Split) -> Result<Vec<(usize, usize, usize)>> {
+    validate_offsets(offsets, items_len)?;
+    let num_users = offsets.len() - 1;
+    let cut = split.held_out();
+    users
+        .iter()
+        .enumerate()
+        .map(|(j, &u)| {
+            let u = check_user(u, j, num_users)?;
+            let (start, end) = (offsets[u] as usize, offsets[u + 1] as usize);
+            if end - start < cut {
+                return Err(Error::InvalidArgument(format!(
+                    "user {u} (users[{j}]) has {} items, too few for the {split:?} split (it needs at least {cut})",
+                    end - start
+                )));
+            }
+            Ok((u, start, end))
+        })
+        .collect()
+}
+
+/// The target of `split` for each of `users` (CSR rows): `seq[-1]` for test, `seq[-2]` for valid, `seq[-3]`
+/// for train.
+pub fn split_targets(offsets: &[i64], items: &[u32], users: &[i64], split: Split) -> Result<Vec<i64>> {
+    let rows = split_rows(offsets, items.len(), users, split)?;
+    Ok(rows.iter().map(|&(_, _, end)| i64::from(items[end - split.held_out()])).collect())
+}
+
+/// What full ranking puts below every item for each of `users` (CSR rows) in `split`: the user's whole
+/// sequence with the split's target (every occurrence of it) replaced by 0, then 0s (`alloc` zeroes); row-major
+/// `[users.len() * width]` with `width` the longest of these sequences (1 when `users` is empty). Returns the
+/// matrix and `width`.
+pub fn history_exclusions(offsets: &[i64], items: &[u32], users: &[i64], split: Split) -> Result<(Vec<i64>, usize)> {
+    let rows = split_rows(offsets, items.len(), users, split)?;
+    let width = rows.iter().map(|&(_, start, end)| end - start).max().unwrap_or(1);
+    let mut out = alloc(rows.len(), width)?;
+    out.par_chunks_mut(width).zip(rows.par_iter()).with_min_len(MIN_ROWS_PER_TASK).for_each(|(o, &(_, start, end))| {
+        let seq = &items[start..end];
+        let target = seq[seq.len() - split.held_out()];
+        for (x, &i) in o.iter_mut().zip(seq) {
+            *x = if i == target { 0 } else { i64::from(i) };
+        }
+    });
+    Ok((out, width))
 }
 
 /// How batches are cut and shared among processes.
@@ -154,22 +199,29 @@ pub struct BatchOptions {
 
 impl Default for BatchOptions {
     fn default() -> Self {
-        Self {
-            max_len: 50,
-            batch_size: 256,
-            seed: 0,
-            shuffle: true,
-            drop_last: false,
-            rank: 0,
-            world_size: 1,
-            even: true,
-            bucket: 0,
-        }
+        Self::DEFAULT
     }
 }
 
 impl BatchOptions {
-    fn validate(&self) -> Result<()> {
+    /// The defaults of every caller (the bindings' keyword defaults are these): one shuffled, evenly sharded
+    /// pass of batches of 256 examples of the last 50 items, for both builders (a model with another input
+    /// length passes its own `max_len`).
+    pub const DEFAULT: BatchOptions = BatchOptions {
+        max_len: 50,
+        batch_size: 256,
+        seed: 0,
+        shuffle: true,
+        drop_last: false,
+        rank: 0,
+        world_size: 1,
+        even: true,
+        bucket: 0,
+    };
+
+    /// Checks the options on their own (the builders call it): lengths at least 1, one batch's array within
+    /// the allocation bound, `rank < world_size`.
+    pub fn validate(&self) -> Result<()> {
         if self.max_len == 0 || self.batch_size == 0 {
             return Err(Error::InvalidArgument(format!(
                 "max_len and batch_size must be at least 1, got {} and {}",
@@ -237,9 +289,10 @@ fn num_batches(examples: usize, batch_size: usize, drop_last: bool) -> usize {
     }
 }
 
-/// The global example list (users, each with a run of consecutive example ids) and the per-epoch order.
+/// The global example list (users, each with a run of consecutive example ids) and the per-epoch order: what
+/// the two builders share ([`LastItemBatches::schedule`], [`SequenceBatches::schedule`]).
 #[derive(Debug, Clone)]
-struct Schedule {
+pub struct Schedule {
     opts: BatchOptions,
     /// Users that have at least one example.
     users: Vec<u32>,
@@ -267,18 +320,19 @@ impl Schedule {
         Schedule { opts, users, starts, lengths }
     }
 
-    fn total(&self) -> u64 {
+    /// The number of examples per epoch over all ranks.
+    pub fn num_examples(&self) -> u64 {
         self.starts[self.starts.len() - 1]
     }
 
     /// This rank's number of batches per epoch.
-    fn num_batches(&self) -> usize {
+    pub fn num_batches(&self) -> usize {
         num_batches(self.rank_examples(), self.opts.batch_size, self.opts.drop_last)
     }
 
     /// This rank's number of examples per epoch.
-    fn rank_examples(&self) -> usize {
-        let (t, w, r) = (self.total() as usize, self.opts.world_size, self.opts.rank);
+    pub fn rank_examples(&self) -> usize {
+        let (t, w, r) = (self.num_examples() as usize, self.opts.world_size, self.opts.rank);
         if self.opts.even {
             t.div_ceil(w)
         } else if t > r {
@@ -288,8 +342,9 @@ impl Schedule {
         }
     }
 
-    fn order(&self, epoch: u64) -> EpochOrder {
-        let t = self.total() as usize;
+    /// This rank's examples of `epoch`, in order.
+    pub fn order(&self, epoch: u64) -> EpochOrder {
+        let t = self.num_examples() as usize;
         let perm = if self.opts.shuffle {
             permutation(t, &mut Rng::new(self.opts.seed, stream::SHUFFLE, epoch, 0))
         } else {
@@ -330,10 +385,10 @@ impl Schedule {
 
     /// Example id -> (user row, index of the example among the user's).
     fn locate(&self, id: u64) -> Result<(usize, usize)> {
-        if id >= self.total() {
-            return Err(Error::InvalidArgument(format!("example id {id} is outside 0..{}", self.total())));
+        if id >= self.num_examples() {
+            return Err(Error::InvalidArgument(format!("example id {id} is outside 0..{}", self.num_examples())));
         }
-        if self.total() == self.users.len() as u64 {
+        if self.num_examples() == self.users.len() as u64 {
             return Ok((self.users[id as usize] as usize, 0)); // one example per user
         }
         let i = self.starts.partition_point(|&s| s <= id) - 1;
@@ -399,21 +454,9 @@ impl LastItemBatches {
     pub fn history(&self) -> &History {
         &self.history
     }
-    /// The number of examples per epoch over all ranks.
-    pub fn num_examples(&self) -> u64 {
-        self.schedule.total()
-    }
-    /// This rank's number of examples per epoch.
-    pub fn rank_examples(&self) -> usize {
-        self.schedule.rank_examples()
-    }
-    /// This rank's number of batches per epoch.
-    pub fn num_batches(&self) -> usize {
-        self.schedule.num_batches()
-    }
-    /// This rank's examples of `epoch`, in order.
-    pub fn order(&self, epoch: u64) -> EpochOrder {
-        self.schedule.order(epoch)
+    /// The examples and their per-epoch order.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
     }
 
     /// Builds the batch of the examples `ids` (from [`EpochOrder::batch`]) on the calling thread.
@@ -463,6 +506,9 @@ pub struct SequenceBatches {
 }
 
 impl SequenceBatches {
+    /// The default `num_negatives` (one per position, SASRec's binary cross-entropy).
+    pub const DEFAULT_NUM_NEGATIVES: usize = 1;
+
     /// Batches over `history` with `num_negatives` negatives per position (0: none), one example per user
     /// of length >= 3, or with `windows = Some(stride)` one per run of `stride` targets (users without a
     /// target have none). Fails, naming the user, when a user with at least one position has fewer than
@@ -482,7 +528,7 @@ impl SequenceBatches {
         if let Some(stride) = windows {
             if stride == 0 || stride > opts.max_len {
                 return Err(Error::InvalidArgument(format!(
-                    "window stride must be in 1..=max_len ({}), got {stride}",
+                    "windows (the stride) must be in 1..=max_len ({}), got {stride}",
                     opts.max_len
                 )));
             }
@@ -510,21 +556,13 @@ impl SequenceBatches {
     pub fn history(&self) -> &History {
         self.sampler.history()
     }
-    /// The number of examples (users, or windows) per epoch over all ranks.
-    pub fn num_examples(&self) -> u64 {
-        self.schedule.total()
+    /// The examples (users, or windows) and their per-epoch order.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
     }
-    /// This rank's number of examples per epoch.
-    pub fn rank_examples(&self) -> usize {
-        self.schedule.rank_examples()
-    }
-    /// This rank's number of batches per epoch.
-    pub fn num_batches(&self) -> usize {
-        self.schedule.num_batches()
-    }
-    /// This rank's examples of `epoch`, in order.
-    pub fn order(&self, epoch: u64) -> EpochOrder {
-        self.schedule.order(epoch)
+    /// Negatives per position.
+    pub fn num_negatives(&self) -> usize {
+        self.num_negatives
     }
 
     /// Builds the batch of the examples `ids` (from [`EpochOrder::batch`]) of `epoch` on the calling thread.

@@ -3,7 +3,8 @@
 //! Design: decompression and parsing overlap. A reader thread inflates (multi-member gzip, detected by its
 //! magic bytes, not by the file name) into ~1 MiB buffers cut at the last newline and hands them over a
 //! bounded channel, so memory stays constant whatever the file size; buffers are recycled. A truncated or
-//! corrupt gzip stream is an error at the point it is found, never an early end of file.
+//! corrupt gzip stream is an error at the point it is found, never an early end of file. [`lines`] splits a
+//! chunk into its lines.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -45,7 +46,8 @@ impl Progress {
     pub fn add_total(&self, n: u64) {
         self.total.fetch_add(n, Ordering::Relaxed);
     }
-    fn add_done(&self, n: u64) {
+    /// Adds to the bytes read.
+    pub fn add_done(&self, n: u64) {
         self.done.fetch_add(n, Ordering::Relaxed);
     }
 }
@@ -66,10 +68,10 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Opens `path` for reading, checking it is a file (not a directory) that can be opened, and that it is not in a
-/// format no reader here takes (Parquet, bzip2, xz, zstd, zip: told by their magic bytes). Returns its size (0
-/// for a pipe or a device: those are read as streams, opened once and never sought, so that no byte is lost;
-/// they are sniffed when their stream starts).
-pub fn check_file(path: &Path) -> Result<u64> {
+/// format no reader here takes (bzip2, xz, zstd, zip, and Parquet unless `parquet_ok`: told by their magic
+/// bytes). Returns its size (0 for a pipe or a device: those are read as streams, opened once and never sought,
+/// so that no byte is lost; they are sniffed when their stream starts).
+pub fn check_file(path: &Path, parquet_ok: bool) -> Result<u64> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return Err(Error::format(path, 0, "is a directory, expected a file"));
@@ -77,11 +79,31 @@ pub fn check_file(path: &Path) -> Result<u64> {
     if meta.is_file() {
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let (head, got) = read_head(&mut file, path)?;
+        if parquet_ok && parquet_magic(&head[..got]) {
+            return Ok(meta.len());
+        }
         if let Some(reason) = unsupported(&head[..got], path) {
             return Err(Error::format(path, 0, reason));
         }
     }
     Ok(if meta.is_file() { meta.len() } else { 0 })
+}
+
+/// Whether `path` is a regular file that starts with Parquet's magic bytes (a pipe is never sniffed here: it
+/// is read as a text stream, which refuses Parquet with a message).
+pub fn is_parquet(path: &Path) -> Result<bool> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Ok(false);
+    }
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let (head, got) = read_head(&mut file, path)?;
+    Ok(parquet_magic(&head[..got]))
+}
+
+/// Parquet's `PAR1`, confirmed by a binary byte after it (so that a text file whose first id is `PAR1` is text).
+fn parquet_magic(head: &[u8]) -> bool {
+    head.starts_with(b"PAR1") && head.get(4).is_none_or(|&b| !(b.is_ascii_graphic() || b.is_ascii_whitespace()))
 }
 
 /// Opens `path` for reading, checking it is not a directory. Returns the file and its size (0 when it is not a
@@ -118,7 +140,6 @@ fn read_head(r: &mut impl Read, path: &Path) -> Result<([u8; HEAD], usize)> {
 /// start with `PAR1` or `BZh` is still read: Parquet's `PAR1` is followed by binary page data, bzip2's `BZh` by
 /// a block size digit and the first bytes of a block (or end-of-stream) marker.
 fn unsupported(head: &[u8], path: &Path) -> Option<String> {
-    let binary = |b: Option<&u8>| b.is_none_or(|&b| !(b.is_ascii_graphic() || b.is_ascii_whitespace()));
     let f = path.display();
     let compressed = |what: &str, cmd: &str| {
         Some(format!(
@@ -126,10 +147,10 @@ fn unsupported(head: &[u8], path: &Path) -> Option<String> {
              or recompress it with gzip"
         ))
     };
-    if head.starts_with(b"PAR1") && binary(head.get(4)) {
+    if parquet_magic(head) {
         Some(
-            "is a Parquet file; slmrec-prep reads text (Amazon JSON lines, ratings CSV, RecBole .inter, sequence \
-             lines; plain or gzip) (a Parquet table reader is planned: convert to CSV/JSON lines)"
+            "is a Parquet file; Parquet is read by the table format only (--format table, or no --format), from a \
+             regular file (not a pipe), and not as metadata"
                 .into(),
         )
     } else if head.starts_with(b"BZh")
@@ -319,6 +340,41 @@ fn describe(e: &io::Error) -> String {
     }
 }
 
+/// The lines of `buf`, each with its newline (the last one may lack it): `split_inclusive` on b'\n', found
+/// with `memchr` instead of a byte-at-a-time predicate.
+pub fn lines(buf: &[u8]) -> Lines<'_> {
+    Lines { rest: buf }
+}
+
+pub struct Lines<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', self.rest).map_or(self.rest.len(), |nl| nl + 1);
+        let (line, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        Some(line)
+    }
+}
+
+/// A line without its newline (LF or CRLF), and without a UTF-8 byte-order mark when it starts the file.
+pub fn line_body(raw: &[u8], file_start: bool) -> &[u8] {
+    let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if file_start {
+        line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
+    } else {
+        line
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,7 +391,7 @@ mod tests {
                 Chunk::Broken(r) => Err(r),
             })
             .collect();
-        h.join().unwrap();
+        h.join().expect("the producer thread");
         got
     }
 
@@ -369,7 +425,7 @@ mod tests {
             assert!(matches!(rx.recv(), Ok(Chunk::Lines(b)) if b.len() <= 2 * CHUNK_BYTES));
         }
         drop(rx);
-        h.join().unwrap();
+        h.join().expect("the producer thread");
     }
 
     #[test]
@@ -389,6 +445,14 @@ mod tests {
             [&b""[..], b"{", b"\x1f\x8b\x08", b"a,U1,5,1", b"PAR", b"BZ", b"PAR1-X", b"PAR1 ", b"BZh9,U", b"BZhx12"]
         {
             assert_eq!(unsupported(ok, p), None, "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn lines_split_like_split_inclusive() {
+        for buf in [&b""[..], b"\n", b"\n\n", b"a", b"a\n", b"a\nbc", b"a\r\nbc\n\nd", b"\n\nxyz\n"] {
+            let want: Vec<&[u8]> = buf.split_inclusive(|&b| b == b'\n').collect();
+            assert_eq!(lines(buf).collect::<Vec<_>>(), want, "{buf:?}");
         }
     }
 }

@@ -414,7 +414,7 @@ mod tests {
     fn wanted_keys_are_extracted_and_others_skipped() {
         let line = r#"{"overall": 5.0, "vote": "1,917", "style": {"Size:": " Large", "x": [1, {"y": null}]},
             "reviewerID": "A1\"B", "asin": "B00", "unixReviewTime": 1388534400, "image": ["a", "b"]}"#;
-        let f = scan(line, &["reviewerID", "asin", "unixReviewTime", "overall"]).unwrap();
+        let f = scan(line, &["reviewerID", "asin", "unixReviewTime", "overall"]).expect("a valid line");
         assert_eq!(f[0], Field::Str(Cow::Owned("A1\"B".into())));
         assert_eq!(f[1], Field::Str(Cow::Borrowed("B00")));
         assert_eq!(f[2], Field::Num("1388534400"));
@@ -444,7 +444,7 @@ mod tests {
 
     #[test]
     fn duplicate_wanted_key_is_an_error() {
-        let e = scan(r#"{"asin": "a", "asin": "b"}"#, &["asin"]).unwrap_err();
+        let e = scan(r#"{"asin": "a", "asin": "b"}"#, &["asin"]).expect_err("a duplicate key");
         assert!(e.contains("duplicate key"), "{e}");
         assert!(scan(r#"{"x": 1, "x": 2}"#, &["asin"]).is_ok());
     }
@@ -452,7 +452,7 @@ mod tests {
     #[test]
     fn deep_nesting_is_bounded_not_a_stack_overflow() {
         let deep = format!("{{\"a\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        let e = scan(&deep, &["b"]).unwrap_err();
+        let e = scan(&deep, &["b"]).expect_err("too deep");
         assert!(e.contains("nested deeper"), "{e}");
         let ok = format!("{{\"a\": {}{}}}", "[".repeat(100), "]".repeat(100));
         assert!(scan(&ok, &["b"]).is_ok());
@@ -460,7 +460,7 @@ mod tests {
 
     #[test]
     fn unicode_escapes_and_surrogates() {
-        assert_eq!(unescape(r"\u00e9\ud83d\ude00").unwrap(), "é😀");
+        assert_eq!(unescape(r"\u00e9\ud83d\ude00").expect("valid escapes"), "é😀");
         assert!(unescape(r"\ud83d").is_err());
         assert!(unescape(r"\ude00").is_err());
         assert!(unescape(r"\ud83dx").is_err());

@@ -16,6 +16,10 @@ pub const MAX_THREADS: usize = 1024;
 /// Real review lines are a few KB; the longest seen in the Amazon dumps is under 1 MB.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 256 << 20;
 
+/// The most records one preparation reads (all inputs together): rows are numbered in 32 bits, which keeps
+/// the permutations of the recipe at four bytes a record.
+pub const MAX_RECORDS: usize = u32::MAX as usize;
+
 /// The bound on one result array when the machine's memory cannot be read (`/proc/meminfo`).
 pub const FALLBACK_MAX_ARRAY_BYTES: u64 = 1 << 40;
 
@@ -96,29 +100,46 @@ fn human(bytes: u64) -> String {
     }
 }
 
+/// Hands the allocator's free memory back to the system (glibc's `malloc_trim`; nothing elsewhere). A read
+/// frees its buffers and the interners' tables on several threads, and glibc keeps such memory resident in its
+/// per-thread arenas, where the next phases (on another thread) cannot reuse it; the phases after free large
+/// arrays below glibc's (adaptive) threshold for giving memory back at once.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim takes no pointer; it only returns free pages of the allocator to the system.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn threads_are_bounded_both_ways() {
-        assert_eq!(check_threads(1).unwrap(), 1);
-        assert_eq!(check_threads(MAX_THREADS as i64).unwrap(), MAX_THREADS);
+        assert_eq!(check_threads(1).expect("in range"), 1);
+        assert_eq!(check_threads(MAX_THREADS as i64).expect("in range"), MAX_THREADS);
         for bad in [0, -1, i64::MIN, MAX_THREADS as i64 + 1, 10_000, 1_000_000, i64::MAX] {
-            let e = check_threads(bad).unwrap_err().to_string();
+            let e = check_threads(bad).expect_err("out of range").to_string();
             assert_eq!(e, format!("threads must be in 1..={MAX_THREADS}, got {bad}"));
         }
     }
 
     #[test]
     fn array_sizes_are_checked_before_allocation() {
-        assert_eq!(array_len("x", 3, 4, 8).unwrap(), 12);
-        let e = array_len("sample", usize::MAX, 2, 8).unwrap_err().to_string();
+        assert_eq!(array_len("x", 3, 4, 8).expect("fits"), 12);
+        let e = array_len("sample", usize::MAX, 2, 8).expect_err("overflows").to_string();
         assert!(e.contains("more than 2^64 bytes") && e.starts_with("sample: "), "{e}");
-        let e = array_len("sample", 1 << 20, 1 << 30, 8).unwrap_err().to_string();
+        let e = array_len("sample", 1 << 20, 1 << 30, 8).expect_err("too large").to_string();
         assert!(e.contains("9007.2 TB"), "{e}");
         assert!(e.contains("more than this machine's memory"), "{e}");
-        assert!(zeroed::<i64>("x", 5).unwrap() == vec![0; 5]);
+        assert!(zeroed::<i64>("x", 5).expect("small") == vec![0; 5]);
         assert!(zeroed::<i64>("x", usize::MAX / 4).is_err());
     }
 }

@@ -77,6 +77,24 @@ pub fn validate_offsets(offsets: &[i64], items_len: usize) -> Result<()> {
     Ok(())
 }
 
+/// Checks a history CSR: `offsets` is a row index over `items` ([`validate_offsets`]) and every item is in
+/// `1..=num_items` (0 is padding); returns `num_items` as the ids' type.
+pub fn check_csr<T: Copy + Into<i64>>(offsets: &[i64], items: &[T], num_items: usize) -> Result<u32> {
+    let n = check_num_items(num_items)?;
+    validate_offsets(offsets, items.len())?;
+    if let Some(k) = items.iter().position(|&i| {
+        let i: i64 = i.into();
+        i <= 0 || i > i64::from(n)
+    }) {
+        return Err(Error::InvalidArgument(format!(
+            "items[{k}] = {} (in row {}) is outside 1..={n} (0 is reserved for padding)",
+            items[k].into(),
+            row_of(offsets, k)
+        )));
+    }
+    Ok(n)
+}
+
 /// Checks a user index `value` found at `users[index]` against `num_users`; returns it as a row index.
 pub(crate) fn check_user(value: i64, index: usize, num_users: usize) -> Result<usize> {
     if value < 0 || value as u64 >= num_users as u64 {
@@ -93,6 +111,11 @@ pub fn check_positive(name: &str, value: i64) -> Result<usize> {
         return Err(Error::InvalidArgument(format!("{name} must be at least 1, got {value}")));
     }
     usize::try_from(value).map_err(|_| Error::InvalidArgument(format!("{name} = {value} is too large")))
+}
+
+/// Checks a seed (or an epoch, or a stream) given as a signed integer: `0..=u64::MAX`.
+pub fn check_seed(name: &str, value: i128) -> Result<u64> {
+    u64::try_from(value).map_err(|_| Error::InvalidArgument(format!("{name} must be in 0..={}, got {value}", u64::MAX)))
 }
 
 /// Checks a count argument that may be 0 (`num_negatives` of a full-softmax loss).
@@ -119,29 +142,13 @@ impl History {
     /// Validates and takes a CSR: `offsets` has `num_users + 1` entries, starts at 0, never decreases and
     /// ends at `items.len()`; every item is in `1..=num_items`.
     pub fn new(offsets: Vec<i64>, items: Vec<u32>, num_items: usize) -> Result<Self> {
-        let n = check_num_items(num_items)?;
-        validate_offsets(&offsets, items.len())?;
-        if let Some(k) = items.iter().position(|&i| i == 0 || i > n) {
-            return Err(Error::InvalidArgument(format!(
-                "items[{k}] = {} (in row {}) is outside 1..={n} (0 is reserved for padding)",
-                items[k],
-                row_of(&offsets, k)
-            )));
-        }
+        let n = check_csr(&offsets, &items, num_items)?;
         Ok(Self::counted(offsets, items, n))
     }
 
     /// Like [`History::new`] for 64-bit item ids (as NumPy or polars often hold them).
     pub fn from_i64_items(offsets: Vec<i64>, items: &[i64], num_items: usize) -> Result<Self> {
-        let n = check_num_items(num_items)?;
-        validate_offsets(&offsets, items.len())?;
-        if let Some(k) = items.iter().position(|&i| i <= 0 || i > i64::from(n)) {
-            return Err(Error::InvalidArgument(format!(
-                "items[{k}] = {} (in row {}) is outside 1..={n} (0 is reserved for padding)",
-                items[k],
-                row_of(&offsets, k)
-            )));
-        }
+        let n = check_csr(&offsets, items, num_items)?;
         let items = items.iter().map(|&i| i as u32).collect();
         Ok(Self::counted(offsets, items, n))
     }

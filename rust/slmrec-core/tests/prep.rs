@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use slmrec_core::reader::ReadOptions;
+use slmrec_core::read::ReadOptions;
 use slmrec_core::{prepare, Dataset, Error, OnBadLine, PrepareOptions, Recipe, RecipeKind};
 
 fn shared(rel: &str) -> Option<PathBuf> {
@@ -81,7 +81,7 @@ fn sequence_and_recbole_benchmarks_match_the_data_readme() {
 #[test]
 fn beauty_ids_are_the_original_integer_ids_and_order_is_the_line_order() {
     let Some(p) = shared("seq/Beauty.txt") else { return };
-    let ds = Dataset::build(&[p.clone()], &opts(RecipeKind::None)).expect("Beauty");
+    let ds = Dataset::build(std::slice::from_ref(&p), &opts(RecipeKind::None)).expect("Beauty");
     let text = std::fs::read_to_string(&p).expect("read Beauty");
     let first: Vec<u32> =
         text.lines().next().unwrap_or("").split(' ').skip(1).map(|t| t.parse().unwrap_or(0)).collect();
@@ -102,7 +102,7 @@ fn bad_lines_fail_with_file_and_line_or_are_counted() {
         "{good}\n{{\"reviewerID\": \"u\"\n{good}\n{{\"reviewerID\": 3, \"asin\": \"b\", \"unixReviewTime\": 1}}\n"
     );
     let p = write(tmp.path(), "r.json", &text);
-    let err = Dataset::build(&[p.clone()], &opts(RecipeKind::None)).expect_err("must fail");
+    let err = Dataset::build(std::slice::from_ref(&p), &opts(RecipeKind::None)).expect_err("must fail");
     assert!(matches!(err, Error::Format { line: 2, .. }), "{err}");
     assert!(err.to_string().starts_with(&format!("{}:2: ", p.display())), "{err}");
 
@@ -141,8 +141,8 @@ fn write_is_atomic_refuses_to_overwrite_and_round_trips() {
         (0..30).map(|k| format!("{} {} {} {}\n", k % 6 + 1, k % 5 + 1, (k + 1) % 5 + 1, (k + 2) % 5 + 1)).collect();
     let input = write(tmp.path(), "s.txt", &lines);
     let out = tmp.path().join("ds");
-    let ds = prepare(&[input.clone()], &out, &opts(RecipeKind::None)).expect("prepare");
-    let again = prepare(&[input.clone()], &out, &opts(RecipeKind::None)).expect_err("exists");
+    let ds = prepare(std::slice::from_ref(&input), &out, &opts(RecipeKind::None)).expect("prepare");
+    let again = prepare(std::slice::from_ref(&input), &out, &opts(RecipeKind::None)).expect_err("exists");
     assert!(matches!(again, Error::OutputExists { .. }));
     let forced = PrepareOptions { force: true, ..opts(RecipeKind::None) };
     prepare(&[input], &out, &forced).expect("force");

@@ -2,9 +2,12 @@
 
 use std::collections::HashSet;
 
-use slmrec_core::batch::{history_inputs, BatchOptions, LastItemBatches, SequenceBatches, Split};
+use slmrec_core::batch::{
+    history_exclusions, history_inputs, split_targets, splittable_users, BatchOptions, LastItemBatches,
+    SequenceBatches, Split,
+};
 use slmrec_core::rng::Rng;
-use slmrec_core::sampler::{Distribution, History, NegativeSampler, SamplerOptions};
+use slmrec_core::sampler::{check_csr, Distribution, History, NegativeSampler, SamplerOptions};
 use slmrec_core::Error;
 
 /// A random CSR: `users` rows of length `min_len..min_len + spread`, items skewed towards small ids;
@@ -262,7 +265,7 @@ fn last_item_batches_follow_the_paper_and_all_prefixes() {
                 }
             })
             .sum();
-        assert_eq!(b.num_examples() as usize, expected);
+        assert_eq!(b.schedule().num_examples() as usize, expected);
         let mut want = Vec::new();
         for (u, &len) in lens.iter().enumerate() {
             let row = history.row(u);
@@ -273,7 +276,7 @@ fn last_item_batches_follow_the_paper_and_all_prefixes() {
             };
             want.extend(targets.into_iter().map(|t| (u as i64, left_padded(&row[..t], 5), i64::from(row[t]))));
         }
-        let order = b.order(2);
+        let order = b.schedule().order(2);
         let mut got = Vec::new();
         for k in 0..order.num_batches() {
             let batch = b.batch(order.batch(k).expect("in range")).expect("batch");
@@ -303,9 +306,9 @@ fn shards_cover_every_example_exactly_once() {
             let mut sizes = Vec::new();
             for rank in 0..world {
                 let b = LastItemBatches::new(history.clone(), false, opts(32, rank, world, even)).expect("batches");
-                let order = b.order(1);
-                assert_eq!(order.ids().len(), b.rank_examples());
-                sizes.push((b.rank_examples(), b.num_batches()));
+                let order = b.schedule().order(1);
+                assert_eq!(order.ids().len(), b.schedule().rank_examples());
+                sizes.push((b.schedule().rank_examples(), b.schedule().num_batches()));
                 all.extend_from_slice(order.ids());
             }
             let distinct: HashSet<u64> = all.iter().copied().collect();
@@ -320,11 +323,11 @@ fn shards_cover_every_example_exactly_once() {
     }
     // Orders differ across epochs, not across calls.
     let b = LastItemBatches::new(history.clone(), false, opts(32, 0, 1, true)).expect("batches");
-    assert_eq!(b.order(4).ids(), b.order(4).ids());
-    assert_ne!(b.order(4).ids(), b.order(5).ids());
+    assert_eq!(b.schedule().order(4).ids(), b.schedule().order(4).ids());
+    assert_ne!(b.schedule().order(4).ids(), b.schedule().order(5).ids());
     let unshuffled =
         LastItemBatches::new(history, false, BatchOptions { shuffle: false, ..opts(32, 0, 1, true) }).expect("b");
-    assert_eq!(unshuffled.order(9).ids(), (0..1003).collect::<Vec<u64>>());
+    assert_eq!(unshuffled.schedule().order(9).ids(), (0..1003).collect::<Vec<u64>>());
 }
 
 #[test]
@@ -334,7 +337,7 @@ fn sequence_batches_shift_by_one_with_clean_negatives() {
     let history = History::new(o, i, n as usize).expect("csr");
     let k = 3;
     let b = SequenceBatches::new(history.clone(), k, None, opts(16, 0, 1, true)).expect("batches");
-    let order = b.order(0);
+    let order = b.schedule().order(0);
     let mut users = 0;
     for bi in 0..order.num_batches() {
         let batch = b.batch(order.batch(bi).expect("in range"), 0).expect("batch");
@@ -394,8 +397,8 @@ fn sequence_windows_make_every_target_exactly_once() {
                 hi = first;
             }
         }
-        assert_eq!(b.num_examples() as usize, expected.len());
-        let order = b.order(0);
+        assert_eq!(b.schedule().num_examples() as usize, expected.len());
+        let order = b.schedule().order(0);
         let mut got = Vec::new();
         for bi in 0..order.num_batches() {
             let batch = b.batch(order.batch(bi).expect("in range"), 0).expect("batch");
@@ -421,7 +424,7 @@ fn sequence_windows_make_every_target_exactly_once() {
     // without negatives: the same inputs, an empty negatives buffer; a stride beyond max_len is refused
     let with = SequenceBatches::new(history.clone(), 2, Some(3), opts(8, 0, 1, true)).expect("k = 2");
     let none = SequenceBatches::new(history.clone(), 0, Some(3), opts(8, 0, 1, true)).expect("k = 0");
-    let ids = with.order(0).batch(0).expect("0").to_vec();
+    let ids = with.schedule().order(0).batch(0).expect("0").to_vec();
     let (x, y) = (none.batch(&ids, 0).expect("b"), with.batch(&ids, 0).expect("b"));
     assert_eq!((x.input_ids, x.positives, x.negatives.len()), (y.input_ids, y.positives, 0));
     assert!(SequenceBatches::new(history, 0, Some(6), opts(8, 0, 1, true)).is_err());
@@ -436,7 +439,7 @@ fn buckets_group_similar_lengths_and_keep_every_example_once() {
     let bucketed =
         SequenceBatches::new(history.clone(), 0, Some(5), BatchOptions { bucket: 8, ..opts(16, 0, 1, true) })
             .expect("bucketed");
-    let (a, b) = (plain.order(3), bucketed.order(3));
+    let (a, b) = (plain.schedule().order(3), bucketed.schedule().order(3));
     // the same examples, each once, in another order
     let (mut x, mut y) = (a.ids().to_vec(), b.ids().to_vec());
     assert_ne!(x, y);
@@ -456,6 +459,67 @@ fn buckets_group_similar_lengths_and_keep_every_example_once() {
     };
     assert!(spread(&b, &bucketed) * 3.0 < spread(&a, &plain));
     // deterministic per (seed, epoch), different across epochs
-    assert_eq!(bucketed.order(3).ids(), b.ids());
-    assert_ne!(bucketed.order(4).ids(), b.ids());
+    assert_eq!(bucketed.schedule().order(3).ids(), b.ids());
+    assert_ne!(bucketed.schedule().order(4).ids(), b.ids());
+}
+
+/// The naive per-user definitions of the leave-one-out helpers, checked on a random CSR with short rows.
+#[test]
+fn leave_one_out_targets_and_exclusions_match_their_definition() {
+    let (mut offsets, mut items) = csr(300, 40, 0, 12, 21);
+    // a row whose target repeats elsewhere in it: every occurrence is left out of the exclusions
+    items.extend([7, 3, 7, 9, 7]);
+    offsets.push(items.len() as i64);
+    let rows: Vec<&[u32]> = offsets.windows(2).map(|w| &items[w[0] as usize..w[1] as usize]).collect();
+    let users = splittable_users(&offsets, items.len()).expect("users");
+    let want: Vec<i64> = (0..rows.len()).filter(|&u| rows[u].len() >= 3).map(|u| u as i64).collect();
+    assert_eq!(users, want);
+    assert!(users.len() > 100 && users.len() < 300, "some rows are too short, most are not");
+    for split in [Split::Train, Split::Valid, Split::Test] {
+        let back = split.held_out();
+        let targets = split_targets(&offsets, &items, &users, split).expect("targets");
+        let (excl, width) = history_exclusions(&offsets, &items, &users, split).expect("exclusions");
+        assert_eq!(width, users.iter().map(|&u| rows[u as usize].len()).max().unwrap_or(1));
+        assert_eq!(excl.len(), users.len() * width);
+        for (j, &u) in users.iter().enumerate() {
+            let row = rows[u as usize];
+            let target = row[row.len() - back];
+            assert_eq!(targets[j], i64::from(target));
+            let mut expect: Vec<i64> = row.iter().map(|&i| if i == target { 0 } else { i64::from(i) }).collect();
+            expect.resize(width, 0);
+            assert_eq!(&excl[j * width..(j + 1) * width], &expect[..]);
+        }
+    }
+    let last = (rows.len() - 1) as i64;
+    let (excl, width) = history_exclusions(&offsets, &items, &[last], Split::Test).expect("repeats");
+    assert_eq!((&excl[..], width), (&[0, 3, 0, 9, 0][..], 5));
+    assert_eq!(history_exclusions(&offsets, &items, &[], Split::Test).expect("none"), (vec![], 1));
+    // a row too short for the split, a user out of range, a broken CSR: errors naming them
+    let short = (0..rows.len()).find(|&u| rows[u].len() == 2).expect("a row of 2") as i64;
+    let err = |r: Result<Vec<i64>, Error>| r.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err(split_targets(&offsets, &items, &[short], Split::Test)).is_empty());
+    assert!(err(split_targets(&offsets, &items, &[users[0], short], Split::Train)).contains("(users[1]) has 2 items"));
+    assert!(err(split_targets(&offsets, &items, &[-1], Split::Test)).contains("users[0] = -1"));
+    assert!(err(split_targets(&[0, 3, 2], &items[..2], &[0], Split::Test)).contains("not monotone"));
+    assert!(err(splittable_users(&[0, 2], 3)).contains("lengths do not match"));
+}
+
+#[test]
+fn check_csr_refuses_what_history_refuses() {
+    assert_eq!(check_csr(&[0, 2, 3], &[1u32, 2, 3], 3).ok(), Some(3));
+    assert_eq!(check_csr(&[0, 2, 3], &[1i64, 2, 3], 3).ok(), Some(3));
+    for (offsets, items, n, why) in [
+        (vec![0, 2], vec![0i64, 1], 3, "items[0] = 0 (in row 0) is outside 1..=3"),
+        (vec![0, 2], vec![1, 4], 3, "items[1] = 4 (in row 0) is outside 1..=3"),
+        (vec![0, 1, 3], vec![1, 2, -5], 3, "items[2] = -5 (in row 1)"),
+        (vec![0, 3], vec![1, 2], 3, "offsets[1] = 3 but items has 2 entries"),
+        (vec![1, 2], vec![1, 2], 3, "offsets[0] is 1"),
+        (vec![], vec![], 3, "offsets is empty"),
+        (vec![0], vec![], 0, "num_items"),
+    ] {
+        let e = check_csr(&offsets, &items, n).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains(why), "{e:?} lacks {why:?}");
+        let h = History::from_i64_items(offsets.clone(), &items, n).err().map(|e| e.to_string());
+        assert_eq!(h.as_deref(), Some(e.as_str()));
+    }
 }

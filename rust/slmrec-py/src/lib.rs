@@ -4,6 +4,7 @@
 //! moved (never copied) into NumPy with `PyArray1::from_vec`, errors mapped in `errors.rs`.
 
 mod errors;
+mod pool;
 mod sampling;
 
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use pyo3::types::PyDict;
 
 use errors::{no_panic, IntoPyResult};
 use slmrec_core::input::Progress as CoreProgress;
-use slmrec_core::reader::ReadOptions;
+use slmrec_core::read::{Columns, ItemKey, ReadOptions};
 use slmrec_core::{Dataset, Format, OnBadLine, PrepareOptions, Recipe, RecipeKind};
 
 /// A bytes-read counter that a Python thread can poll while `prepare` runs.
@@ -40,16 +41,19 @@ impl Progress {
     }
 }
 
-/// Runs `f` on a rayon pool of `threads` threads (the global pool when `None`), checked against the core's bound.
-pub(crate) fn with_threads<T: Send>(py: Python<'_>, threads: Option<i64>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+/// Runs `f` with the interpreter released on a pool of `threads` threads, checked against the core's bound:
+/// the process's cached pool of all cores when `None`, else a pool built for this call and dropped after it
+/// (a long call, made once: a cached pool of an odd size would only hold idle threads).
+pub(crate) fn with_threads<T: Send>(
+    py: Python<'_>,
+    threads: Option<i64>,
+    f: impl FnOnce() -> T + Send,
+) -> PyResult<slmrec_core::Result<T>> {
     match threads.map(slmrec_core::limits::check_threads).transpose().py_err(py)? {
-        None => Ok(py.detach(f)),
+        None => pool::run(py, 0, f),
         Some(n) => {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
-            Ok(py.detach(|| pool.install(f)))
+            let p = pool::build(n)?;
+            Ok(py.detach(|| no_panic(|| p.install(f))))
         }
     }
 }
@@ -70,7 +74,7 @@ fn dataset_dict(py: Python<'_>, ds: Dataset) -> PyResult<Bound<'_, PyDict>> {
 #[pyfunction]
 #[pyo3(signature = (inputs, out_dir, *, meta=Vec::new(), format=None, recipe="kcore", min_rating=None,
                     user_min=None, item_min=None, on_bad_line="fail", threads=None, force=false, progress=None,
-                    max_line_bytes=None))]
+                    max_line_bytes=None, columns=None, delimiter=None, item_key=None))]
 #[allow(clippy::too_many_arguments)]
 fn prepare<'py>(
     py: Python<'py>,
@@ -87,6 +91,9 @@ fn prepare<'py>(
     force: bool,
     progress: Option<PyRef<'py, Progress>>,
     max_line_bytes: Option<i64>,
+    columns: Option<&str>,
+    delimiter: Option<&str>,
+    item_key: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let format = format.map(str::parse::<Format>).transpose().py_err(py)?;
     let kind: RecipeKind = recipe.parse().py_err(py)?;
@@ -108,22 +115,24 @@ fn prepare<'py>(
                 Some(n) => slmrec_core::limits::check_max_line_bytes(n).py_err(py)?,
                 None => slmrec_core::limits::DEFAULT_MAX_LINE_BYTES,
             },
+            columns: columns.map(str::parse::<Columns>).transpose().py_err(py)?.unwrap_or_default(),
+            delimiter: delimiter.map(ReadOptions::parse_delimiter).transpose().py_err(py)?,
+            item_key: item_key.map(str::parse::<ItemKey>).transpose().py_err(py)?,
         },
         recipe: r,
         meta,
         force,
         progress: progress.map(|p| p.0.clone()),
     };
-    let result = with_threads(py, threads, || no_panic(|| slmrec_core::prepare(&inputs, &out_dir, &opts)))?;
+    let result = with_threads(py, threads, || slmrec_core::prepare(&inputs, &out_dir, &opts))?;
     dataset_dict(py, result.and_then(|r| r).py_err(py)?)
 }
 
-/// Loads a dataset directory; returns its arrays. Its checks run on the per-process pool of the sampling
-/// code (safe in a forked DataLoader worker, where rayon's global pool of the parent has no threads).
+/// Loads a dataset directory; returns its arrays. Its checks run on the process's pool (safe in a forked
+/// DataLoader worker, where rayon's global pool of the parent has no threads).
 #[pyfunction]
 fn load(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyDict>> {
-    let pool = sampling::pool(0)?;
-    let ds = py.detach(|| no_panic(|| pool.install(|| Dataset::load(&path))).and_then(|r| r)).py_err(py)?;
+    let ds = pool::run(py, 0, || Dataset::load(&path))?.and_then(|r| r).py_err(py)?;
     dataset_dict(py, ds)
 }
 
@@ -149,11 +158,7 @@ fn check_candidates(
     let width = candidates.shape()[1];
     let (o, i, u) = (offsets.as_slice()?, items.as_slice()?, users.as_slice()?);
     let c = candidates.as_slice()?;
-    let pool = sampling::pool(0)?;
-    py.detach(|| {
-        no_panic(|| pool.install(|| slmrec_core::candidates::check_candidates(o, i, num_items, u, back, c, width)))
-    })
-    .py_err(py)
+    pool::run(py, 0, || slmrec_core::candidates::check_candidates(o, i, num_items, u, back, c, width))?.py_err(py)
 }
 
 #[pymodule]

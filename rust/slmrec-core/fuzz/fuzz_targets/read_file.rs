@@ -3,28 +3,28 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use slmrec_core::reader::ReadOptions;
+use slmrec_core::read::ReadOptions;
 use slmrec_core::{Dataset, Format, OnBadLine, PrepareOptions, Recipe, RecipeKind};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else { return };
     let dir = std::env::temp_dir().join(format!("slmrec-fuzz-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join(if selector & 8 == 0 { "input.json" } else { "input.inter" });
+    let path = dir.join(if selector & 128 == 0 { "input.json" } else { "input.inter" });
     if std::fs::write(&path, body).is_err() {
         return;
     }
-    let format = match selector & 7 {
-        0 => Some(Format::AmazonJson),
-        1 => Some(Format::RatingsCsv),
-        2 => Some(Format::RecboleInter),
-        3 => Some(Format::SeqLines),
-        _ => None,
-    };
+    // Bits 0-2 pick a format (Format::ALL's order), bit 3 detection instead.
+    let format = if selector & 8 == 0 { Some(Format::ALL[(selector & 7) as usize]) } else { None };
     let on_bad_line = if selector & 16 == 0 { OnBadLine::Skip } else { OnBadLine::Fail };
     let recipe = if selector & 32 == 0 { RecipeKind::None } else { RecipeKind::Kcore };
     let opts = PrepareOptions {
-        read: ReadOptions { format, on_bad_line, max_line_bytes: if selector & 64 == 0 { 1 << 20 } else { 64 } },
+        read: ReadOptions {
+            format,
+            on_bad_line,
+            max_line_bytes: if selector & 64 == 0 { 1 << 20 } else { 64 },
+            ..ReadOptions::default()
+        },
         recipe: match recipe {
             RecipeKind::None => Recipe::new(recipe),
             _ => Recipe { user_min: 1, item_min: 1, ..Recipe::new(recipe) },

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use slmrec_core::reader::{read_meta, ReadOptions};
+use slmrec_core::read::{read_meta, ReadOptions};
 use slmrec_core::OnBadLine;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,6 +5,9 @@
 //! atomically: everything goes to a hidden sibling first and is renamed into place, so a killed run leaves
 //! no half directory and two writers racing for one path cannot interleave (the loser gets an error).
 //! Ids are 1-based (0 is padding); user `u` is CSR row `u - 1`; each row is in (timestamp, input order).
+//! Building holds the records' columns once: the recipe works on a permutation of row numbers (see
+//! `recipe`), each output column is gathered from its input column once, and every buffer is dropped as soon
+//! as it is consumed, so peak memory is the columns plus one output column, not a copy of every column.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -22,8 +25,11 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::input::Progress;
-use crate::reader::{read_interactions, read_meta, ItemMeta, ReadOptions};
-use crate::recipe::{apply, assign_ids, bucket, Recipe, RecipeKind};
+use crate::read::{read_interactions, read_meta, ItemMeta, ReadOptions};
+use crate::recipe::{apply, assign_ids, Kept, Recipe, RecipeKind};
+
+mod stats;
+pub use stats::{MetaJoin, PhaseSeconds, PrepStats, SeqLen};
 
 /// File names inside a dataset directory.
 pub const INTERACTIONS: &str = "interactions.parquet";
@@ -111,7 +117,7 @@ impl Dataset {
     pub fn build(inputs: &[PathBuf], opts: &PrepareOptions) -> Result<Dataset> {
         let start = Instant::now();
         opts.recipe.check()?;
-        let (table, read) = read_interactions(inputs, &opts.read, opts.progress.clone())?;
+        let (mut table, read) = read_interactions(inputs, &opts.read, opts.progress.clone())?;
         let meta =
             if opts.meta.is_empty() { None } else { Some(read_meta(&opts.meta, &opts.read, opts.progress.clone())?) };
         if table.is_empty() {
@@ -124,14 +130,16 @@ impl Dataset {
             )));
         }
         let read_done = start.elapsed().as_secs_f64();
-        let (kept, rst) = apply(&table, &opts.recipe);
+        crate::limits::release_free_memory();
+        let records = table.len();
+        let (kept, rst) = apply(&mut table, &opts.recipe);
         let recipe_done = start.elapsed().as_secs_f64();
         if kept.is_empty() {
             return Err(Error::Empty(format!(
                 "the recipe {} drops all {} records of {} (by rating {}, duplicates {}, k-core {}, \
                  paper filters {}); lower --user-min/--item-min or use --recipe none",
                 opts.recipe.name.name(),
-                table.len(),
+                records,
                 list(inputs),
                 rst.dropped_by_rating,
                 rst.duplicates_dropped,
@@ -140,93 +148,88 @@ impl Dataset {
             )));
         }
 
-        let mut user_present = vec![false; table.users.len()];
+        let user_present: Vec<bool> = kept.starts.windows(2).map(|w| w[1] > w[0]).collect();
         let mut item_present = vec![false; table.items.len()];
-        for &r in &kept {
-            user_present[table.user[r] as usize] = true;
-            item_present[table.item[r] as usize] = true;
+        for &i in &kept.items {
+            item_present[i as usize] = true;
         }
-        let user_raw = table.users.into_names();
-        let item_raw = table.items.into_names();
-        let (user_id, user_names) = assign_ids(&user_raw, &user_present);
-        let (item_id, item_names) = assign_ids(&item_raw, &item_present);
-        drop((user_raw, item_raw));
+        let (user_id, user_names) = assign_ids(&table.users, &user_present);
+        let (item_id, item_names) = assign_ids(&table.items, &item_present);
+        drop((user_present, item_present, std::mem::take(&mut table.users), std::mem::take(&mut table.items)));
+        crate::limits::release_free_memory();
 
-        // Order survivors by (user, timestamp, input order): group by user, then sort each user's rows.
+        // Survivors in (user, timestamp, input order): the recipe's groups, each already in (timestamp, input
+        // order), laid out in the order of the new user ids; each output column is gathered once.
         let n_users = user_names.len();
-        let (starts, mut order) = bucket(&kept, n_users, |r| user_id[table.user[r] as usize] as usize - 1);
-        drop(kept);
-        let mut per_user: Vec<&mut [usize]> = Vec::with_capacity(n_users);
-        let mut rest = &mut order[..];
-        for w in starts.windows(2) {
-            let (this, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
-            per_user.push(this);
-            rest = tail;
+        let mut by_new = vec![0u32; n_users];
+        for (u, &id) in user_id.iter().enumerate() {
+            if id > 0 {
+                by_new[id as usize - 1] = u as u32;
+            }
         }
-        per_user.into_par_iter().for_each(|rows| rows.sort_unstable_by_key(|&r| (table.ts[r], r)));
-        let offsets: Vec<i64> = starts.iter().map(|&s| s as i64).collect();
-        let items: Vec<u32> = order.par_iter().map(|&r| item_id[table.item[r] as usize]).collect();
-        let timestamps: Vec<i64> = order.par_iter().map(|&r| table.ts[r]).collect();
-        let ratings: Vec<f32> = order.par_iter().map(|&r| table.rating[r]).collect();
+        drop(user_id);
+        let mut offsets = Vec::with_capacity(n_users + 1);
+        offsets.push(0i64);
+        for &u in &by_new {
+            let u = u as usize;
+            offsets.push(offsets[offsets.len() - 1] + i64::from(kept.starts[u + 1] - kept.starts[u]));
+        }
+        let Kept { starts, mut rows, items: kept_items } = kept;
+        let layout = Layout { offsets: &offsets, by_new: &by_new, starts: &starts };
+        let mut timestamps = vec![0i64; rows.len()];
+        layout.gather(&mut timestamps, |k| table.ts[rows[k] as usize]);
+        table.ts = Vec::new();
+        let mut ratings = vec![0f32; rows.len()];
+        layout.gather(&mut ratings, |k| table.rating.get(rows[k] as usize));
+        table.rating = Default::default();
+        // The rows are no longer needed: their buffer takes the items, in the new order and numbering.
+        layout.gather(&mut rows, |k| item_id[kept_items[k] as usize]);
+        let items = rows;
+        drop((kept_items, item_id, starts, by_new));
+        crate::limits::release_free_memory();
         let order_done = start.elapsed().as_secs_f64();
 
-        let item_meta = meta.as_ref().map(|(m, _)| {
-            item_names.iter().map(|name| m.get(&**name).cloned().unwrap_or_default()).collect::<Vec<_>>()
-        });
+        let item_meta = meta
+            .as_ref()
+            .map(|(m, _)| item_names.iter().map(|name| m.get(name).cloned().unwrap_or_default()).collect::<Vec<_>>());
+        let user_names: Vec<Box<str>> = user_names.iter().map(Box::from).collect();
+        let item_names: Vec<Box<str>> = item_names.iter().map(Box::from).collect();
         let mut ds =
             Dataset { offsets, items, timestamps, ratings, user_names, item_names, item_meta, stats: json!({}) };
 
         let mut lens: Vec<i64> = ds.offsets.windows(2).map(|w| w[1] - w[0]).collect();
         lens.sort_unstable();
         let n = ds.num_interactions() as f64;
-        let median = if lens.len() % 2 == 1 {
-            lens[lens.len() / 2] as f64
-        } else {
-            (lens[lens.len() / 2 - 1] + lens[lens.len() / 2]) as f64 / 2.0
-        };
-        let with_meta = ds.item_meta.as_ref().map(|m| m.iter().filter(|x| **x != ItemMeta::default()).count());
-        let mut stats = json!({
-            "version": crate::VERSION,
-            "recipe": opts.recipe,
-            "on_bad_line": opts.read.on_bad_line,
-            "inputs": read.files,
-            "lines_read": read.lines_read,
-            "data_lines": read.data_lines,
-            "blank_lines": read.blank_lines,
-            "header_lines": read.header_lines,
-            "bad_lines": read.bad_lines,
-            "bad_line_reasons": read.bad_line_reasons,
-            "records": read.records,
-            "timestamps_truncated": read.timestamps_truncated,
-            "timestamps_from_position": read.timestamps_from_position,
-            "dropped_by_rating": rst.dropped_by_rating,
-            "dropped_by_user_filter": rst.dropped_by_user_filter,
-            "dropped_by_item_filter": rst.dropped_by_item_filter,
-            "duplicates_dropped": rst.duplicates_dropped,
-            "kcore_rounds": rst.kcore_rounds,
-            "kcore_dropped_per_round": rst.kcore_dropped_per_round,
-            "kcore_dropped": rst.kcore_dropped,
-            "dropped_short_users": rst.dropped_short_users,
-            "interactions": ds.num_interactions(),
-            "users": ds.num_users(),
-            "items": ds.num_items(),
-            "seq_len": {
-                "min": lens.first(), "max": lens.last(), "mean": n / lens.len() as f64, "median": median,
+        let meta = meta.map(|(_, read)| MetaJoin {
+            read,
+            items_with_meta: ds
+                .item_meta
+                .as_ref()
+                .map_or(0, |m| m.iter().filter(|x| **x != ItemMeta::default()).count()),
+        });
+        let stats = PrepStats {
+            version: crate::VERSION,
+            recipe: opts.recipe,
+            on_bad_line: opts.read.on_bad_line,
+            read,
+            dropped: rst,
+            interactions: ds.num_interactions(),
+            users: ds.num_users(),
+            items: ds.num_items(),
+            seq_len: SeqLen::of_sorted(&lens),
+            users_too_short_for_split: lens.iter().filter(|&&l| l < 3).count(),
+            fingerprint: ds.fingerprint(),
+            sparsity: 1.0 - n / (ds.num_users() as f64 * ds.num_items() as f64),
+            threads: rayon::current_num_threads(),
+            meta,
+            elapsed_seconds: start.elapsed().as_secs_f64(),
+            phase_seconds: PhaseSeconds {
+                read: read_done,
+                recipe: recipe_done - read_done,
+                ids_and_order: order_done - recipe_done,
             },
-            "users_too_short_for_split": lens.iter().filter(|&&l| l < 3).count(),
-            "fingerprint": ds.fingerprint(),
-            "sparsity": 1.0 - n / (ds.num_users() as f64 * ds.num_items() as f64),
-            "threads": rayon::current_num_threads(),
-        });
-        if let Some((_, ms)) = &meta {
-            stats["meta"] = json!(ms);
-            stats["meta"]["items_with_meta"] = json!(with_meta);
-        }
-        stats["elapsed_seconds"] = json!(start.elapsed().as_secs_f64());
-        // wall seconds of each phase (where the time goes; `write` is added by `write`)
-        stats["phase_seconds"] = json!({
-            "read": read_done, "recipe": recipe_done - read_done, "ids_and_order": order_done - recipe_done,
-        });
+        };
+        let stats = serde_json::to_value(&stats).map_err(|e| Error::Internal(format!("stats.json: {e}")))?;
         ds.stats = stats;
         Ok(ds)
     }
@@ -257,30 +260,20 @@ impl Dataset {
         remove_stale_temps(&parent, &name);
         std::fs::create_dir(&tmp.0).map_err(|e| in_tmp(Error::io(&tmp.0, e)))?;
 
-        // The three Parquet files are independent: written (encoded, compressed, synced) on three threads.
-        let this = &*self;
+        // One file after the other, each in batches: a writer on a thread of its own would keep its buffers in
+        // an allocator arena of its own, resident beside the dataset's arrays.
         let dir = &tmp.0;
-        let written: [Result<()>; 3] = std::thread::scope(|s| {
-            let users = s.spawn(|| write_names(&dir.join(USERS), "user", &this.user_names, None));
-            let items = s.spawn(|| write_names(&dir.join(ITEMS), "item", &this.item_names, this.item_meta.as_deref()));
-            let interactions = this.write_interactions(&dir.join(INTERACTIONS));
-            let joined = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
-                h.join().unwrap_or_else(|p| {
-                    Err(Error::Internal(format!("a Parquet writer thread panicked: {}", panic_text(&*p))))
-                })
-            };
-            [interactions, joined(users), joined(items)]
-        });
-        for r in written {
-            r.map_err(in_tmp)?;
-        }
+        self.write_interactions(&dir.join(INTERACTIONS)).map_err(in_tmp)?;
+        write_names(&dir.join(USERS), "user", &self.user_names, None).map_err(in_tmp)?;
+        write_names(&dir.join(ITEMS), "item", &self.item_names, self.item_meta.as_deref()).map_err(in_tmp)?;
         let built = self.stats["elapsed_seconds"].as_f64().unwrap_or(0.0);
         self.stats["elapsed_seconds"] = json!(started.elapsed().as_secs_f64());
         if let Some(phases) = self.stats["phase_seconds"].as_object_mut() {
             phases.insert("write".into(), json!(started.elapsed().as_secs_f64() - built));
         }
         let stats_path = tmp.0.join(STATS);
-        let text = serde_json::to_string_pretty(&self.stats).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&self.stats).map_err(|e| Error::Internal(format!("stats.json: {e}")))?;
         write_synced(&stats_path, text.as_bytes()).map_err(in_tmp)?;
 
         if out.exists() {
@@ -314,27 +307,37 @@ impl Dataset {
         let mut start = 0;
         while start < total {
             let end = (start + ROW_GROUP).min(total);
-            let mut user = Vec::with_capacity(end - start);
-            let mut row = self.offsets.partition_point(|&o| o <= start as i64) - 1;
-            for k in start..end {
-                while self.offsets[row + 1] as usize <= k {
-                    row += 1;
-                }
-                user.push(row as i32 + 1);
-            }
-            let item: Vec<i32> = self.items[start..end].iter().map(|&i| i as i32).collect();
-            let rating_src = &self.ratings[start..end];
-            let defs: Vec<i16> = rating_src.iter().map(|r| (!r.is_nan()) as i16).collect();
-            let rating: Vec<f32> = rating_src.iter().copied().filter(|r| !r.is_nan()).collect();
             w.row_group(|rg| {
                 let mut col = 0;
                 while let Some(mut c) = rg.next_column()? {
-                    match col {
-                        0 => c.typed::<Int32Type>().write_batch(&user, None, None)?,
-                        1 => c.typed::<Int32Type>().write_batch(&item, None, None)?,
-                        2 => c.typed::<Int64Type>().write_batch(&self.timestamps[start..end], None, None)?,
-                        _ => c.typed::<FloatType>().write_batch(&rating, Some(&defs), None)?,
-                    };
+                    // Each column fed in batches (a multiple of the writer's mini-batch: the same pages as one
+                    // call), so the converted copies stay small whatever the row group's size.
+                    for (a, b) in batches(start, end) {
+                        match col {
+                            0 => {
+                                let mut user = Vec::with_capacity(b - a);
+                                let mut row = self.offsets.partition_point(|&o| o <= a as i64) - 1;
+                                for k in a..b {
+                                    while self.offsets[row + 1] as usize <= k {
+                                        row += 1;
+                                    }
+                                    user.push(row as i32 + 1);
+                                }
+                                c.typed::<Int32Type>().write_batch(&user, None, None)?
+                            }
+                            1 => {
+                                let item: Vec<i32> = self.items[a..b].iter().map(|&i| i as i32).collect();
+                                c.typed::<Int32Type>().write_batch(&item, None, None)?
+                            }
+                            2 => c.typed::<Int64Type>().write_batch(&self.timestamps[a..b], None, None)?,
+                            _ => {
+                                let src = &self.ratings[a..b];
+                                let defs: Vec<i16> = src.iter().map(|r| (!r.is_nan()) as i16).collect();
+                                let rating: Vec<f32> = src.iter().copied().filter(|r| !r.is_nan()).collect();
+                                c.typed::<FloatType>().write_batch(&rating, Some(&defs), None)?
+                            }
+                        };
+                    }
                     c.close()?;
                     col += 1;
                 }
@@ -518,6 +521,49 @@ pub fn prepare(inputs: &[PathBuf], out: &Path, opts: &PrepareOptions) -> Result<
     let mut ds = Dataset::build(inputs, opts)?;
     ds.write_locked(out, opts.force, started)?;
     Ok(ds)
+}
+
+/// Where each kept row goes: the new users' row starts (`offsets`), the interned user of each new user
+/// (`by_new`) and where each interned user's rows are in the recipe's output (`starts`).
+struct Layout<'a> {
+    offsets: &'a [i64],
+    by_new: &'a [u32],
+    starts: &'a [u32],
+}
+
+impl Layout<'_> {
+    /// Fills `out` (one value per kept row, in the new order) with `value(k)` of each row's position `k` in the
+    /// recipe's output, on every core, in pieces of whole users.
+    fn gather<T: Send>(&self, out: &mut [T], value: impl Fn(usize) -> T + Sync) {
+        let n = self.by_new.len();
+        let total = out.len();
+        let step = total / (rayon::current_num_threads().max(1) * 8) + 1;
+        let mut cuts = vec![0usize];
+        for j in 0..n {
+            if self.offsets[j] as usize >= cuts.len() * step && j > cuts[cuts.len() - 1] {
+                cuts.push(j);
+            }
+        }
+        cuts.push(n);
+        let mut pieces = Vec::with_capacity(cuts.len());
+        let mut rest = out;
+        for w in cuts.windows(2) {
+            let len = (self.offsets[w[1]] - self.offsets[w[0]]) as usize;
+            let (piece, tail) = std::mem::take(&mut rest).split_at_mut(len);
+            pieces.push((w[0], w[1], piece));
+            rest = tail;
+        }
+        pieces.into_par_iter().for_each(|(a, b, piece)| {
+            let mut at = 0;
+            for &u in &self.by_new[a..b] {
+                let (s, e) = (self.starts[u as usize] as usize, self.starts[u as usize + 1] as usize);
+                for (o, k) in piece[at..at + e - s].iter_mut().zip(s..e) {
+                    *o = value(k);
+                }
+                at += e - s;
+            }
+        });
+    }
 }
 
 /// The parent directory of `out` (`.` for a bare name) and its file name.
@@ -847,32 +893,52 @@ fn write_names(path: &Path, kind: &str, names: &[Box<str>], meta: Option<&[ItemM
     }
     schema.push_str(" }");
     let mut w = ParquetOut::create(path, &schema)?;
-    let ids: Vec<i32> = (1..=names.len() as i32).collect();
-    let raw: Vec<ByteArray> = names.iter().map(|n| ByteArray::from(n.as_bytes().to_vec())).collect();
-    let optional = |get: fn(&ItemMeta) -> &Option<String>| -> (Vec<ByteArray>, Vec<i16>) {
-        let m = meta.unwrap_or(&[]);
-        let defs = m.iter().map(|x| get(x).is_some() as i16).collect();
-        let vals = m.iter().filter_map(|x| get(x).as_ref().map(|s| ByteArray::from(s.as_bytes().to_vec()))).collect();
+    let m = meta.unwrap_or(&[]);
+    let optional = |a: usize, b: usize, get: fn(&ItemMeta) -> &Option<String>| -> (Vec<ByteArray>, Vec<i16>) {
+        let rows = m.get(a..b).unwrap_or(&[]);
+        let defs = rows.iter().map(|x| get(x).is_some() as i16).collect();
+        let vals =
+            rows.iter().filter_map(|x| get(x).as_ref().map(|s| ByteArray::from(s.as_bytes().to_vec()))).collect();
         (vals, defs)
     };
-    let extra = [optional(|m| &m.title), optional(|m| &m.brand), optional(|m| &m.main_cat)];
+    let fields: [fn(&ItemMeta) -> &Option<String>; 3] = [|m| &m.title, |m| &m.brand, |m| &m.main_cat];
     w.row_group(|rg| {
         let mut col = 0;
         while let Some(mut c) = rg.next_column()? {
-            match col {
-                0 => c.typed::<Int32Type>().write_batch(&ids, None, None)?,
-                1 => c.typed::<ByteArrayType>().write_batch(&raw, None, None)?,
-                k => {
-                    let (vals, defs) = &extra[k - 2];
-                    c.typed::<ByteArrayType>().write_batch(vals, Some(defs), None)?
-                }
-            };
+            // In batches, as the interactions: the copies the writer takes stay small.
+            for (a, b) in batches(0, names.len()) {
+                match col {
+                    0 => {
+                        let ids: Vec<i32> = (a as i32 + 1..=b as i32).collect();
+                        c.typed::<Int32Type>().write_batch(&ids, None, None)?
+                    }
+                    1 => {
+                        let raw: Vec<ByteArray> =
+                            names[a..b].iter().map(|n| ByteArray::from(n.as_bytes().to_vec())).collect();
+                        c.typed::<ByteArrayType>().write_batch(&raw, None, None)?
+                    }
+                    k => {
+                        let (vals, defs) = optional(a, b, fields[k - 2]);
+                        c.typed::<ByteArrayType>().write_batch(&vals, Some(&defs), None)?
+                    }
+                };
+            }
             c.close()?;
             col += 1;
         }
         Ok(())
     })?;
     w.finish()
+}
+
+/// Rows handed to a Parquet column writer per call: a multiple of its mini-batch (1024 rows by default), so
+/// that the pages come out as from one call with every row.
+const WRITE_BATCH: usize = 1 << 16;
+
+/// `start..end` in consecutive [`WRITE_BATCH`]-row ranges (one empty range when `start == end`).
+fn batches(start: usize, end: usize) -> impl Iterator<Item = (usize, usize)> {
+    let n = (end - start).div_ceil(WRITE_BATCH).max(1);
+    (0..n).map(move |k| (start + k * WRITE_BATCH, (start + (k + 1) * WRITE_BATCH).min(end)))
 }
 
 /// Records decoded per call into the Parquet decoder: bounds what one call allocates, whatever a header claims.
@@ -887,9 +953,10 @@ const RESERVE_ROWS: usize = 1 << 22;
 /// accepted: any codec the crate is built with (snappy, zstd, lz4, gzip), required or optional (nullable)
 /// columns (an optional column of ids or timestamps must hold no null), integer columns of any width and
 /// signedness (values are range-checked), floats of 32 or 64 bits for ratings. Extra columns are ignored.
-struct ParquetIn<'p> {
+/// (The table reader, `read/parquet.rs`, reads users' Parquet tables through it too, for its checks.)
+pub(crate) struct ParquetIn<'p> {
     path: &'p Path,
-    r: SerializedFileReader<File>,
+    pub(crate) r: SerializedFileReader<File>,
     /// Rows of the file, checked against the row groups and the file size.
     rows: usize,
 }
@@ -897,6 +964,11 @@ struct ParquetIn<'p> {
 impl<'p> ParquetIn<'p> {
     fn open(path: &'p Path, dir: &Path, name: &str) -> Result<Self> {
         let file = File::open(path).map_err(|e| missing_file(dir, name, e))?;
+        Self::from_file(path, file)
+    }
+
+    /// Reads the footer of `file` (at `path`) and checks it and every page header against the file's size.
+    pub(crate) fn from_file(path: &'p Path, file: File) -> Result<Self> {
         let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let r = SerializedFileReader::new(file).map_err(pq(path))?;
         let claimed = r.metadata().file_metadata().num_rows();
@@ -932,11 +1004,16 @@ impl<'p> ParquetIn<'p> {
         Ok(Self { path, r, rows: claimed as usize })
     }
 
-    fn descr(&self, col: usize) -> parquet::schema::types::ColumnDescPtr {
+    /// The file's path.
+    pub(crate) fn path(&self) -> &'p Path {
+        self.path
+    }
+
+    pub(crate) fn descr(&self, col: usize) -> parquet::schema::types::ColumnDescPtr {
         self.r.metadata().file_metadata().schema_descr().column(col)
     }
 
-    fn column_names(&self) -> Vec<String> {
+    pub(crate) fn column_names(&self) -> Vec<String> {
         let schema = self.r.metadata().file_metadata().schema_descr_ptr();
         schema.columns().iter().map(|c| c.path().string()).collect()
     }
@@ -946,7 +1023,7 @@ impl<'p> ParquetIn<'p> {
     }
 
     /// The index of the flat column `name`.
-    fn find(&self, name: &str) -> Result<usize> {
+    pub(crate) fn find(&self, name: &str) -> Result<usize> {
         let names = self.column_names();
         let Some(col) = names.iter().position(|c| c == name) else {
             return Err(Error::format(
@@ -966,7 +1043,7 @@ impl<'p> ParquetIn<'p> {
     }
 
     /// The column's type, named as polars names it where there is a name (Int64, UInt32, Float32, String).
-    fn type_name(&self, col: usize) -> String {
+    pub(crate) fn type_name(&self, col: usize) -> String {
         use parquet::basic::{LogicalType, Type};
         let d = self.descr(col);
         if d.max_rep_level() > 0 || d.max_def_level() > 1 {
@@ -1388,7 +1465,7 @@ impl Thrift<'_> {
 
 /// (bit width, signed) of an integer column (plain INT32/INT64 or an INTEGER/INT_n/UINT_n annotation);
 /// None for anything else (a timestamp, a date, a decimal, a float, a string).
-fn int_kind(d: &parquet::schema::types::ColumnDescriptor) -> Option<(u8, bool)> {
+pub(crate) fn int_kind(d: &parquet::schema::types::ColumnDescriptor) -> Option<(u8, bool)> {
     use parquet::basic::{ConvertedType as C, LogicalType, Type};
     let physical_bits = match d.physical_type() {
         Type::INT32 => 32,
@@ -1414,7 +1491,10 @@ fn int_kind(d: &parquet::schema::types::ColumnDescriptor) -> Option<(u8, bool)> 
     }
 }
 
-fn read_names(dir: &Path, name: &str, kind: &str) -> Result<(Vec<Box<str>>, Option<Vec<ItemMeta>>)> {
+/// The raw ids of a users or items table, and the items' metadata when the table has it.
+type NamesAndMeta = (Vec<Box<str>>, Option<Vec<ItemMeta>>);
+
+fn read_names(dir: &Path, name: &str, kind: &str) -> Result<NamesAndMeta> {
     let path = dir.join(name);
     let r = ParquetIn::open(&path, dir, name)?;
     let id_col = format!("{kind}_id");

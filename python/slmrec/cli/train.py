@@ -4,14 +4,15 @@ Design: a flag for every config key, derived from the dataclass fields (``--teac
 ``teacher.lr=3e-4`` works too), on top of a preset. Everything the user can get wrong (unknown preset or key, layers
 that do not divide, a missing or non-decoder backbone, a dataset dir with missing files or the wrong schema, a
 run dir that exists, a corrupt checkpoint) is checked before training where possible and always ends in one
-``slmrec-train: error: ...`` line and exit code 2. The run directory's rules (what ``--force`` may
+``slmrec-train: error: ...`` line and exit code 2; a bug (``InternalError``, an out of memory, anything else) keeps
+its traceback instead. The run directory's rules (what ``--force`` may
 replace, the lock a run holds, the dataset fingerprint it is bound to, when a failed run's directory is removed)
 are :mod:`slmrec.rundir`'s. SIGINT/SIGTERM end the run with its checkpoints kept, one line saying where it stopped
 and how to continue, and exit code 130/143 (:mod:`slmrec.interrupt`). ``--resume`` continues a run
 from its saved ``config.json`` (any override given must agree with it), skipping finished stages and restarting
 the current one from its last checkpoint. Multi-process (DDP): ``accelerate launch --multi_gpu --num_processes 2
--m slmrec.train_cli ...`` (on GPUs, or on CPU with gloo; plain ``accelerate launch --cpu`` starts one process
-only), or ``torchrun --nproc_per_node 2 -m slmrec.train_cli ...``; FSDP/DeepSpeed come from ``accelerate config``.
+-m slmrec.cli.train ...`` (on GPUs, or on CPU with gloo; plain ``accelerate launch --cpu`` starts one process
+only), or ``torchrun --nproc_per_node 2 -m slmrec.cli.train ...``; FSDP/DeepSpeed come from ``accelerate config``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import sys
 from pathlib import Path
 
 from slmrec import config as configs
-from slmrec.errors import ConfigError, SlmrecError
+from slmrec.errors import ConfigError, InternalError, SlmrecError
+from slmrec.stages import STAGES
 
 PROG = "slmrec-train"
 
@@ -36,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints the whole usage otherwise)
         prefix = "unrecognized arguments: "
         if message.startswith(prefix):
-            flags = [a for a in message[len(prefix):].split() if a.startswith("--")]
+            flags = [a for a in message[len(prefix) :].split() if a.startswith("--")]
             near = configs.suggest(flags[0].lstrip("-").split("=", 1)[0]) if flags else None
             if near:
                 message += f"; did you mean --{near}?"
@@ -61,31 +63,46 @@ def parser(preset: str = DEFAULT_PRESET) -> argparse.ArgumentParser:
     """The CLI; each config key's help shows its value in ``preset``."""
     import slmrec
 
-    p = _Parser(prog=PROG, description="Train SASRec -> LLM teacher -> distilled small student (SLMRec) and report.",
-                allow_abbrev=False)
+    p = _Parser(
+        prog=PROG,
+        description="Train SASRec -> LLM teacher -> distilled small student (SLMRec) and report.",
+        allow_abbrev=False,
+    )
     p.add_argument("--version", action="version", version=f"{PROG} {slmrec.__version__}")
-    p.add_argument("--data", nargs="+", metavar="DIR_OR_FILE",
-                   help="a prepared dataset dir (with stats.json) or raw files to prepare into RUN_DIR/data; "
-                        "default: the embedded synthetic dataset")
-    p.add_argument("--preset", choices=list(configs.PRESETS),
-                   help=f"base config (default {DEFAULT_PRESET}; tiny for tests); the defaults below are {preset}'s")
+    p.add_argument(
+        "--data",
+        nargs="+",
+        metavar="DIR_OR_FILE",
+        help="a prepared dataset dir (with stats.json) or raw files to prepare into RUN_DIR/data; "
+        "default: the embedded synthetic dataset",
+    )
+    p.add_argument(
+        "--preset",
+        choices=list(configs.PRESETS),
+        help=f"base config (default {DEFAULT_PRESET}; tiny for tests); the defaults below are {preset}'s",
+    )
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default runs/<preset>)")
     p.add_argument("--stages", help=f"comma-separated subset of {','.join(configs.STAGES)} (= --run.stages)")
     p.add_argument("--backbone", help="random | smollm2 | local HF checkpoint dir | .gguf file (= --llm.backbone)")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoints")
     p.add_argument("--force", action="store_true", help="delete RUN_DIR first if it exists")
-    p.add_argument("--print-config", action="store_true",
-                   help="print the resolved config (preset + overrides) as JSON and exit")
-    p.add_argument("--reuse", metavar="OTHER_RUN_DIR",
-                   help="copy the sasrec/teacher stages that this run does not train (--stages) from another finished "
-                        "run on the same data, when every config key they depend on is equal (ablations)")
+    p.add_argument(
+        "--print-config", action="store_true", help="print the resolved config (preset + overrides) as JSON and exit"
+    )
+    p.add_argument(
+        "--reuse",
+        metavar="OTHER_RUN_DIR",
+        help="copy the sasrec/teacher stages that this run does not train (--stages) from another finished "
+        "run on the same data, when every config key they depend on is equal (ablations)",
+    )
     comments = configs.field_comments()
     group = p.add_argument_group(f"config keys (override the preset; defaults of --preset {preset})")
     for key, value in configs.keys(configs.preset(preset)).items():
         shown = json.dumps(value) if isinstance(value, (bool, str)) else value
         text = f"{comments.get(key, '')} (default: {shown})"
-        group.add_argument(f"--{key}", dest=f"cfg:{key}", metavar=type(value).__name__.upper(),
-                           help=text.replace("%", "%%"))  # argparse formats help with %
+        group.add_argument(
+            f"--{key}", dest=f"cfg:{key}", metavar=type(value).__name__.upper(), help=text.replace("%", "%%")
+        )  # argparse formats help with %
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="more config overrides, e.g. teacher.epochs=1")
     return p
 
@@ -109,11 +126,14 @@ def resolve_config(args) -> configs.Config:
         cfg = configs.override(base, overrides)
         if args.preset:
             raise ConfigError("--resume takes the config saved in RUN_DIR; drop --preset")
-        free = ("run.progress", "run.stages")  # may change on resume: they do not change any result
+        free = ("run.progress", "run.stages", "run.log_with", "run.threads")  # may change on resume: no result
+        # depends on them (thread counts change float rounding only)
         diff = [k for k, v in configs.keys(cfg).items() if configs.keys(base)[k] != v and k not in free]
         if diff:
-            raise ConfigError(f"--resume: {', '.join(diff)} would change the run saved in {saved}; start a new run "
-                              "(another --out) to change them")
+            raise ConfigError(
+                f"--resume: {', '.join(diff)} would change the run saved in {saved}; start a new run "
+                "(another --out) to change them"
+            )
         return cfg
     return configs.override(configs.preset(args.preset or DEFAULT_PRESET), overrides)
 
@@ -141,7 +161,7 @@ def main(argv=None) -> int:
         import slmrec
         from slmrec import backbone
 
-        if set(cfg.stages()) & {"teacher", "student", "student_nokd", "probe"}:
+        if any(STAGES[s].llm for s in cfg.stages()):
             backbone.resolve(cfg.llm.backbone)  # a bad path fails here, before anything is written
         data_paths = [Path(p) for p in (args.data or [])]
         for p in data_paths:
@@ -168,7 +188,7 @@ def main(argv=None) -> int:
                 shutil.rmtree(run_dir)
             created = not run_dir.exists()
             run_dir.mkdir(parents=True, exist_ok=True)
-            if not args.resume:  # a resumed run keeps its config (only run.stages/run.progress may differ)
+            if not args.resume:  # a resumed run keeps its config (only the keys in `free` may differ)
                 configs.save(cfg, run_dir / "config.json")
             if not prepared:
                 _prepare_data(cfg, data_paths, run_dir)
@@ -176,8 +196,10 @@ def main(argv=None) -> int:
         if not prepared:
             dataset = slmrec.load(run_dir / "data")
         if dataset.stats.get("users_too_short_for_split", 0) >= dataset.num_users:
-            raise ConfigError(f"{dataset.path}: no user has the 3 interactions leave-one-out needs (a train, a "
-                              "valid and a test item); nothing to train or evaluate on")
+            raise ConfigError(
+                f"{dataset.path}: no user has the 3 interactions leave-one-out needs (a train, a "
+                "valid and a test item); nothing to train or evaluate on"
+            )
         if acc.is_main_process:
             if args.resume and rundir.bound_source(run_dir):
                 rundir.check_bound(run_dir, dataset, "--resume")  # re-prepared or swapped data: refused
@@ -190,16 +212,21 @@ def main(argv=None) -> int:
         results = pipeline.run()
         if acc.is_main_process:
             for name, r in results.items():
-                if name != "probe":
+                if STAGES[name].model:
                     t = r["test"]
-                    print(f"{name:>13}: test hr@10 {t['hr@10']:.4f} ndcg@10 {t['ndcg@10']:.4f} mrr {t['mrr']:.4f} "
-                          f"full_hr@10 {t.get('full_hr@10', float('nan')):.4f}")
+                    print(
+                        f"{name:>13}: test hr@10 {t['hr@10']:.4f} ndcg@10 {t['ndcg@10']:.4f} mrr {t['mrr']:.4f} "
+                        f"full_hr@10 {t.get('full_hr@10', float('nan')):.4f}"
+                    )
             files = ([] if args.resume else ["config.json"]) + pipeline.report_files
             files += [f"{s}/" for s in cfg.stages()] + ([] if prepared else ["data/"])  # stage outputs, dataset
             if not data_paths and not args.resume:
                 files.append("synthetic.json.gz")  # the raw synthetic reviews the dataset was prepared from
             print(f"wrote {run_dir}/: {', '.join(files)}")
         return 0
+    except InternalError:  # a bug (a caught panic), not the user's input: its traceback, not "error: ..." and 2
+        _cleanup(created, run_dir)
+        raise
     except (SlmrecError, OSError) as e:
         _cleanup(created, run_dir)
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -250,19 +277,21 @@ def _prepare_data(cfg, data_paths: list[Path], run_dir: Path) -> None:
 
 def _say_how_prepared(ds) -> None:
     """Raw --data was prepared with slmrec-prep's defaults: which recipe, the prep summary, and where to change it."""
-    from slmrec.cli import _summary
+    from slmrec.cli.prep import _summary
 
     recipe = ds.stats.get("recipe") or {}
     settings = ", ".join(f"{k} {v}" for k, v in recipe.items() if k != "name" and v is not None)
-    print(f"prepared --data with slmrec-prep's default recipe {recipe.get('name')} ({settings}); for another "
-          "(--recipe, --user-min, --item-min, --min-rating) run slmrec-prep INPUT... --out DIR first and pass "
-          "--data DIR", file=sys.stderr)
-    print(_summary(ds, ds.stats.get("elapsed_seconds", 0.0)), file=sys.stderr, flush=True)
+    print(
+        f"prepared --data with slmrec-prep's default recipe {recipe.get('name')} ({settings}); for another "
+        "(--recipe, --user-min, --item-min, --min-rating) run slmrec-prep INPUT... --out DIR first and pass "
+        "--data DIR",
+        file=sys.stderr,
+    )
+    print(_summary(ds), file=sys.stderr, flush=True)
 
 
 # the earlier stages whose outputs a stage reads (SASRec's item table; the trained teacher)
-NEEDS = {"sasrec": (), "teacher": ("sasrec",), "student": ("sasrec", "teacher"), "student_nokd": ("sasrec",),
-         "probe": ("sasrec", "teacher")}
+NEEDS = {name: spec.needs for name, spec in STAGES.items()}
 
 
 def _check_upstream(cfg, run_dir: Path, args) -> None:
@@ -275,16 +304,15 @@ def _check_upstream(cfg, run_dir: Path, args) -> None:
         missing = [s for s in NEEDS[stage] if s not in have]
         if missing:
             need = " and ".join(NEEDS[stage])
-            raise ConfigError(f"--stages {cfg.run.stages}: {stage} needs the {need} stage"
-                              f"{'s' if len(NEEDS[stage]) > 1 else ''}; add {', '.join(missing)} to --stages, or "
-                              f"copy finished ones from another run on the same data with --reuse RUN_DIR")
+            raise ConfigError(
+                f"--stages {cfg.run.stages}: {stage} needs the {need} stage"
+                f"{'s' if len(NEEDS[stage]) > 1 else ''}; add {', '.join(missing)} to --stages, or "
+                f"copy finished ones from another run on the same data with --reuse RUN_DIR"
+            )
 
 
 # the config keys (dotted prefixes) a stage's result depends on: a stage is reused only when all of them are equal
-REUSE_KEYS = {
-    "sasrec": ("data.", "sasrec.", "eval.", "run.seed", "run.mixed_precision"),
-    "teacher": ("data.", "sasrec.", "eval.", "run.seed", "run.mixed_precision", "llm.", "teacher."),
-}
+REUSE_KEYS = {name: spec.reuse_keys for name, spec in STAGES.items() if spec.reuse_keys}
 
 
 def _reuse(cfg, other: Path, run_dir: Path, dataset) -> None:
