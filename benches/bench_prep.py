@@ -247,18 +247,13 @@ def table_frame(n_users: int, seed: int):
 
     from slmrec import synth
 
-    n_items = max(20, n_users // 3)  # generate_reviews' default
-    cat = synth._Catalogue(n_items, seed)
-    inter = synth._interactions(cat, n_users, seed)
-    rng = synth._rng(seed, n_users, n_items, 5)
-    users = pl.Series(synth._codes(rng, n_users, "A", 13, first=b"123ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-    order = rng.permutation(len(inter["user"]))
+    inter = synth.interactions(n_users, seed=seed, shuffle=True)
     return pl.DataFrame(
         {
-            "user_id": users.gather(inter["user"][order]),
-            "item_id": pl.Series(cat.asins).gather(inter["item"][order]),
-            "rating": inter["rating"][order].astype(np.float32),
-            "timestamp": inter["day"][order] * 86_400,
+            "user_id": pl.Series(inter["user_ids"]).gather(inter["user"]),
+            "item_id": pl.Series(inter["item_ids"]).gather(inter["item"]),
+            "rating": inter["rating"].astype(np.float32),
+            "timestamp": inter["day"] * 86_400,
         }
     )
 

@@ -194,6 +194,28 @@ def test_text_false_gives_the_same_interactions_in_fewer_bytes(tmp_path):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
 
 
+def test_interactions_are_the_reviews_the_file_holds(reviews, records):
+    """``synth.interactions`` gives, for the same arguments, exactly the reviews ``generate_reviews`` wrote
+    (each once: the file repeats some asin blocks), in user-major time order or shuffled."""
+    inter = synth.interactions(2000, seed=0)
+    items = np.array(inter["item_ids"])[inter["item"]]
+    got = collections.Counter(zip(items.tolist(), inter["rating"].tolist(), (inter["day"] * 86_400).tolist()))
+    lines = {json.dumps(r, sort_keys=True): r for r in records}.values()  # duplicate lines once
+    want = collections.Counter((r["asin"], int(r["overall"]), r["unixReviewTime"]) for r in lines)
+    assert got == want
+    assert len(set(inter["user"].tolist())) == reviews[1]["users"] == len(inter["user_ids"])
+    assert np.all(np.diff(inter["user"]) >= 0)
+    same = inter["user"][1:] == inter["user"][:-1]
+    assert np.all(np.diff(inter["day"])[same] >= 0)
+    mixed = synth.interactions(2000, seed=0, shuffle=True)
+    assert mixed["user_ids"] == inter["user_ids"] and mixed["item_ids"] == inter["item_ids"]
+    assert not np.array_equal(mixed["user"], inter["user"])
+    rows = [sorted(zip(*(d[k].tolist() for k in ("user", "item", "rating", "day")))) for d in (mixed, inter)]
+    assert rows[0] == rows[1]
+    with pytest.raises(ValueError):
+        synth.interactions(0)
+
+
 def _hit_rates(ds: slmrec.Dataset, k: int = 10) -> tuple[float, float]:
     """HR@k on the leave-one-out test item of: most popular items; previous item -> next item counts
     (ties and missing counts filled by popularity). Both learn from everything but the test items."""

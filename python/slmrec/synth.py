@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["generate_meta", "generate_reviews", "generate_to_size"]
+__all__ = ["generate_meta", "generate_reviews", "generate_to_size", "interactions"]
 
 # The hidden process.
 CLUSTER_SIZE = 20  # mean items per cluster (one chain)
@@ -483,6 +483,40 @@ def _check_fits(n_users: int, n_items: int) -> None:
         )
 
 
+def _sizes(n_users: int, n_items: int | None) -> int:
+    """The catalogue size for ``n_users`` users (default ``max(20, n_users // 3)``), both checked."""
+    if n_users < 1:
+        raise ValueError(f"n_users must be >= 1, got {n_users}")
+    n_items = max(20, n_users // 3) if n_items is None else n_items
+    if n_items < 2:
+        raise ValueError(f"n_items must be >= 2, got {n_items}")
+    _check_fits(n_users, n_items)
+    return n_items
+
+
+def interactions(n_users: int, *, n_items: int | None = None, seed: int = 0, shuffle: bool = False) -> dict:
+    """The hidden process's interactions as columns, for writing them in another layout (a table, say).
+
+    The same users' sequences, items, ratings and days that ``generate_reviews`` writes for the same
+    arguments, one row per review (no duplicate lines). Returns ``user`` and ``item`` (int64 indices into
+    ``user_ids`` and ``item_ids``, the raw id strings), ``rating`` (int64, 1-5) and ``day`` (int64 days since
+    1970-01-01, whole days: same-day ties are frequent). Rows are user-major and chronological, or in a
+    random order with ``shuffle=True`` (a dump in no particular order). The user id strings have the
+    reviewerID shape but come from their own random stream, so they differ from ``generate_reviews``'.
+    """
+    n_items = _sizes(n_users, n_items)
+    cat = _Catalogue(n_items, seed)
+    inter = _interactions(cat, n_users, seed)
+    rng = _rng(seed, n_users, n_items, 5)
+    user_ids = _codes(rng, n_users, "A", 13, first=b"123ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    order = rng.permutation(len(inter["user"])) if shuffle else slice(None)
+    return {
+        **{k: v[order] for k, v in inter.items()},
+        "user_ids": user_ids,
+        "item_ids": list(cat.asins),
+    }
+
+
 def generate_reviews(
     path, *, n_users: int = 2000, n_items: int | None = None, seed: int = 0, text: bool = True
 ) -> dict:
@@ -493,12 +527,7 @@ def generate_reviews(
     lines, reviews (distinct lines), duplicate_lines, users, items (catalogue size), items_reviewed,
     bytes (uncompressed), file_bytes, seed, text, clusters.
     """
-    if n_users < 1:
-        raise ValueError(f"n_users must be >= 1, got {n_users}")
-    n_items = max(20, n_users // 3) if n_items is None else n_items
-    if n_items < 2:
-        raise ValueError(f"n_items must be >= 2, got {n_items}")
-    _check_fits(n_users, n_items)
+    n_items = _sizes(n_users, n_items)
     path = Path(path)
     cat = _Catalogue(n_items, seed)
     inter = _interactions(cat, n_users, seed)
