@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the data layer's readers, bounded in time (for CI).
 #
-#   bash scripts/fuzz.sh [SECONDS]      # default 60 seconds per target
+#   bash scripts/fuzz.sh [SECONDS] [SEED]   # default 60 seconds per target; a random libFuzzer seed
 #
+# With SEED (a positive integer) every target runs libFuzzer with -seed=SEED, so the inputs it tries are the
+# same sequence on every run, cut off by the time limit: CI passes a fixed seed, so a CI failure reproduces
+# with the same command, and a longer local run with that seed covers what CI tries. Without it each run
+# explores afresh (what a session does to look for new bugs, for longer).
 # Builds the cargo-fuzz targets of rust/slmrec-core/fuzz (optimised, with debug assertions and overflow
 # checks, under AddressSanitizer) and runs each one for SECONDS, seeded with the hostile-input corpus of
 # tests/corpus (copied into a temporary corpus directory; tests/corpus is never written). Targets:
@@ -29,8 +33,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SECONDS_PER_TARGET=${1:-60}
-if ! [[ $SECONDS_PER_TARGET =~ ^[0-9]+$ ]] || (( SECONDS_PER_TARGET < 1 )); then
-    echo "usage: bash scripts/fuzz.sh [SECONDS]   (a positive number of seconds per target)" >&2
+SEED=${2:-0}
+if ! [[ $SECONDS_PER_TARGET =~ ^[0-9]+$ && $SEED =~ ^[0-9]+$ ]] || (( SECONDS_PER_TARGET < 1 )); then
+    echo "usage: bash scripts/fuzz.sh [SECONDS] [SEED]   (a positive number of seconds per target; a seed)" >&2
     exit 2
 fi
 FUZZ_DIR=$ROOT/rust/slmrec-core/fuzz
@@ -118,7 +123,7 @@ for target in $TARGETS; do
     # The targets write their input to a file under TMPDIR: keep that inside $WORK.
     TMPDIR=$WORK/tmp ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 cargo fuzz run -O -a "$target" "$corpus_dir" -- \
         -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -timeout=30 -rss_limit_mb=4096 -detect_leaks=0 \
-        -print_final_stats=1 -artifact_prefix="$artifacts/" >"$log" 2>&1 || rc=$?
+        -print_final_stats=1 -seed="$SEED" -artifact_prefix="$artifacts/" >"$log" 2>&1 || rc=$?
     end=$(date +%s.%N)
     ran=$(python3 -c "print(f'{$end - $start:.1f}')")
     stat() { grep -m1 "^stat::$1:" "$log" | awk '{print $2}'; }
@@ -142,7 +147,7 @@ for target in $TARGETS; do
 done
 
 echo
-echo "fuzz summary (${SECONDS_PER_TARGET}s per target):"
+echo "fuzz summary (${SECONDS_PER_TARGET}s per target, seed ${SEED/#0/random}):"
 printf '  %s\n' "${SUMMARY[@]}"
 if (( STATUS != 0 )); then
     echo "fuzz.sh: a target crashed (see above)" >&2
