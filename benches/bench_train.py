@@ -20,6 +20,15 @@ same alternation. Inference is :func:`slmrec.evaluate.evaluate` (the run's own e
 item) on a fixed set of validation users. Data time is the loop's own ``data_seconds`` per step. The check:
 student speed-up >= 0.85 x (M / N) for training and inference, and data time < 5% of the student's step; exit code
 1 when a check fails.
+
+The distillation step (the ``student`` stage: the KD loss against the frozen teacher, the teacher trained for one
+step and saved as a run would) is timed in the same alternation twice: with the teacher run online (a forward of the
+teacher per batch, ``distill.cache false``) and from the teacher-state cache (``distill.cache true``: the teacher's
+states computed once per training example when the stage is built: ``cache_build_s``, its build time less the online
+stage's). Its epochs are the teacher's (the same examples, the same batches), so an epoch's cost against a teacher
+epoch is the ratio of their steps; with the cache, an epoch after the first costs ``kd_cached_step_s`` per batch and
+the first adds the build. These figures are reported, not checked (the exit code keeps to the checks above). The
+benchmark trains on one example per user (``data.train_mode last``), so that the cache's build stays short.
 """
 
 from __future__ import annotations
@@ -82,19 +91,32 @@ def main(argv=None) -> int:
             "student.grad_accum": 1,
             "eval.users": args.eval_batch,
             "run.progress": False,
-            "run.stages": "sasrec,teacher,student_nokd",
+            "run.stages": "sasrec,teacher,student_nokd,student",
+            "data.train_mode": "last",
+            "teacher.steps": 1,
+            **({"llm.prompt": False} if args.backbone == "random" else {}),  # a random Llama has no tokenizer
         },
     )
     pipe = Pipeline(cfg, ds, tmp / "run")
     pipe.run_stage("sasrec")
+    pipe.run_stage("teacher")  # the KD student's frozen teacher: one step, saved as a run saves it
     valid = pipe.eval_set("valid")
     users = EvalSet(
         valid.split, *(t[: args.eval_batch] for t in (valid.users, valid.history, valid.candidates, valid.exclude))
     )
     stages = {"teacher": pipe.build("teacher"), "student": pipe.build("student_nokd")}
+    built = {}  # seconds to build each KD stage: the cached one's extra is the cache's build
+    for label, cache in (("kd_online", False), ("kd_cached", True)):
+        pipe.cfg = C.override(cfg, {"distill.cache": cache})
+        began = time.perf_counter()
+        stages[label] = pipe.build("student")  # cached: runs the teacher over every training example
+        built[label] = time.perf_counter() - began
+    pipe.cfg = cfg
+    cache_build_s = built["kd_cached"] - built["kd_online"]
     teacher = stages["teacher"].model
     for s in stages.values():  # a few steps per call: no warmup, the cosine over those steps, nothing saved
         s.opt = dataclasses.replace(s.opt, steps=args.steps, warmup_steps=0, warmup_ratio=0.0, eval_every=0)
+    epoch_batches = train_stage(pipe.acc, cfg, stages["teacher"], ds, None, None).steps_per_epoch
 
     def train_steps(label) -> tuple[list[float], float]:
         """(wall seconds of each step, data seconds per step) of one call of the real loop."""
@@ -109,7 +131,9 @@ def main(argv=None) -> int:
         model.train()
         return m["_speed"]["users_per_s"]
 
-    timed = ("teacher", "student") + (("teacher_per_user",) if teacher.prefix_ids.numel() else ())
+    timed = ("teacher", "student", "kd_online", "kd_cached")
+    timed += ("teacher_per_user",) if teacher.prefix_ids.numel() else ()
+    inferred = ("teacher", "student", "teacher_per_user")  # the KD stages' model is the student's
     steps = {n: [] for n in timed}
     speed = {n: [] for n in timed}
     data: list[float] = []
@@ -118,7 +142,7 @@ def main(argv=None) -> int:
         for label in timed:
             teacher.share_prefix = label != "teacher_per_user"
             took, per_step_data = train_steps(label)
-            users_per_s = infer(label)
+            users_per_s = infer(label) if label in inferred else None
             if r:
                 steps[label] += took
                 speed[label].append(users_per_s)
@@ -126,7 +150,7 @@ def main(argv=None) -> int:
                     data.append(per_step_data)
         teacher.share_prefix = True
     med = {k: statistics.median(v) for k, v in steps.items()}
-    ups = {k: statistics.median(v) for k, v in speed.items()}
+    ups = {k: statistics.median(v) for k, v in speed.items() if k in inferred}
     ratio = args.teacher_layers / args.student_layers
     prompt = int(teacher.prefix_ids.numel() + teacher.suffix_ids.numel())
     res = {
@@ -150,6 +174,16 @@ def main(argv=None) -> int:
         "data_fraction_of_student_step": statistics.median(data) / med["student"],
         "layer_ratio": ratio,
         "required_speedup": 0.85 * ratio,
+        "kd_online_step_s": med["kd_online"],
+        "kd_cached_step_s": med["kd_cached"],
+        "kd_cached_train_speedup": med["teacher"] / med["kd_cached"],
+        "kd_online_train_speedup": med["teacher"] / med["kd_online"],
+        "epoch_batches": epoch_batches,
+        "cache_build_s": cache_build_s,
+        "kd_online_epoch_over_teacher": med["kd_online"] / med["teacher"],
+        "kd_cached_epoch_over_teacher": med["kd_cached"] / med["teacher"],
+        "kd_cached_first_epoch_over_teacher": (cache_build_s + epoch_batches * med["kd_cached"])
+        / (epoch_batches * med["teacher"]),
         "seconds": time.perf_counter() - started,
     }
     if "teacher_per_user" in med:
@@ -182,6 +216,13 @@ def main(argv=None) -> int:
             f"{res['teacher_step_prefix_per_user_s']:.3f} -> {res['teacher_step_s']:.3f} s "
             f"({res['shared_prefix_train_speedup']:.2f}x), inference {res['shared_prefix_infer_speedup']:.2f}x"
         )
+    print(
+        f"distillation step: online teacher {res['kd_online_step_s']:.3f} s, cached {res['kd_cached_step_s']:.3f} s "
+        f"({res['kd_cached_train_speedup']:.2f}x faster than the teacher's); an epoch of {epoch_batches} batches: "
+        f"online {res['kd_online_epoch_over_teacher']:.2f}x a teacher epoch, cached "
+        f"{res['kd_cached_epoch_over_teacher']:.2f}x ({res['kd_cached_first_epoch_over_teacher']:.2f}x the first, "
+        f"with the cache's build of {cache_build_s:.1f} s)"
+    )
     print(
         f"data         {1000 * res['data_s_per_step']:.2f} ms per step = "
         f"{100 * res['data_fraction_of_student_step']:.2f}% of a student step; 1-min load average "

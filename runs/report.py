@@ -1006,8 +1006,9 @@ def sasrec_section(src: Sources) -> list[str]:
         f"window for a user of at most {max_len} items); {negatives}; ours {layers} block"
         f"{'s' if layers != 1 else ''} at {s.get('hidden')}-d, dropout {s.get('dropout')}, betas (0.9, "
         f"{s.get('beta2', 0.999)}), batch {s.get('batch_size')}, up to {s.get('epochs')} epochs, patience "
-        f"{patience} on full-ranking validation NDCG@10; it drops the 52 test users whose last item repeats an "
-        "earlier one, we keep them.",
+        f"{patience} on full-ranking validation NDCG@10; it drops the 52 test users whose test item never occurs in "
+        "its training part (cold items: its splitter's `filter_cold_items`; the file repeats no user-item pair), we "
+        "keep them.",
         "",
         "| dataset | model | seeds | epochs (best) | stopped early | test full HR@10 | test full NDCG@10 | "
         "best valid NDCG@10 | wall min |",
