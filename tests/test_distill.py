@@ -101,7 +101,8 @@ def test_zero_heads_start_at_uniform_scores_and_ms_norm_reads_normed_states():
     target = torch.tensor([7, 9])
     assert float(full_ce(out["user"], m.item_emb, target).detach()) == pytest.approx(math.log(30), rel=1e-5)
     assert all(
-        float(full_ce(u, m.item_emb, target)) == pytest.approx(math.log(30), rel=1e-5) for u in out["head_users"]
+        float(full_ce(u, m.item_emb, target).detach()) == pytest.approx(math.log(30), rel=1e-5)
+        for u in out["head_users"]
     )
     with torch.no_grad():
         m.heads[0].weight.normal_()
