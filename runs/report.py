@@ -83,6 +83,8 @@ QUOTED = {
     "recbole_two_threads": (6, "seen while setting up the peer, commit 480c7f2"),  # x slower beside other work
     "default_init": (3, "on MovieLens-100K, commit 7b00468"),  # x slower per epoch with PyTorch's N(0, 1) items
     "paper_teacher_layers": (32, "METHOD.md §8.2"),  # the paper's teacher depth (its Fig. 1)
+    # the paper teacher's examples seen: 3 epochs at batch 256, its checkpoint-1500 (~1,500 steps)
+    "paper_teacher_examples": (1500 * 256, "METHOD.md §4.5, the authors' run_finetune.sh"),
 }
 
 # The runs with a layer probe the report shows: (dataset, run relative to runs/out/results, figure name)
@@ -712,6 +714,15 @@ def claims_section(src: Sources) -> list[str]:
     first = next((run for d in R.CLAIMS_DATASETS for run in claims_runs(d) if src.kept_config(run)), None)
     cfg = src.config(first or claims_runs(R.CLAIMS_DATASETS[0])[0])
     data, t, st = cfg.get("data", {}), cfg.get("teacher", {}), cfg.get("student", {})
+    llm, cache = cfg.get("llm", {}), cfg.get("distill", {}).get("cache")
+    teacher_seen = (src.stage(first, "teacher") or {}).get("examples_seen") if first else None
+    paper_seen = QUOTED["paper_teacher_examples"][0]
+    seen = (
+        f"the teacher sees {teacher_seen:,} examples, {teacher_seen / paper_seen:.2f}x the paper teacher's "
+        f"~{paper_seen:,}"
+        if teacher_seen
+        else "fewer examples seen than the paper teacher's"
+    )
     stage = lambda c, who: (
         f"{who} {str(c.get('steps')) + ' steps' if c.get('steps') else str(c.get('epochs')) + ' epochs'} at batch "
         f"{c.get('batch_size')} (warmup {c.get('warmup_ratio') or c.get('warmup_steps')}, "
@@ -723,12 +734,14 @@ def claims_section(src: Sources) -> list[str]:
         "",
         f"The claims runs: `python runs/results.py --only claims`, the `{R.PRESET}` preset as it is now (every "
         f"training prefix an example, `--data.train_mode {data.get('train_mode')}`; {stage(t, 'teacher')}; "
-        f"{stage(st, 'students')}; the student's KD reads the frozen teacher's states from a cache: "
-        f"`--distill.cache {str(cfg.get('distill', {}).get('cache')).lower()}`; SASRec on every position of its "
+        f"{stage(st, 'students')}; the student's KD "
+        + ("reads the frozen teacher's states from a cache" if cache else "runs the frozen teacher online")
+        + f": `--distill.cache {str(cache).lower()}`; SASRec on every position of its "
         f"windows, `--sasrec.positions {cfg.get('sasrec', {}).get('positions')}`, patience "
         f"{cfg.get('sasrec', {}).get('patience')} epochs). The backbone is {backbone_name(cfg)}. Deviations from "
-        "the paper next to these numbers: a 135M backbone, not Llama-2-7B; 8 -> 4 layers, not 32 -> 4; a tenth "
-        "of the paper teacher's examples seen; Beauty validated and tested on a fixed sample of "
+        f"the paper next to these numbers: a 135M backbone, not Llama-2-7B; {llm.get('teacher_layers')} -> "
+        f"{llm.get('student_layers')} layers, not {QUOTED['paper_teacher_layers'][0]} -> 4; {seen}; Beauty "
+        "validated and tested on a fixed sample of "
         f"{R.PROBE_USERS:,} users. The main tables below use the reference code's protocol instead (one example "
         "per user, 2 epochs): they are the under-trained runs this section replaces as evidence.",
         "",
