@@ -93,6 +93,26 @@ def test_suggest():
     assert config.suggest("zzz") is None
 
 
+@pytest.mark.parametrize(
+    "module,prog,argv,message",
+    [
+        ("prep", "slmrec-prep", ["in.json"], "the following arguments are required: --out"),
+        ("train", "slmrec-train", ["--nope"], "unrecognized arguments: --nope"),
+        ("recommend", "slmrec-recommend", [], "the following arguments are required: RUN_OR_EXPORT"),
+        ("export", "slmrec-export", ["run", "--model", "x", "--out", "o"], "argument --model: invalid choice: 'x'"),
+    ],
+)
+def test_every_cli_reports_a_usage_error_in_one_line_with_exit_2(capsys, module, prog, argv, message):
+    import importlib
+
+    cli = importlib.import_module(f"slmrec.cli.{module}")
+    main = cli.prep_main if module == "prep" else cli.main
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1 and err.startswith(f"{prog}: error: {message}")
+
+
 @pytest.mark.parametrize("module,prog", [("slmrec.cli.train", "slmrec-train"), ("slmrec.cli.prep", "slmrec-prep")])
 def test_version(module, prog):
     r = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=120)

@@ -12,24 +12,19 @@ import os
 import sys
 from pathlib import Path
 
+from slmrec.cli import Parser, add_model_flag, user_error
+
 PROG = "slmrec-export"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2
-        raise ValueError(message)
-
-
 def parser() -> argparse.ArgumentParser:
-    from slmrec.recommend import MODELS
-
-    p = _Parser(
+    p = Parser(
         prog=PROG,
         allow_abbrev=False,
         description="Export a trained model with its item table and id maps into a self-contained directory.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished slmrec-train run directory")
-    p.add_argument("--model", choices=MODELS, default="student", help="the stage to export (default student)")
+    add_model_flag(p, "the stage to export (default student)")
     p.add_argument("--out", required=True, metavar="DIR", help="the export directory to write (atomically)")
     p.add_argument("--force", action="store_true", help="replace DIR if it is an earlier export")
     return p
@@ -57,9 +52,7 @@ def main(argv=None) -> int:
         )
         return 0
     except (SlmrecError, OSError, ValueError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"{PROG}: error: {msg}", file=sys.stderr)
-        return 2
+        return user_error(PROG, e)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import sys  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from slmrec.cli import Parser, user_error  # noqa: E402
+
 PROGRESS_MIN_BYTES = 32 << 20
 
 #: The input formats: (name, what it is, the fields used in their column order). The one home of this text:
@@ -205,7 +207,7 @@ def _parser() -> argparse.ArgumentParser:
     import shutil
 
     width = max(shutil.get_terminal_size().columns - 2, 40)
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="slmrec-prep",
         description="Read review dumps and interaction tables (Amazon 2014/2018 and 2023 JSON lines, plain or .gz; "
         "any CSV/TSV or Parquet table with a header; MovieLens and Yelp ratings; Amazon ratings CSV; RecBole "
@@ -371,10 +373,10 @@ def _summary(ds) -> str:
 
 
 def prep_main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     from slmrec.errors import InternalError, SlmrecError
 
     try:
+        args = _parser().parse_args(argv)
         inputs = list(args.inputs)
         if args.synthetic is not None:
             from slmrec import synth
@@ -407,8 +409,7 @@ def prep_main(argv: list[str] | None = None) -> int:
     except InternalError:  # a bug (a caught panic), not the user's input: its traceback, not "error: ..." and 2
         raise
     except (SlmrecError, OSError, ValueError) as e:
-        print(f"slmrec-prep: error: {e}", file=sys.stderr)
-        return 2
+        return user_error("slmrec-prep", e)
     except KeyboardInterrupt:
         print("slmrec-prep: interrupted", file=sys.stderr)
         return 130

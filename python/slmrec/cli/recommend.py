@@ -19,33 +19,22 @@ import sys
 import time
 from pathlib import Path
 
+from slmrec.cli import Parser, add_model_flag, user_error
+from slmrec.errors import ConfigError, SlmrecError
+
 PROG = "slmrec-recommend"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2
-        raise _BadInput(message)
-
-
-class _BadInput(Exception):
-    pass
-
-
 def parser() -> argparse.ArgumentParser:
-    from slmrec.recommend import DEFAULT_BATCH, MODELS, SPLITS
+    from slmrec.recommend import DEFAULT_BATCH, SPLITS
 
-    p = _Parser(
+    p = Parser(
         prog=PROG,
         allow_abbrev=False,
         description="Top-k recommendations from a slmrec-train run or a slmrec-export directory.",
     )
     p.add_argument("source", metavar="RUN_OR_EXPORT", help="a slmrec-train run directory or a slmrec-export directory")
-    p.add_argument(
-        "--model",
-        choices=MODELS,
-        default="student",
-        help="the stage of a run (default student; an export holds one model)",
-    )
+    add_model_flag(p, "the stage of a run (default student; an export holds one model)")
     who = p.add_mutually_exclusive_group()
     who.add_argument(
         "--users",
@@ -84,7 +73,7 @@ def read_users(path: Path) -> list[str]:
 
         frame = pl.read_parquet(path)
         if "user" not in frame.columns:
-            raise _BadInput(f"{path}: no column 'user' (columns: {', '.join(frame.columns)})")
+            raise ConfigError(f"{path}: no column 'user' (columns: {', '.join(frame.columns)})")
         return frame["user"].cast(str).to_list()
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
@@ -97,9 +86,9 @@ def read_histories(path: Path) -> list[list]:
         try:
             h = json.loads(line)
         except ValueError as e:
-            raise _BadInput(f"{path}:{n}: not JSON ({e})") from None
+            raise ConfigError(f"{path}:{n}: not JSON ({e})") from None
         if not isinstance(h, list) or not all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in h):
-            raise _BadInput(f"{path}:{n}: not a JSON list of raw item ids")
+            raise ConfigError(f"{path}:{n}: not a JSON list of raw item ids")
         out.append(h)
     return out
 
@@ -109,7 +98,7 @@ def open_source(source: Path, model: str, device, batch_size):
     from slmrec.recommend import Recommender
 
     if not source.exists():
-        raise _BadInput(f"{source}: no such run or export directory")
+        raise ConfigError(f"{source}: no such run or export directory")
     if export.is_export(source):
         return Recommender.load(source, device=device, batch_size=batch_size)
     return Recommender.from_run(source, model=model, device=device, batch_size=batch_size)
@@ -117,19 +106,18 @@ def open_source(source: Path, model: str, device, batch_size):
 
 def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from slmrec.errors import SlmrecError
 
     try:
         args = parser().parse_args(sys.argv[1:] if argv is None else list(argv))
         out = Path(args.out)
         if args.k < 1:
-            raise _BadInput(f"--k must be at least 1, not {args.k}")
+            raise ConfigError(f"--k must be at least 1, not {args.k}")
         if args.batch_size is not None and args.batch_size < 1:
-            raise _BadInput(f"--batch-size must be at least 1, not {args.batch_size}")
+            raise ConfigError(f"--batch-size must be at least 1, not {args.batch_size}")
         if out.exists() and not args.force:
-            raise _BadInput(f"{out} exists; pass --force to replace it, or choose another --out")
+            raise ConfigError(f"{out} exists; pass --force to replace it, or choose another --out")
         if out.is_dir():
-            raise _BadInput(f"--out {out} is a directory")
+            raise ConfigError(f"--out {out} is a directory")
         users = histories = None
         if args.histories:
             histories = read_histories(Path(args.histories))
@@ -157,10 +145,8 @@ def main(argv=None) -> int:
             f"{rec.info.get('model')} ({rec.kind}) on {rec.device.type}{skipped}"
         )
         return 0
-    except (_BadInput, SlmrecError, OSError, ValueError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"{PROG}: error: {msg}", file=sys.stderr)
-        return 2
+    except (SlmrecError, OSError, ValueError) as e:
+        return user_error(PROG, e)
 
 
 if __name__ == "__main__":

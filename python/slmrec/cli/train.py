@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from slmrec import config as configs
+from slmrec.cli import Parser, user_error
 from slmrec.errors import ConfigError, InternalError, SlmrecError
 from slmrec.stages import STAGES
 
@@ -34,15 +35,15 @@ PROG = "slmrec-train"
 DEFAULT_PRESET = "small"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2 (argparse prints the whole usage otherwise)
+class _Parser(Parser):
+    def hint(self, message):  # an unknown flag near a config key: name the key
         prefix = "unrecognized arguments: "
         if message.startswith(prefix):
             flags = [a for a in message[len(prefix) :].split() if a.startswith("--")]
             near = configs.suggest(flags[0].lstrip("-").split("=", 1)[0]) if flags else None
             if near:
-                message += f"; did you mean --{near}?"
-        raise ConfigError(message)
+                return f"; did you mean --{near}?"
+        return ""
 
 
 def _preset_in(argv) -> str:
@@ -229,9 +230,7 @@ def main(argv=None) -> int:
         raise
     except (SlmrecError, OSError) as e:
         _cleanup(created, run_dir)
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"{PROG}: error: {msg}", file=sys.stderr)
-        return 2
+        return user_error(PROG, e)
     except interrupt.Interrupted as e:
         return _interrupted(e.exit_code, created, run_dir, cfg)
     except KeyboardInterrupt:  # a Ctrl-C that arrived before the handlers were installed
