@@ -116,11 +116,12 @@ def main(argv=None) -> int:
     teacher = stages["teacher"].model
     for s in stages.values():  # a few steps per call: no warmup, the cosine over those steps, nothing saved
         s.opt = dataclasses.replace(s.opt, steps=args.steps, warmup_steps=0, warmup_ratio=0.0, eval_every=0)
-    epoch_batches = train_stage(pipe.acc, cfg, stages["teacher"], ds, None, None).steps_per_epoch
+    per_epoch = {}  # optimizer steps in one epoch of each stage (the loop's plan; read from the timed calls)
 
     def train_steps(label) -> tuple[list[float], float]:
         """(wall seconds of each step, data seconds per step) of one call of the real loop."""
         state = train_stage(pipe.acc, cfg, stages[label.removesuffix("_per_user")], ds, None, None)
+        per_epoch[label] = state.steps_per_epoch
         return [e["seconds"] for e in state.losses], state.data_seconds / max(1, state.global_step)
 
     def infer(label) -> float:
@@ -149,6 +150,7 @@ def main(argv=None) -> int:
                 if label == "student":
                     data.append(per_step_data)
         teacher.share_prefix = True
+    epoch_batches = per_epoch["teacher"]
     med = {k: statistics.median(v) for k, v in steps.items()}
     ups = {k: statistics.median(v) for k, v in speed.items() if k in inferred}
     ratio = args.teacher_layers / args.student_layers

@@ -178,6 +178,38 @@ def test_sasrec_counted_from_the_end_is_exact_on_trimmed_batches():
     assert torch.isfinite(m(torch.zeros(2, 8, dtype=torch.long))["user"]).all()  # an all-padding row
 
 
+def test_item_dropout_drops_one_table_that_the_input_and_the_scores_share():
+    from slmrec.distill import sequence_loss
+
+    torch.manual_seed(0)
+    m = SASRec(num_items=40, max_len=6, emb_dim=8, hidden=8, dropout=0.0, item_dropout=0.5, project=False)
+    ids = torch.tensor([[0, 3, 5, 7, 9, 11], [0, 0, 2, 4, 6, 8]])
+    out = m(ids, positions=True)
+    table = out["table"]
+    dropped = (table == 0) & (m.item_emb.weight != 0)
+    assert 0.3 < dropped[1:].float().mean() < 0.7  # about half of the entries, each rescaled by 1 / (1 - p)
+    kept = ~dropped
+    assert torch.allclose(table[kept], 2 * m.item_emb.weight[kept])
+    assert torch.equal(table[0], torch.zeros(8))  # padding stays zero
+    # the input lookup used this same dropped table: replaying with it reproduces the forward exactly
+    m2 = SASRec(num_items=40, max_len=6, emb_dim=8, hidden=8, dropout=0.0, project=False)
+    m2.load_state_dict(m.state_dict(), strict=False)
+    with torch.no_grad():
+        m2.item_emb.weight.copy_(table)
+    assert torch.allclose(m2(ids, positions=True)["positions"], out["positions"], atol=1e-6)
+    # the loss scores with the forward's table, not the one handed in; a backward reaches the table
+    batch = {"input_ids": ids, "positives": torch.roll(ids, -1, 1).clamp(min=0), "negatives": torch.zeros(2, 6, 0)}
+    batch["positives"][:, -1] = 13
+    torch.manual_seed(1)
+    loss, _ = sequence_loss(m, batch, torch.full_like(m.item_emb.weight, float("nan")))
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert m.item_emb.weight.grad.abs().sum() > 0
+    # evaluation: no dropout, the table is the weights
+    m.eval()
+    assert torch.equal(m(ids)["table"], m.item_emb.weight)
+
+
 def test_sampled_softmax_equals_full_ce_with_every_other_item_as_negative():
     from slmrec.distill import full_ce, sampled_ce
 

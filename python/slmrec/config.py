@@ -56,6 +56,8 @@ class SASRecConfig:
     heads: int = 1  # attention heads
     inner: int = 0  # feed-forward width (0 = hidden, the code's; RecBole's SASRec uses 4 x hidden)
     dropout: float = 0.5  # dropout on embeddings, attention and feed-forward
+    item_dropout: float = 0.0  # dropout on the whole item table, one mask per training step shared by the input
+    # lookup and the scores (RecTools' item-net dropout; 0 = off, the code's)
     epochs: int = 50  # training epochs (the budget when sasrec.steps is 0)
     steps: int = 0  # training length in optimizer steps (0 = epochs x steps per epoch)
     batch_size: int = 1024  # global batch (all processes, all accumulation steps)

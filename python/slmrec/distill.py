@@ -56,8 +56,10 @@ def kd_terms(student_states, teacher_states, pairs, center: bool = False) -> tup
 
 
 def recommendation_loss(model, batch: dict, table: torch.Tensor) -> tuple[torch.Tensor, dict]:
-    """Plain next-item CE (SASRec, teacher, student without distillation); ``table`` = item embeddings [I+1, D]."""
-    ce = full_ce(model(batch["input_ids"])["user"], table, batch["target"])
+    """Plain next-item CE (SASRec, teacher, student without distillation); ``table`` = item embeddings [I+1, D],
+    unless the model returns the table its forward used (SASRec's ``item_dropout``)."""
+    out = model(batch["input_ids"])
+    ce = full_ce(out["user"], out.get("table", table), batch["target"])
     return ce, {"ce": ce.detach()}
 
 
@@ -89,7 +91,8 @@ def sequence_loss(model, batch: dict, table: torch.Tensor) -> tuple[torch.Tensor
     ids, positives, negatives = batch["input_ids"], batch["positives"], batch["negatives"]
     if getattr(model, "from_end", False):
         ids, positives, negatives = trim(ids, positives, negatives)
-    states = model(ids, positions=True)["positions"]  # [B, L, D]
+    out = model(ids, positions=True)
+    states, table = out["positions"], out.get("table", table)  # [B, L, D]; the forward's table (item_dropout)
     keep = positives > 0  # [B, L]
     if negatives.shape[-1]:
         ce = sampled_ce(states[keep], table, positives[keep], negatives[keep])

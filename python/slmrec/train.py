@@ -453,6 +453,7 @@ class Pipeline:
             layers=c.layers,
             heads=c.heads,
             dropout=c.dropout,
+            item_dropout=c.item_dropout,
             init=c.init,
             inner=c.inner,
             act=c.act,

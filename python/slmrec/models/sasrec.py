@@ -11,7 +11,9 @@ shape is unchanged): ``project=False``: SASRec's own shape, no ``up``/``down`` m
 item table's width and the last state is scored against the table directly; needs ``hidden == emb_dim``);
 ``scale=False``: item embeddings enter unscaled (RecTools'; SASRec's paper and the code multiply by sqrt(d));
 ``init="xavier"``: Xavier-normal on every weight matrix, tables included (RecTools' SASRec); ``act="gelu"`` in the
-feed-forward (RecBole's), and ``from_end=True``: positions
+feed-forward (RecBole's); ``item_dropout``: dropout on the whole item table in training, one mask per forward that
+the input lookup and the scores share (RecTools' item net; the forward returns the dropped table as ``"table"``
+and the losses score with it), and ``from_end=True``: positions
 counted from the most recent item instead of from the window's start. With fixed-length left-padded windows the two
 are a relabelling of the same learned table, but counted from the end, the columns that are padding in every row
 of a batch can be cut off (:func:`trim`) without changing any output: a batch then costs its longest history, not
@@ -27,6 +29,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
@@ -64,8 +67,9 @@ class _Block(nn.Module):
 
 
 class SASRec(nn.Module):
-    """History [B, L] of item ids (0 = padding) -> ``{"user": [B, emb_dim]}`` (the last position's vector);
-    with ``positions=True`` also ``"positions": [B, L, emb_dim]``, every position's (all-position training)."""
+    """History [B, L] of item ids (0 = padding) -> ``{"user": [B, emb_dim], "table": [I+1, emb_dim]}`` (the last
+    position's vector; the item table this forward used, dropped in training with ``item_dropout``); with
+    ``positions=True`` also ``"positions": [B, L, emb_dim]``, every position's (all-position training)."""
 
     def __init__(
         self,
@@ -76,6 +80,7 @@ class SASRec(nn.Module):
         layers=2,
         heads=1,
         dropout=0.5,
+        item_dropout: float = 0.0,
         init: str = "torch",
         inner: int = 0,
         act: str = "relu",
@@ -91,6 +96,7 @@ class SASRec(nn.Module):
         self.up = nn.Linear(emb_dim, hidden) if project else nn.Identity()
         self.pos_emb = nn.Embedding(max_len, hidden)
         self.dropout = nn.Dropout(dropout)
+        self.item_dropout = nn.Dropout(item_dropout) if item_dropout else None
         self.blocks = nn.ModuleList(_Block(hidden, heads, dropout, inner or hidden, act) for _ in range(layers))
         self.final_norm = nn.LayerNorm(hidden, eps=1e-8)
         self.down = nn.Linear(hidden, emb_dim) if project else nn.Identity()
@@ -116,7 +122,10 @@ class SASRec(nn.Module):
     def forward(self, input_ids: torch.Tensor, positions: bool = False) -> dict:
         b, length = input_ids.shape
         pad = input_ids == 0  # [B, L]
-        x = self.up(self.item_emb(input_ids)) * self.scale  # [B, L, H]
+        table = self.item_emb.weight  # [I+1, D]
+        if self.item_dropout is not None and self.training:
+            table = self.item_dropout(table)  # one mask for the whole table: the input and the scores share it
+        x = self.up(F.embedding(input_ids, table, padding_idx=0)) * self.scale  # [B, L, H]
         pos = self.pos_emb.weight[:length]  # [L, H]
         x = self.dropout(x + (pos.flip(0) if self.from_end else pos))
         causal = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)  # [L, L]
@@ -128,8 +137,8 @@ class SASRec(nn.Module):
             x = block(x, blocked, keep)
         if positions:
             every = self.down(self.final_norm(x))  # [B, L, D]
-            return {"user": every[:, -1], "positions": every}
-        return {"user": self.down(self.final_norm(x)[:, -1])}  # [B, D]
+            return {"user": every[:, -1], "positions": every, "table": table}
+        return {"user": self.down(self.final_norm(x)[:, -1]), "table": table}  # [B, D]
 
     def scores(self, user: torch.Tensor) -> torch.Tensor:
         """User vectors [B, D] -> scores of every item [B, I+1], padding column at -inf."""
