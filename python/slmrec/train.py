@@ -15,7 +15,7 @@ weight decay 0 = the code's Adam). Mixed precision is accelerate's autocast (bf1
 frozen teacher runs under the same autocast as the student (the reference runs it outside and can hit a dtype
 error that its bare ``except`` hides, METHOD.md B4).
 
-Model selection is on validation only (``eval.select``: MRR or NDCG@10, sampled or full ranking), evaluated at
+Model selection is on validation only (``eval.select``: MRR, NDCG@10 or HR@10, sampled or full ranking), evaluated at
 each epoch end, or every ``eval_every`` steps and at the last step when that is set; the best weights are kept,
 and the test split is scored once, with them, at the end. Each evaluation records the stage's wall seconds so
 far (training + evaluation + saving, carried across a resume), for time-to-quality comparisons. Under FSDP the
