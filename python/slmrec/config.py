@@ -143,7 +143,7 @@ class EvalConfig:
     negatives: int = 999  # sampled negatives per user (fixed, seeded, persisted; capped at what the catalogue allows)
     seed: int = 0  # seed of the negatives
     select: str = "mrr"  # validation metric for model selection: "mrr" | "ndcg@10" | "hr@10" (1 + negatives
-    # candidates) | "full_mrr" | "full_ndcg@10" | "full_hr@10" (every item ranked; the eSASRec benchmark selects on HR@10)
+    # candidates) | "full_mrr" | "full_ndcg@10" | "full_hr@10" (every item ranked; eSASRec's benchmark selects on HR@10)
     batch_size: int = 256  # users per evaluation batch and process
     full_ranking: bool = True  # also rank the target among all items (the user's other history excluded)
     full_exclude: str = "history"  # full ranking excludes "history" (the user's other items) | "none" (RecBole's rule)
