@@ -840,7 +840,11 @@ def side_by_side(names: list[str], who: str, entries: list[dict] | None = None) 
     return f"- {who}, what ran beside the timed jobs: " + ("; ".join(parts) if parts else "not recorded") + "."
 
 
-PEER_LABELS = {"ours": "slmrec SASRec, RecBole's examples", "ours_windows": "slmrec SASRec, windows"}
+PEER_LABELS = {
+    "ours": "slmrec SASRec, RecBole's examples",
+    "ours_windows": "slmrec SASRec, windows",
+    "strong": "slmrec SASRec, strong recipe",
+}
 
 
 def _peer_config(src: Sources, variant: str) -> dict:
@@ -854,6 +858,13 @@ def _peer_training(src: Sources, variant: str) -> str:
     if not cfg:
         return f"{PEER_LABELS[variant]}: no run yet"
     s, max_len = cfg["sasrec"], cfg["data"]["max_len"]
+    if variant not in R.IN_RECBOLES_SHAPE:
+        return (
+            f"{PEER_LABELS[variant]} (`--sasrec.recipe {s.get('recipe')} --eval.full_exclude "
+            f"{cfg['eval']['full_exclude']}`): the next section's recipe in its own shape ({s.get('layers')} block, "
+            f"{s.get('hidden')}-d, {s.get('negatives')} sampled negatives, windows of {max_len}, batch "
+            f"{s.get('batch_size')} windows, early stopping with patience {s.get('patience')}), ranked as RecBole ranks"
+        )
     if s.get("positions") == "all":
         stride = s.get("stride") or max_len
         return (
@@ -904,9 +915,9 @@ def peer_section(src: Sources) -> list[str]:
         f"slower per epoch, {init_src}), and select the epoch with the best full-ranking validation NDCG@10; "
         "both rank all items. RecBole makes one example per training target (each prefix, cut to its last "
         f"{first.get('config', {}).get('MAX_ITEM_LIST_LENGTH', '?')} items) and puts the loss on its last "
-        f"position only, batch {batch}. Ours runs two ways: "
+        f"position only, batch {batch}. Ours runs {len(R.PEER_VARIANTS)} ways: "
         f"{'; '.join(_peer_training(src, v) for v in R.PEER_VARIANTS)}. Each training target is used once per "
-        "epoch by all three. "
+        "epoch by all of them. "
         "Full ranking as RecBole ranks for sequential models: every item but padding competes, the user's own "
         "items included (slmrec's default excludes them; `--eval.full_exclude none` here). Both run on one "
         f"thread (RecBole on two threads slows down about {slow}x as soon as anything else runs on the 2 cores, "
