@@ -5,16 +5,16 @@ Run (not part of the test suite; about 20 minutes on 2 CPU cores with SmolLM2):
     python benches/bench_efficiency.py                               # writes benches/results/efficiency_cpu.json
     python benches/efficiency_table.py                               # puts its table into README.md, RESULTS.md
 
-Rows, all on the same synthetic dataset, in one invocation: SASRec; the full-depth LLM recommender (E4SRec on all
-of the backbone's layers, 30 for SmolLM2-135M: the paper's comparison point); the teacher (its first 8 layers);
-the KD student (its first 4, distilled from that teacher with the teacher-state cache, ``--distill.cache true``).
-Each is trained through the real code path (``Pipeline.run_stage``: the stage's model, objective, optimizer,
-schedule and loop, for ``--steps`` optimizer steps at the preset's batch size), and its inference is timed
-through ``Recommender.from_run(...).recommend`` (top-10 of every item for ``--infer-users`` users, after one
-warm-up batch). Columns: total and trainable parameters and their share of the full-depth model's total;
-training seconds per 1,000 examples (the loop's training time from the stage's last checkpoint: forward,
-backward, optimizer, data; no evaluation, no saving); for the student also the one-off teacher-cache build, per
-1,000 training examples; inference users/s; peak memory (the peak RSS of the process that trained, resp. served,
+Rows, all on the same synthetic dataset, in one invocation: SASRec; the full-depth LLM recommender (E4SRec on all of
+the backbone's layers, 30 for SmolLM2-135M: the paper's comparison point); the teacher (its first 8 layers); the KD
+student (its first 4, distilled from that teacher with the teacher-state cache, ``--distill.cache true``). Each is
+trained through the real code path (``Pipeline.run_stage``: the stage's model, objective, optimizer, schedule and
+loop, for ``--steps`` optimizer steps at the preset's batch size), and its inference is timed through
+``Recommender.from_run(...).recommend`` (top-10 of every item for ``--infer-users`` users, after one warm-up batch;
+the median of ``--infer-repeats`` calls). Columns: total and trainable parameters and their share of the full-depth
+model's total; training seconds per 1,000 examples (the loop's training time from the stage's last checkpoint:
+forward, backward, optimizer, data; no evaluation, no saving); for the student also the one-off teacher-cache build,
+per 1,000 training examples; inference users/s; peak memory (the peak RSS of the process that trained, resp. served,
 that row: each row runs in a fresh process; on a GPU the peak allocated device memory instead).
 
 Targets (issue 18): student inference >= 6x the full-depth model's users/s and >= 1.8x the teacher's. The JSON
@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -47,6 +48,7 @@ def _args(argv=None):
     p.add_argument("--steps", type=int, default=2, help="optimizer steps timed per LLM model")
     p.add_argument("--sasrec-steps", type=int, default=30, help="optimizer steps of SASRec")
     p.add_argument("--infer-users", type=int, default=128, help="users timed through Recommender.recommend")
+    p.add_argument("--infer-repeats", type=int, default=3, help="timed recommend calls per row (the median counts)")
     p.add_argument("--workdir", type=Path, default=Path("/tmp/slmrec-bench-efficiency"))
     p.add_argument("--json", type=Path, help="output (default benches/results/efficiency_{cpu,gpu}.json)")
     p.add_argument("--row", choices=ROWS, help=argparse.SUPPRESS)  # internal: one row in a fresh process
@@ -201,12 +203,16 @@ def _one(args) -> dict:
     rec = Recommender.from_run(run, model=stage)
     users = rec.users[: args.infer_users].to_list()
     rec.recommend(users=users[: rec.batch_size], k=10)  # warm-up
-    start = time.perf_counter()
-    top = rec.recommend(users=users, k=10)
-    seconds = time.perf_counter() - start
+    calls = []
+    for _ in range(args.infer_repeats):  # the median call: one slow call on a shared machine does not decide a row
+        start = time.perf_counter()
+        top = rec.recommend(users=users, k=10)
+        calls.append(time.perf_counter() - start)
+    seconds = statistics.median(calls)
     return {
         "infer_users": len(users),
         "infer_batch": rec.batch_size,
+        "infer_calls_seconds": calls,
         "infer_seconds": seconds,
         "infer_users_per_s": len(users) / seconds,
         "infer_rows": len(top),
