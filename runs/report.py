@@ -1103,8 +1103,56 @@ def sasrec_section(src: Sources) -> list[str]:
         "Sources of the published rows: "
         + "; ".join(f"{published}: {where}" for published, _, _, _, where in PUBLISHED_SASREC),
         "",
+        *recipe_choice(src),
     ]
     return lines
+
+
+EXPLORE = Path("sasrec_explore") / "beauty"  # the runs that chose the strong recipe's keys (not results.py jobs)
+
+
+def recipe_choice(src: Sources) -> list[str]:
+    """How the strong recipe's keys were chosen: the exploratory Beauty runs kept under EXPLORE, each described by
+    the keys in which its config differs from the recipe as it is now."""
+    names = sorted(
+        {d.name for root in (src.out, src.keep) if (root / EXPLORE).is_dir() for d in (root / EXPLORE).iterdir()}
+    )
+    recipe = C.keys(C.override(C.preset(R.PRESET), {"sasrec.recipe": "strong", "data.train_mode": "last"}))
+    shown = [k for k in recipe if k.startswith("sasrec.") or k in ("data.max_len", "eval.select")]
+    rows = []
+    for name in names:
+        cfg, r, ev = src.load(EXPLORE / name / "config.json"), src.stage(EXPLORE / name, "sasrec"), None
+        if not cfg or not r:
+            continue
+        ev = src.curve(EXPLORE / name) or []
+        mine = C.keys(C.from_dict(cfg))
+        diff = [f"`--{k} {mine[k]}`" for k in shown if mine[k] != recipe[k] and k != "sasrec.recipe"]
+        per = r["steps_per_epoch"]
+        rows.append(
+            f"| {' '.join(diff) or 'the recipe'} | {mine['run.seed']} | {r['best_step'] // per} / "
+            f"{r['total_steps'] // per} | {max(e['full_ndcg@10'] for e in ev):.4f} | {r['test']['full_hr@10']:.4f} | "
+            f"{r['test']['full_ndcg@10']:.4f} | {r['train_seconds_per_epoch']:.0f} |"
+            if ev
+            else ""
+        )
+    rows = [row for row in rows if row]
+    if not rows:
+        return []
+    return [
+        "### How the recipe's keys were chosen (Beauty)",
+        "",
+        "Exploratory runs of `slmrec-train --stages sasrec --sasrec.recipe strong --data.train_mode last` with the "
+        "keys shown, each on one CPU with one thread beside other jobs (not jobs of runs/results.py; their configs "
+        f"and results are kept in docs/results/cpu/{EXPLORE.as_posix()}). A key is shown where the run's config "
+        "differs from the recipe as it is now. Chosen on the validation column; each run scored test once, at its end, "
+        "with its selected weights; test did not enter the choice.",
+        "",
+        "| keys that differ from the recipe | seed | best epoch / epochs run | best valid full NDCG@10 | "
+        "test full HR@10 | test full NDCG@10 | train s per epoch |",
+        "|---|---:|---|---:|---:|---:|---:|",
+        *rows,
+        "",
+    ]
 
 
 # The GPU checks of runs/gpu_check.py kept in docs/results/gpu/: (file, what it trained; depths from the preset)

@@ -321,20 +321,24 @@ def _parse(key: str, text: Any, like: Any) -> Any:
 
 
 # Named SASRec recipes: dotted keys set by ``sasrec.recipe NAME`` before the other overrides (which win). "strong"
-# is the strongest published SASRec on these leave-one-out benchmarks, "SASRec+SS" of the eSASRec paper
+# starts from the strongest published SASRec on these leave-one-out benchmarks, "SASRec+SS" of the eSASRec paper
 # (github.com/blondered/transformer_benchmark: RecTools' SASRec, its README's Beauty hyper-parameters): SASRec's own
 # shape (no up/down maps, unscaled inputs, Xavier-normal init, positions counted from the newest item), the
-# authors' block (the LayerNorm'd query as the attention residual, a 1x ReLU feed-forward), 1 block, 1 head, 64-d,
+# authors' block (the LayerNorm'd query as the attention residual, a 1x ReLU feed-forward), 1 block, 1 head,
 # dropout 0.2, history 50, every position a target against 256 uniform sampled negatives, Adam lr 1e-3 with
-# beta2 0.98, batch 128, up to 200 epochs with patience 50. Ours differ in: negatives never in the user's history
-# (theirs: any item), early stopping on full-ranking validation NDCG@10 (theirs: HR@10), and length buckets
-# (batches of similar history length; a CPU lever). README, "SASRec recipes", lists every difference.
+# beta2 0.98, batch 128, up to 200 epochs. Changed from it by validation runs on Beauty (docs/RESULTS.md, the
+# strong-recipe section, says which): 128-d (its README 64, its configs 256; 256-d costs 3x a 128-d epoch here),
+# RecTools' item-table dropout 0.2 (its item net's, which the README's settings leave on), no length buckets
+# (they reweight the loss toward short histories), patience 10 (theirs 50; the best epoch comes within a few
+# epochs of the plateau, and a seed then trains in minutes). Also ours: negatives never in the user's history
+# (theirs: any item), early stopping on full-ranking validation NDCG@10 (theirs: HR@10). README, "SASRec recipes",
+# lists every difference.
 SASREC_RECIPES: dict[str, dict[str, Any]] = {
     "reference": {},
     "strong": {
         "data.max_len": 50,
-        "sasrec.emb_dim": 64,
-        "sasrec.hidden": 64,
+        "sasrec.emb_dim": 128,
+        "sasrec.hidden": 128,
         "sasrec.project": False,
         "sasrec.scale": False,
         "sasrec.heads": 1,
@@ -342,18 +346,19 @@ SASREC_RECIPES: dict[str, dict[str, Any]] = {
         "sasrec.inner": 0,
         "sasrec.act": "relu",
         "sasrec.dropout": 0.2,
+        "sasrec.item_dropout": 0.2,
         "sasrec.init": "xavier",
         "sasrec.positions": "all",
         "sasrec.stride": 50,
         "sasrec.from_end": True,
-        "sasrec.bucket": 50,
+        "sasrec.bucket": 0,
         "sasrec.negatives": 256,
         "sasrec.batch_size": 128,
         "sasrec.lr": 1e-3,
         "sasrec.beta2": 0.98,
         "sasrec.epochs": 200,
         "sasrec.eval_every": 0,
-        "sasrec.patience": 50,
+        "sasrec.patience": 10,
         "eval.select": "full_ndcg@10",
     },
 }
@@ -388,14 +393,22 @@ def to_dict(cfg: Config) -> dict:
 
 
 def from_dict(d: Mapping[str, Any]) -> Config:
-    """Inverse of :meth:`Config.to_dict`; unknown sections or keys are errors."""
+    """Inverse of :meth:`Config.to_dict`; unknown sections or keys are errors. A saved config holds every key its
+    recipe resolved to, so ``sasrec.recipe`` is kept as its name only: the recipe is not applied again (a key the
+    saved config lacks, from an older version, takes its dataclass default, not today's recipe value)."""
     flat: dict[str, Any] = {}
     for section, values in d.items():
         if not isinstance(values, Mapping):
             raise ConfigError(f"config section {section!r} must be an object")
         for name, value in values.items():
             flat[f"{section}.{name}"] = value
-    return override(Config(), flat)
+    recipe = flat.pop("sasrec.recipe", None)
+    cfg = override(Config(), flat)
+    if recipe is not None:
+        if recipe not in SASREC_RECIPES:
+            raise ConfigError(f"unknown sasrec.recipe {recipe!r}; choose one of {', '.join(SASREC_RECIPES)}")
+        cfg = replace(cfg, sasrec=replace(cfg.sasrec, recipe=recipe))
+    return cfg
 
 
 def save(cfg: Config, path) -> None:
