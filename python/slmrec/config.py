@@ -328,7 +328,7 @@ def _parse(key: str, text: Any, like: Any) -> Any:
 # dropout 0.2, history 50, every position a target against 256 uniform sampled negatives, Adam lr 1e-3 with
 # beta2 0.98, batch 128, up to 200 epochs. Changed from it by validation runs on Beauty (docs/RESULTS.md, the
 # strong-recipe section, says which): 128-d (its README 64, its configs 256; 256-d costs 3x a 128-d epoch here),
-# RecTools' item-table dropout 0.2 (its item net's, which the README's settings leave on), no length buckets
+# the item-table dropout 0.2 that RecTools' item net applies (its dropout rate; we had none), no length buckets
 # (they reweight the loss toward short histories), patience 10 (theirs 50; the best epoch comes within a few
 # epochs of the plateau, and a seed then trains in minutes). Also ours: negatives never in the user's history
 # (theirs: any item), early stopping on full-ranking validation NDCG@10 (theirs: HR@10). README, "SASRec recipes",
