@@ -82,9 +82,11 @@ def _config(args, full: bool):
         "sasrec.eval_every": 0,
         "teacher.steps": args.steps,
         "teacher.warmup_steps": 1,
+        "teacher.warmup_ratio": 0.0,  # the preset's warmup is a ratio; the bench's is one step
         "teacher.eval_every": 0,
         "student.steps": args.steps,
         "student.warmup_steps": 1,
+        "student.warmup_ratio": 0.0,
         "student.eval_every": 0,
         "eval.users": 32,
         "eval.negatives": 99,
