@@ -170,23 +170,7 @@ class Recommender:
 
         result = read_json(result_path)
         kind = "llm" if model in LLM_STAGES else "sasrec"
-        s = cfg.sasrec
-        arch = (
-            None
-            if kind == "llm"
-            else dict(
-                num_items=dataset.num_items,
-                max_len=cfg.data.max_len,
-                emb_dim=s.emb_dim,
-                hidden=s.hidden,
-                layers=s.layers,
-                heads=s.heads,
-                dropout=s.dropout,
-                inner=s.inner,
-                act=s.act,
-                from_end=s.from_end,
-            )
-        )
+        arch = None if kind == "llm" else pipe.sasrec_arch()
         import slmrec
 
         info = {

@@ -441,13 +441,13 @@ class Pipeline:
     def item_table(self) -> torch.Tensor:
         return checkpoint.read_weights(self.stage_output("sasrec", "item_emb.safetensors"))["item_emb"]  # [I+1, D]
 
-    def sasrec(self):
-        from slmrec.models import SASRec
-
+    def sasrec_arch(self) -> dict:
+        """The SASRec constructor's arguments for this run (the one place a config becomes an architecture: the
+        training stage builds from it and an export stores it)."""
         c = self.cfg.sasrec
-        return SASRec(
-            self.dataset.num_items,
-            self.cfg.data.max_len,
+        return dict(
+            num_items=self.dataset.num_items,
+            max_len=self.cfg.data.max_len,
             emb_dim=c.emb_dim,
             hidden=c.hidden,
             layers=c.layers,
@@ -461,6 +461,11 @@ class Pipeline:
             project=c.project,
             scale=c.scale,
         )
+
+    def sasrec(self):
+        from slmrec.models import SASRec
+
+        return SASRec(**self.sasrec_arch())
 
     def llmrec(self, layers: int, blocks: int = 0):
         from slmrec.models import LLMRec
