@@ -283,3 +283,25 @@ def test_llmrec_positions_all_is_causal_and_ends_in_the_user_vector():
     assert torch.allclose(m(ids, positions=True)["positions"], out["positions"], atol=1e-5)
     with pytest.raises(ValueError, match="positions"):
         LLMRec(decoder(), torch.randn(31, 32), positions="every")
+
+
+def test_sdpa_attention_is_the_same_network_as_multihead_attention():
+    """``attention="sdpa"`` uses the same parameters: one state dict loads into both, and in eval mode every
+    position's output agrees (2 heads, padding, causal); padding and later items still change nothing."""
+    torch.manual_seed(0)
+    kw = dict(num_items=30, max_len=6, emb_dim=16, hidden=16, heads=2, layers=2, dropout=0.3, project=False)
+    mha = SASRec(**kw).eval()
+    sdpa = SASRec(**kw, attention="sdpa").eval()
+    sdpa.load_state_dict(mha.state_dict(), strict=True)
+    a = torch.tensor([[0, 0, 3, 5, 7, 9], [0, 0, 0, 0, 0, 4], [1, 2, 3, 4, 5, 6]])
+    want, got = mha(a, positions=True)["positions"], sdpa(a, positions=True)["positions"]
+    keep = a > 0
+    assert torch.allclose(want[keep], got[keep], atol=1e-5)
+    b = a.clone()
+    b[0, 5] = 11  # causal: a later item changes no earlier position
+    assert torch.allclose(sdpa(b, positions=True)["positions"][0, :5], got[0, :5], atol=1e-6)
+    with torch.no_grad():
+        sdpa.item_emb.weight[0] = 100.0  # padding is never attended
+    assert torch.allclose(sdpa(a)["user"], got[:, -1], atol=1e-5)
+    with pytest.raises(ValueError, match="mha or sdpa"):
+        SASRec(**kw, attention="flash")

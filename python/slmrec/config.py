@@ -33,6 +33,7 @@ CHOICES = {
     "eval.full_exclude": ("history", "none"),
     "sasrec.positions": ("last", "all"),
     "sasrec.act": ("relu", "gelu"),
+    "sasrec.attention": ("mha", "sdpa"),
     "sasrec.init": ("torch", "normal", "xavier"),
     "run.mixed_precision": ("auto", "no", "bf16", "fp16"),
     "eval.select": ("mrr", "ndcg@10", "hr@10", "full_mrr", "full_ndcg@10", "full_hr@10"),
@@ -78,6 +79,8 @@ class SASRecConfig:
     from_end: bool = False  # count positions from the newest item; batches are then cut to their longest history
     negatives: int = 0  # positions "all": sampled-softmax negatives per target, uniform, none in the user's history
     # (0 = full softmax over every item)
+    attention: str = "mha"  # "mha": nn.MultiheadAttention (the code's) | "sdpa": F.scaled_dot_product_attention on
+    # the same parameters (same eval outputs; a speed lever, measured by benches/bench_sasrec.py --levers)
     bucket: int = 0  # positions "all": batches of similar history length, from pools of this many batches (0 = off)
     recipe: str = "reference"  # "reference": the keys as given (by default the SLMRec code's SASRec, reproduced:
     # it learns slowly) | "strong": a real SASRec, from SASREC_RECIPES["strong"] (SASRec+SS of the eSASRec

@@ -460,6 +460,7 @@ class Pipeline:
             from_end=c.from_end,
             project=c.project,
             scale=c.scale,
+            attention=c.attention,
         )
 
     def sasrec(self):

@@ -17,7 +17,9 @@ and the losses score with it), and ``from_end=True``: positions
 counted from the most recent item instead of from the window's start. With fixed-length left-padded windows the two
 are a relabelling of the same learned table, but counted from the end, the columns that are padding in every row
 of a batch can be cut off (:func:`trim`) without changing any output: a batch then costs its longest history, not
-``max_len``.
+``max_len``. ``attention="sdpa"``: attention through ``F.scaled_dot_product_attention`` instead of
+``nn.MultiheadAttention`` (a speed lever: the same parameters and eval-mode outputs, another draw of attention
+dropout in training).
 
 Fixed on purpose (METHOD.md B10/B11): row 0 of E is padding (``padding_idx=0``, never a target, its logit is
 -inf), and padded positions are masked as attention keys and zeroed after every block. A query attends to itself
@@ -44,8 +46,9 @@ def trim(*batches: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 
 class _Block(nn.Module):
-    def __init__(self, hidden: int, heads: int, dropout: float, inner: int, act: str = "relu"):
+    def __init__(self, hidden: int, heads: int, dropout: float, inner: int, act: str = "relu", sdpa: bool = False):
         super().__init__()
+        self.sdpa = sdpa
         self.attn_norm = nn.LayerNorm(hidden, eps=1e-8)
         self.attn = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
         self.ffn_norm = nn.LayerNorm(hidden, eps=1e-8)
@@ -60,10 +63,34 @@ class _Block(nn.Module):
     def forward(self, x: torch.Tensor, blocked: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         # x [B, L, H]; blocked [B*heads, L, L] True = may not attend; keep [B, L, 1]
         q = self.attn_norm(x)
-        x = q + self.attn(q, x, x, attn_mask=blocked, need_weights=False)[0]
+        x = q + self._attend(q, x, blocked)
         x = self.ffn_norm(x)
         x = x + self.ffn(x)
         return x * keep
+
+    def _attend(self, q: torch.Tensor, x: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
+        """Attention of queries ``q`` over keys and values ``x``, through ``nn.MultiheadAttention`` or, with
+        ``sdpa``, through ``F.scaled_dot_product_attention`` on the same module's parameters (same state dict,
+        same outputs in eval mode; in training its attention dropout draws other random numbers)."""
+        if not self.sdpa:
+            return self.attn(q, x, x, attn_mask=blocked, need_weights=False)[0]
+        a = self.attn
+        b, length, hidden = q.shape
+        heads = a.num_heads
+
+        def split(t: torch.Tensor) -> torch.Tensor:  # [B, L, H] -> [B, heads, L, H / heads]
+            return t.view(b, length, heads, hidden // heads).transpose(1, 2)
+
+        w_q, w_k, w_v = a.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = a.in_proj_bias.chunk(3)
+        out = F.scaled_dot_product_attention(
+            split(F.linear(q, w_q, b_q)),
+            split(F.linear(x, w_k, b_k)),
+            split(F.linear(x, w_v, b_v)),
+            attn_mask=~blocked.view(b, heads, length, length),  # True = may attend
+            dropout_p=a.dropout if self.training else 0.0,
+        )
+        return a.out_proj(out.transpose(1, 2).reshape(b, length, hidden))
 
 
 class SASRec(nn.Module):
@@ -87,6 +114,7 @@ class SASRec(nn.Module):
         from_end: bool = False,
         project: bool = True,
         scale: bool = True,
+        attention: str = "mha",
     ):
         super().__init__()
         if not project and hidden != emb_dim:
@@ -97,7 +125,10 @@ class SASRec(nn.Module):
         self.pos_emb = nn.Embedding(max_len, hidden)
         self.dropout = nn.Dropout(dropout)
         self.item_dropout = nn.Dropout(item_dropout) if item_dropout else None
-        self.blocks = nn.ModuleList(_Block(hidden, heads, dropout, inner or hidden, act) for _ in range(layers))
+        if attention not in ("mha", "sdpa"):
+            raise ValueError(f"attention must be mha or sdpa, not {attention!r}")
+        sdpa = attention == "sdpa"
+        self.blocks = nn.ModuleList(_Block(hidden, heads, dropout, inner or hidden, act, sdpa) for _ in range(layers))
         self.final_norm = nn.LayerNorm(hidden, eps=1e-8)
         self.down = nn.Linear(hidden, emb_dim) if project else nn.Identity()
         self.heads = heads
