@@ -38,10 +38,12 @@ def table(res: dict) -> list[str]:
             f"{r['train_peak_mib']:,.0f} / {r['infer_peak_mib']:,.0f} |"
         )
     q, t, d = res["ratios"], res["targets"], res["dataset"]
+    per_layer = ("full", "teacher", "student")
     ok = lambda k: "met" if res["met"][k] else "missed"  # noqa: E731
     lines += [
         "",
-        f"`{res['command']}` on {res['device']} ({res['threads']} torch threads, {res['precision']}, torch "
+        f"`{res['command']}` on {res['device']} ({res['threads']} torch thread{'' if res['threads'] == 1 else 's'}, "
+        f"{res['precision']}, torch "
         f"{res['torch']}, {res['date']}; 1-min load average {res['load_average_1min']['start']:.1f} at start, "
         f"{res['load_average_1min']['end']:.1f} at the end), backbone `{res['backbone']}`, "
         f"{'the alpaca prompt, ' if res['prompt'] else ''}history {res['max_len']}, batch "
@@ -54,6 +56,15 @@ def table(res: dict) -> list[str]:
         f"{layers['full'] / layers['student']:.1f}x): {ok('student_vs_full_inference')}; "
         f"{q['student_vs_teacher_inference']:.2f}x the teacher's (target {t['student_vs_teacher_inference']}x): "
         f"{ok('student_vs_teacher_inference')}.",
+        "- Users/s x layers, which would be equal across the LLM rows if only their decoder layers cost: "
+        + ", ".join(f"{rows[k]['label']} {rows[k]['infer_users_per_s'] * depth[k]:,.0f}" for k in per_layer)
+        + (
+            "; the deeper model is slower per layer here, so a ratio above the layer ratio is measured, not an "
+            "error (the layer ratio is no ceiling on a CPU)."
+            if q["student_vs_full_inference"] > layers["full"] / layers["student"]
+            else "; the layers shared by every row (embeddings, score head, top-k) keep the ratios below the layer "
+            "ratios."
+        ),
         f"- Student training: {q['student_vs_full_training']:.2f}x faster per example than fine-tuning the "
         "full-depth model (its loop includes reading the cached teacher states; the cache costs one teacher "
         "forward pass per training example, once per stage, shown in brackets).",
