@@ -48,7 +48,10 @@ def _args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, help=f"a prepared dataset dir (default: {BEAUTY} prepared with --recipe none)")
     p.add_argument("--epochs", type=int, default=1, help="epochs per variant (default 1)")
-    p.add_argument("--only", help="run only the variants whose name contains this (the recipe always runs)")
+    p.add_argument(
+        "--only",
+        help="comma-separated: run only the variants whose name contains one of these (the recipe always runs)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=ROOT / "benches" / "results" / "sasrec_levers_cpu.json")
     return p.parse_args(argv)
@@ -92,7 +95,7 @@ def main(argv=None) -> int:
             cmd = [sys.executable, "-m", "slmrec.cli.prep", BEAUTY, "--out", data, "--recipe", "none", "--force", "-q"]
             _run(cmd, env, work / "prep.log")
         for i, (name, flags, threads) in enumerate(VARIANTS):
-            if i and a.only and a.only not in name:
+            if i and a.only and not any(part.strip() in name for part in a.only.split(",")):
                 continue
             rows[name] = _variant(data, work / f"v{i}", flags, threads, a.epochs, a.seed)
             print(
