@@ -46,6 +46,7 @@ TARGETS = {
     "peer_quality": 0.05,  # our SASRec's test HR@10 / NDCG@10 at most this fraction below RecBole's
     "peer_time_share": 0.1,  # our SASRec reaches RecBole's best validation NDCG@10 in this share of RecBole's time
     "strong_seeds": 3,  # seeds of the strong recipe its comparison with the published numbers asks for
+    "strong_minutes": 20,  # wall minutes one seed of the strong recipe may take where a published row exists
     "student_of_teacher": 0.97,  # claim (b): the distilled student's NDCG@10 at least this fraction of the teacher's
     "claim_seeds": 2,  # seeds a verdict needs (a spread to judge a difference by)
 }
@@ -825,11 +826,16 @@ def side_by_side(names: list[str], who: str, entries: list[dict] | None = None) 
         if "finished" not in e:
             parts.append(f"{name}: alone (one job at a time)")
             continue
-        (a, b), beside = span(e), 0.0
+        (a, b), overlaps = span(e), []
         for o in entries:
             if o is not e and "finished" in o:
                 c, d = span(o)
-                beside += max(0.0, min(b, d) - max(a, c))
+                if min(b, d) > max(a, c):
+                    overlaps.append((max(a, c), min(b, d)))
+        beside, end = 0.0, a  # the union of the overlaps: two jobs beside it at once count once
+        for c, d in sorted(overlaps):
+            beside += max(0.0, d - max(c, end))
+            end = max(end, d)
         parts.append(
             f"{name}: another job on the other CPU for {beside / 60:.0f} of its {e['seconds'] / 60:.0f} min"
             if beside >= 30
@@ -1097,6 +1103,13 @@ def sasrec_section(src: Sources) -> list[str]:
                 f"- {name}: mean of {len(runs)} seed(s) HR@10 {hr_m:.4f} / NDCG@10 {test:.4f} "
                 f"against {published}'s {hr:.4f} / {ndcg:.4f}: {'met' if met else 'not met'}"
                 f"{'' if len(runs) >= want else f' (fewer than the {want} seeds the target asks for)'}."
+            )
+            cap = TARGETS["strong_minutes"]
+            took = [ev[-1]["seconds"] / 60 for _, ev in runs if ev]
+            sentences.append(
+                f"- {name}: wall minutes per seed (training and every validation, the run's own record) "
+                f"{' / '.join(f'{m:.1f}' for m in took)} against {cap}: "
+                f"{sum(m <= cap for m in took)} of {len(took)} within it."
             )
     lines += [
         "",

@@ -145,6 +145,7 @@ def test_report_says_what_ran_beside_a_timed_job(tmp_path, monkeypatch):
         {"job": "old", "seconds": 60, "rc": 0},
         {"job": "timed", "seconds": 600, "rc": 0, "finished": 1600},
         {"job": "neighbour", "seconds": 300, "rc": 0, "finished": 1300},  # 1000..1300: 5 of timed's 10 min
+        {"job": "neighbour", "seconds": 200, "rc": 1, "finished": 1250},  # a failed try inside it: counted once
         {"job": "later", "seconds": 100, "rc": 0, "finished": 5000},
     ]
     (tmp_path / "commands.log").write_text("".join(json.dumps(e) + "\n" for e in log))
