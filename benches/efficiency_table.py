@@ -103,7 +103,8 @@ def scale_lines(path: Path = SCALE) -> list[str]:
         return ["Not measured yet (`python benches/bench_recommend_scale.py`)."]
     r = json.loads(path.read_text())
     return [
-        f"`{r['command']}` ({r['date']}, {r['threads']} torch threads, 1-min load average "
+        f"`{r['command']}` ({r['date']}, {r['threads']} torch thread{'' if r['threads'] == 1 else 's'}, "
+        "1-min load average "
         f"{r['load_average_1min']:.1f} at the end): {r['users']:,} users x {r['items']:,} items "
         f"({r['interactions']:,} interactions), top-{r['k']} with the history excluded, batch {r['batch_size']}: "
         f"{r['seconds'] / 60:.1f} min ({r['users_per_s']:,.0f} users/s), {r['rows']:,} rows; peak RSS "
