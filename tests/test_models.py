@@ -223,6 +223,50 @@ def test_sampled_softmax_equals_full_ce_with_every_other_item_as_negative():
     assert sampled_ce(user, table, target, few) < full_ce(user, table, target)
 
 
+def test_a_negative_equal_to_the_target_is_masked_out():
+    """Negatives drawn from every item (``sasrec.negatives_from any``) may hit the target: such a column counts as
+    absent, so the loss equals the one without it."""
+    from slmrec.distill import sampled_ce
+
+    torch.manual_seed(0)
+    table, user = torch.randn(21, 8), torch.randn(2, 8)
+    target = torch.tensor([3, 9])
+    clean = torch.tensor([[5, 6], [1, 2]])
+    clashing = torch.tensor([[5, 6, 3], [1, 2, 9]])  # each row's last negative is its own target
+    assert torch.allclose(sampled_ce(user, table, target, clashing), sampled_ce(user, table, target, clean))
+
+
+def test_negatives_from_any_item_are_drawn_by_the_loss_and_may_be_history_items():
+    """``sequence_loss(..., any_negatives=K)`` ignores the batch's negatives and draws K per target from every item
+    with torch's generator: reproducible under a seed, and a user's own items can be among them."""
+    from slmrec.distill import sequence_loss
+
+    torch.manual_seed(0)
+    m = SASRec(num_items=6, max_len=4, emb_dim=8, hidden=8, layers=1, dropout=0.0, project=False).eval()
+    batch = {
+        "input_ids": torch.tensor([[1, 2, 3, 4]]),
+        "positives": torch.tensor([[2, 3, 4, 5]]),
+        "negatives": torch.zeros(1, 4, 0, dtype=torch.long),
+    }
+    drawn = []
+    real = torch.randint
+
+    def spy(*a, **k):
+        drawn.append(real(*a, **k))
+        return drawn[-1]
+
+    torch.manual_seed(1)
+    a, _ = sequence_loss(m, batch, m.item_emb.weight, any_negatives=50)
+    torch.manual_seed(1)
+    import unittest.mock
+
+    with unittest.mock.patch.object(torch, "randint", spy):
+        b, _ = sequence_loss(m, batch, m.item_emb.weight, any_negatives=50)
+    assert torch.equal(a, b) and drawn[0].shape == (4, 50)
+    assert drawn[0].min() >= 1 and drawn[0].max() <= 6  # every item, never padding
+    assert bool(torch.isin(drawn[0], torch.tensor([1, 2, 3, 4])).any())  # history items among them
+
+
 def test_sampled_softmax_two_ways_agree_in_value_and_gradient():
     from slmrec.distill import sampled_ce
 

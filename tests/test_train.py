@@ -383,3 +383,18 @@ def test_llm_positions_all_runs_every_stage_through_the_cli(tmp_path):
     losses = json.loads((out / "student" / "history.json").read_text())["losses"]
     assert all(x["cos"] > 0 and x["norm"] > 0 and x["ms"] > 0 and np.isfinite(x["loss"]) for x in losses)
     assert main(["--preset", "tiny", "--out", str(tmp_path / "bad"), "--llm.positions", "every"]) == 2
+
+
+def test_the_speed_and_sampling_options_of_sasrec_run_through_the_cli(tiny_run, tmp_path, capsys):
+    """--sasrec.attention sdpa and --sasrec.negatives_from any, end to end on tiny data; negatives_from any without
+    sampled negatives is a usage error."""
+    out = tmp_path / "options"
+    options = ["--stages", "sasrec", "--sasrec.recipe", "strong", "--sasrec.epochs", "2", "--sasrec.negatives", "8"]
+    options += ["--sasrec.attention", "sdpa", "--sasrec.negatives_from", "any"]
+    assert main(tiny_args(out, *options, data=tiny_run / "data")) == 0
+    s = json.loads((out / "config.json").read_text())["sasrec"]
+    assert (s["attention"], s["negatives_from"], s["negatives"]) == ("sdpa", "any", 8)
+    losses = json.loads((out / "sasrec" / "history.json").read_text())["losses"]
+    assert losses and all(math.isfinite(x["loss"]) for x in losses)
+    assert main(tiny_args(tmp_path / "bad", "--stages", "sasrec", "--sasrec.negatives_from", "any")) == 2
+    assert "sasrec.negatives_from any needs sasrec.negatives > 0" in capsys.readouterr().err

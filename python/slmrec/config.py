@@ -34,6 +34,7 @@ CHOICES = {
     "sasrec.positions": ("last", "all"),
     "sasrec.act": ("relu", "gelu"),
     "sasrec.attention": ("mha", "sdpa"),
+    "sasrec.negatives_from": ("unseen", "any"),
     "sasrec.init": ("torch", "normal", "xavier"),
     "run.mixed_precision": ("auto", "no", "bf16", "fp16"),
     "eval.select": ("mrr", "ndcg@10", "hr@10", "full_mrr", "full_ndcg@10", "full_hr@10"),
@@ -77,10 +78,12 @@ class SASRecConfig:
     stride: int = 0  # positions "all": new targets per window, the rest of its max_len is context (0 = max_len)
     act: str = "relu"  # feed-forward activation: "relu" (the code's, SASRec's) | "gelu" (RecBole's)
     from_end: bool = False  # count positions from the newest item; batches are then cut to their longest history
-    negatives: int = 0  # positions "all": sampled-softmax negatives per target, uniform, none in the user's history
-    # (0 = full softmax over every item)
+    negatives: int = 0  # positions "all": sampled-softmax negatives per target, uniform, from where negatives_from
+    # says (0 = full softmax over every item)
     attention: str = "mha"  # "mha": nn.MultiheadAttention (the code's) | "sdpa": F.scaled_dot_product_attention on
     # the same parameters (same eval outputs; a speed lever, measured by benches/bench_sasrec.py --levers)
+    negatives_from: str = "unseen"  # "unseen": never an item of the user's history (the core sampler's) | "any":
+    # uniform over every item, the user's own included (RecTools'; a draw equal to the target is masked)
     bucket: int = 0  # positions "all": batches of similar history length, from pools of this many batches (0 = off)
     recipe: str = "reference"  # "reference": the keys as given (by default the SLMRec code's SASRec, reproduced:
     # it learns slowly) | "strong": a real SASRec, from SASREC_RECIPES["strong"] (SASRec+SS of the eSASRec
@@ -517,6 +520,8 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(f"sasrec.stride must be in 0..data.max_len ({cfg.data.max_len}), not {cfg.sasrec.stride}")
     if cfg.sasrec.negatives and cfg.sasrec.positions != "all":
         raise ConfigError("sasrec.negatives (sampled softmax) needs sasrec.positions all")
+    if cfg.sasrec.negatives_from == "any" and not cfg.sasrec.negatives:
+        raise ConfigError("sasrec.negatives_from any needs sasrec.negatives > 0 (where sampled negatives come from)")
     if not cfg.sasrec.project and cfg.sasrec.hidden != cfg.sasrec.emb_dim:
         raise ConfigError(
             f"sasrec.project false needs sasrec.hidden == sasrec.emb_dim, got {cfg.sasrec.hidden} and "

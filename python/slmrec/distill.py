@@ -66,8 +66,9 @@ def recommendation_loss(model, batch: dict, table: torch.Tensor) -> tuple[torch.
 def sampled_ce(
     user: torch.Tensor, item_emb: torch.Tensor, target: torch.Tensor, negatives: torch.Tensor, via: str = "auto"
 ):
-    """Sampled-softmax CE: the target against ``negatives`` [B, K] only (uniform, none of them the target, so no
-    log-Q correction); with every other item as a negative it equals :func:`full_ce`.
+    """Sampled-softmax CE: the target against ``negatives`` [B, K] only (uniform, so no log-Q correction; a
+    negative equal to the target, possible when they are drawn from every item, is masked out); with every other
+    item as a negative it equals :func:`full_ce`.
 
     Two exact ways to the same logits, chosen by cost: gather the K negative rows of the table and take K dot
     products per row (B x K x D reads), or score every item once and gather K scores per row (B x I x D multiply-adds
@@ -81,20 +82,26 @@ def sampled_ce(
         logits = (user @ item_emb.float().T).gather(1, picked)  # [B, 1+K]
     else:
         logits = torch.bmm(F.embedding(picked, item_emb).float(), user.unsqueeze(-1)).squeeze(-1)  # [B, 1+K]
-    return F.cross_entropy(logits, torch.zeros_like(target))
+    clash = torch.cat([torch.zeros_like(target[:, None], dtype=torch.bool), negatives == target[:, None]], dim=1)
+    return F.cross_entropy(logits.masked_fill(clash, float("-inf")), torch.zeros_like(target))
 
 
-def sequence_loss(model, batch: dict, table: torch.Tensor) -> tuple[torch.Tensor, dict]:
+def sequence_loss(model, batch: dict, table: torch.Tensor, any_negatives: int = 0) -> tuple[torch.Tensor, dict]:
     """SASRec's all-position next-item CE: every non-padded position of ``positives`` [B, L] is a target; full
-    softmax, or sampled softmax against the batch's ``negatives`` [B, L, K] when K > 0. A model counting positions
-    from the end gets the batch cut to its longest history (exact, cheaper)."""
+    softmax, or sampled softmax against the batch's ``negatives`` [B, L, K] when K > 0 (the core sampler's: never an
+    item of the user's history), or, with ``any_negatives`` K > 0, against K drawn here uniformly from every item
+    with torch's generator (RecTools' sampling: the user's own items can be negatives; a draw equal to the target is
+    masked). A model counting positions from the end gets the batch cut to its longest history (exact, cheaper)."""
     ids, positives, negatives = batch["input_ids"], batch["positives"], batch["negatives"]
     if getattr(model, "from_end", False):
         ids, positives, negatives = trim(ids, positives, negatives)
     out = model(ids, positions=True)
     states, table = out["positions"], out.get("table", table)  # [B, L, D]; the forward's table (item_dropout)
     keep = positives > 0  # [B, L]
-    if negatives.shape[-1]:
+    if any_negatives:
+        drawn = torch.randint(1, table.shape[0], (int(keep.sum()), any_negatives), device=positives.device)
+        ce = sampled_ce(states[keep], table, positives[keep], drawn)
+    elif negatives.shape[-1]:
         ce = sampled_ce(states[keep], table, positives[keep], negatives[keep])
     else:
         ce = full_ce(states[keep], table, positives[keep])

@@ -34,6 +34,7 @@ trained with CE only (no heads), i.e. what the released code actually trains (ME
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 import time
@@ -549,8 +550,11 @@ class Pipeline:
             )
             windows = (s.stride or c.data.max_len) if s.positions == "all" else None
             objective = sequence_loss if windows else recommendation_loss
+            negatives = s.negatives
+            if s.negatives_from == "any":  # drawn by the loss from every item, not by the core's batches
+                objective, negatives = functools.partial(sequence_loss, any_negatives=s.negatives), 0
             return Stage(
-                name, model, objective, lambda: model.item_emb.weight, opt, "constant", windows, s.negatives, s.bucket
+                name, model, objective, lambda: model.item_emb.weight, opt, "constant", windows, negatives, s.bucket
             )
         windows = llm_windows(c)  # every position of max_len windows with llm.positions all, full softmax
         if name in ("teacher", "student_nokd"):
