@@ -53,9 +53,13 @@ def test_every_field_has_a_comment():
     assert all(comments.values())
 
 
+# what a word key's every choice needs set beside it
+NEEDS = {"sasrec.negatives_from": {"sasrec.positions": "all", "sasrec.negatives": 4}}
+
+
 @pytest.mark.parametrize("key", sorted(config.CHOICES))
 def test_each_word_key_accepts_its_choices_and_names_them_when_refusing(key):
-    base = config.preset("tiny")
+    base = config.override(config.preset("tiny"), NEEDS.get(key, {}))
     for good in config.CHOICES[key]:
         config.validate(config.override(base, {key: good}))
     allowed = config.CHOICES[key]
