@@ -157,6 +157,8 @@ class Sources:
         return _load(self._kept(self.source(rel)))
 
     def stage(self, run, name: str):
+        """A stage's result.json (its run's config.json kept beside it, see :meth:`kept_config`)."""
+        self.kept_config(run)
         return self.load(Path(run) / name / "result.json")
 
     def stats(self, dataset: str) -> dict:
@@ -208,8 +210,9 @@ class Sources:
         return all((self.keep / rel / s / "result.json").is_file() for s in names if s)
 
     def kept_config(self, run) -> bool:
-        """Whether the run's own config.json is there (else :meth:`config` is its job's, resolved today)."""
-        return self.source(Path(run) / "config.json") is not None
+        """Whether the run's own config.json is there (else :meth:`config` is its job's, resolved today); a live one
+        is kept (copied under ``keep``), so the run's config survives its run directory."""
+        return self._kept(self.source(Path(run) / "config.json")) is not None
 
     def probe_png(self, run, docs: Path, png: str) -> None:
         """Puts the run's probe plot at docs/results/PNG: the run's own probe.png, else drawn from its kept result."""
@@ -1124,51 +1127,65 @@ def sasrec_section(src: Sources) -> list[str]:
     return lines
 
 
-EXPLORE = Path("sasrec_explore") / "beauty"  # the runs that chose the strong recipe's keys (not results.py jobs)
+EXPLORE = Path("sasrec_explore")  # per dataset: the runs that chose (or probed) the strong recipe's keys, not jobs
 
 
 def recipe_choice(src: Sources) -> list[str]:
-    """How the strong recipe's keys were chosen: the exploratory Beauty runs kept under EXPLORE, each described by
-    the keys in which its config differs from the recipe as it is now."""
-    names = sorted(
-        {d.name for root in (src.out, src.keep) if (root / EXPLORE).is_dir() for d in (root / EXPLORE).iterdir()}
-    )
+    """How the strong recipe's keys were chosen, and what else was tried: per dataset, the exploratory runs kept
+    under EXPLORE/DATASET, each described by the keys in which its config differs from the recipe as it is now."""
     recipe = C.keys(C.override(C.preset(R.PRESET), {"sasrec.recipe": "strong", "data.train_mode": "last"}))
-    shown = [k for k in recipe if k.startswith("sasrec.") or k in ("data.max_len", "eval.select")]
-    rows = []
-    for name in names:
-        cfg, r, ev = src.load(EXPLORE / name / "config.json"), src.stage(EXPLORE / name, "sasrec"), None
-        if not cfg or not r:
-            continue
-        ev = src.curve(EXPLORE / name) or []
-        mine = C.keys(C.from_dict(cfg))
-        diff = [f"`--{k} {mine[k]}`" for k in shown if mine[k] != recipe[k] and k != "sasrec.recipe"]
-        per = r["steps_per_epoch"]
-        rows.append(
-            f"| {' '.join(diff) or 'the recipe'} | {mine['run.seed']} | {r['best_step'] // per} / "
-            f"{r['total_steps'] // per} | {max(e['full_ndcg@10'] for e in ev):.4f} | {r['test']['full_hr@10']:.4f} | "
-            f"{r['test']['full_ndcg@10']:.4f} | {r['train_seconds_per_epoch']:.0f} |"
-            if ev
-            else ""
+    shown = [k for k in recipe if k.startswith("sasrec.") or k in ("data.max_len", "eval.select", "eval.full_exclude")]
+    out = []
+    for d in R.STRONG_DATASETS:
+        where = EXPLORE / d
+        names = sorted(
+            {x.name for root in (src.out, src.keep) if (root / where).is_dir() for x in (root / where).iterdir()}
         )
-    rows = [row for row in rows if row]
-    if not rows:
-        return []
-    return [
-        "### How the recipe's keys were chosen (Beauty)",
-        "",
-        "Exploratory runs of `slmrec-train --stages sasrec --sasrec.recipe strong --data.train_mode last` with the "
-        "keys shown, each on one CPU with one thread beside other jobs (not jobs of runs/results.py; their configs "
-        f"and results are kept in docs/results/cpu/{EXPLORE.as_posix()}). A key is shown where the run's config "
-        "differs from the recipe as it is now. Chosen on the validation column; each run scored test once, at its end, "
-        "with its selected weights; test did not enter the choice.",
-        "",
-        "| keys that differ from the recipe | seed | best epoch / epochs run | best valid full NDCG@10 | "
-        "test full HR@10 | test full NDCG@10 | train s per epoch |",
-        "|---|---:|---|---:|---:|---:|---:|",
-        *rows,
-        "",
-    ]
+        rows = []
+        for name in names:
+            cfg, r = src.load(where / name / "config.json"), src.stage(where / name, "sasrec")
+            ev = (src.curve(where / name) or []) if cfg and r else []
+            if not ev:
+                continue
+            mine = C.keys(C.from_dict(cfg))
+            diff = [f"`--{k} {mine[k]}`" for k in shown if mine[k] != recipe[k] and k != "sasrec.recipe"]
+            per = r["steps_per_epoch"]
+            rows.append(
+                f"| {' '.join(diff) or 'the recipe'} | {mine['run.seed']} | {r['best_step'] // per} / "
+                f"{r['total_steps'] // per} | {max(e['full_ndcg@10'] for e in ev):.4f} | "
+                f"{r['test']['full_hr@10']:.4f} | {r['test']['full_ndcg@10']:.4f} | "
+                f"{r['train_seconds_per_epoch']:.0f} |"
+            )
+        if rows:
+            rb = src.load(Path("peer") / d / "recbole.json")
+            bar = (
+                [
+                    f"RecBole's best validation NDCG@10 on this file (the peer section, nothing excluded): "
+                    f"{rb['best_valid_ndcg@10']:.4f}; the rows with `--eval.full_exclude none` compare with it.",
+                    "",
+                ]
+                if rb and rb.get("best_valid_ndcg@10")
+                else []
+            )
+            out += [
+                f"### The recipe's keys explored ({title(d)})",
+                "",
+                "Exploratory runs of `slmrec-train --stages sasrec --sasrec.recipe strong --data.train_mode last` "
+                "with the keys shown, each on one CPU with one thread beside other jobs (not jobs of "
+                f"runs/results.py; their configs and results are kept in docs/results/cpu/{where.as_posix()}). A key "
+                "is shown where the run's config differs from the recipe as it is now (`--eval.full_exclude none`: "
+                "ranked as RecBole ranks, the peer's rule, so its validation column compares with RecBole's best, "
+                "not with the other rows). Compared on the validation column; each run scored test once, at its end, "
+                "with its selected weights; test did not enter any choice.",
+                "",
+                "| keys that differ from the recipe | seed | best epoch / epochs run | best valid full NDCG@10 | "
+                "test full HR@10 | test full NDCG@10 | train s per epoch |",
+                "|---|---:|---|---:|---:|---:|---:|",
+                *rows,
+                "",
+                *bar,
+            ]
+    return out
 
 
 # The GPU checks of runs/gpu_check.py kept in docs/results/gpu/: (file, what it trained; depths from the preset)

@@ -204,3 +204,15 @@ def test_a_run_is_read_from_one_copy_the_more_complete_one(report, tmp_path):
     assert src.config(rel)["seed_marker"] == "live"
     assert src.stage(rel, "sasrec")["test"]["ndcg@10"] == _result(5.0)["test"]["ndcg@10"]
     assert json.loads((kept / "sasrec" / "result.json").read_text()) == _result(5.0)
+
+
+def test_reading_a_stage_keeps_its_runs_config(report, tmp_path):
+    """A run's config.json is copied under docs/results/cpu as soon as one of its stages is read, so a run kept
+    without its directory still says what it trained with."""
+    job = next(j for j in report.R.jobs() if j.name == "sasrec-strong beauty seed0")
+    _write(job.out / "config.json", {"sasrec": {"recipe": "strong"}})
+    _write(job.out / "sasrec" / "result.json", _result(1))
+    src = report.Sources.of(tmp_path / "docs")
+    assert src.stage(job.out.relative_to(report.R.OUT), "sasrec")["test"]["hr@10"] == _result(1)["test"]["hr@10"]
+    kept = tmp_path / "docs" / "results" / "cpu" / job.out.relative_to(report.R.OUT) / "config.json"
+    assert json.loads(kept.read_text()) == {"sasrec": {"recipe": "strong"}}
