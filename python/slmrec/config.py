@@ -81,7 +81,7 @@ class SASRecConfig:
     negatives: int = 0  # positions "all": sampled-softmax negatives per target, uniform, from where negatives_from
     # says (0 = full softmax over every item)
     attention: str = "mha"  # "mha": nn.MultiheadAttention (the code's) | "sdpa": F.scaled_dot_product_attention on
-    # the same parameters (same eval outputs; a speed lever, measured by benches/bench_sasrec.py --levers)
+    # the same parameters (same eval outputs; a speed lever, measured by benches/bench_sasrec_levers.py)
     negatives_from: str = "unseen"  # "unseen": never an item of the user's history (the core sampler's) | "any":
     # uniform over every item, the user's own included (RecTools'; a draw equal to the target is masked)
     bucket: int = 0  # positions "all": batches of similar history length, from pools of this many batches (0 = off)
