@@ -54,7 +54,7 @@ def test_help_and_readme_say_which_sasrec_is_real(capsys):
     assert (
         '--sasrec.recipe STR "reference": the keys as given (by default the SLMRec code\'s SASRec, reproduced: it '
         'learns slowly) | "strong": a real SASRec, from SASREC_RECIPES["strong"] (SASRec+SS of the eSASRec '
-        "benchmark: all-position training, 256 sampled negatives, history 50, early stopping; see README) "
+        "benchmark: all-position training, history 50, early stopping; the full softmax, see README) "
         '(default: "reference")'
     ) in text
     readme = " ".join(README.read_text().split())

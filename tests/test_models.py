@@ -329,6 +329,25 @@ def test_llmrec_positions_all_is_causal_and_ends_in_the_user_vector():
         LLMRec(decoder(), torch.randn(31, 32), positions="every")
 
 
+def test_a_compiled_sasrec_is_the_same_network_with_the_same_state_dict():
+    """``sasrec.compile`` compiles the module in place: its state dict keeps its keys (checkpoints and exports read
+    it), and its outputs and gradients are the uncompiled module's."""
+    torch.manual_seed(0)
+    kw = dict(num_items=30, max_len=6, emb_dim=16, hidden=16, heads=1, layers=1, dropout=0.0, project=False)
+    plain = SASRec(**kw)
+    compiled = SASRec(**kw)
+    compiled.load_state_dict(plain.state_dict(), strict=True)
+    compiled.compile(dynamic=True)
+    assert list(compiled.state_dict()) == list(plain.state_dict())
+    a = torch.tensor([[0, 0, 3, 5, 7, 9], [0, 0, 0, 0, 0, 4], [1, 2, 3, 4, 5, 6]])
+    want, got = plain(a, positions=True)["positions"], compiled(a, positions=True)["positions"]
+    assert torch.allclose(want, got, atol=1e-5)
+    want.sum().backward()
+    got.sum().backward()
+    for (name, p), q in zip(plain.named_parameters(), compiled.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-5), name
+
+
 def test_sdpa_attention_is_the_same_network_as_multihead_attention():
     """``attention="sdpa"`` uses the same parameters: one state dict loads into both, and in eval mode every
     position's output agrees (2 heads, padding, causal); padding and later items still change nothing."""

@@ -82,12 +82,14 @@ class SASRecConfig:
     # says (0 = full softmax over every item)
     attention: str = "mha"  # "mha": nn.MultiheadAttention (the code's) | "sdpa": F.scaled_dot_product_attention on
     # the same parameters (same eval outputs; a speed lever, measured by benches/bench_sasrec_levers.py)
+    compile: bool = False  # torch.compile the SASRec module in place (nn.Module.compile, dynamic shapes: the same
+    # parameters and state dict; a speed lever, measured by benches/bench_sasrec_levers.py; needs a C++ compiler)
     negatives_from: str = "unseen"  # "unseen": never an item of the user's history (the core sampler's) | "any":
     # uniform over every item, the user's own included (RecTools'; a draw equal to the target is masked)
     bucket: int = 0  # positions "all": batches of similar history length, from pools of this many batches (0 = off)
     recipe: str = "reference"  # "reference": the keys as given (by default the SLMRec code's SASRec, reproduced:
     # it learns slowly) | "strong": a real SASRec, from SASREC_RECIPES["strong"] (SASRec+SS of the eSASRec
-    # benchmark: all-position training, 256 sampled negatives, history 50, early stopping; see README)
+    # benchmark: all-position training, history 50, early stopping; the full softmax, see README)
 
 
 @dataclass(frozen=True)
@@ -329,16 +331,17 @@ def _parse(key: str, text: Any, like: Any) -> Any:
 # Named SASRec recipes: dotted keys set by ``sasrec.recipe NAME`` before the other overrides (which win). "strong"
 # starts from the strongest published SASRec on these leave-one-out benchmarks, "SASRec+SS" of the eSASRec paper
 # (github.com/blondered/transformer_benchmark: RecTools' SASRec, its README's Beauty hyper-parameters): SASRec's own
-# shape (no up/down maps, unscaled inputs, Xavier-normal init, positions counted from the newest item), the
-# authors' block (the LayerNorm'd query as the attention residual, a 1x ReLU feed-forward), 1 block, 1 head,
-# dropout 0.2, history 50, every position a target against 256 uniform sampled negatives, Adam lr 1e-3 with
-# beta2 0.98, batch 128, up to 200 epochs. Changed from it by validation runs on Beauty (docs/RESULTS.md, the
-# strong-recipe section, says which): 128-d (its README 64, its configs 256; 256-d costs 3x a 128-d epoch here),
-# the item-table dropout 0.2 that RecTools' item net applies (its dropout rate; we had none), no length buckets
-# (they reweight the loss toward short histories), patience 10 (theirs 50; the best epoch comes within a few
-# epochs of the plateau, and a seed then trains in minutes). Also ours: negatives never in the user's history
-# (theirs: any item), early stopping on full-ranking validation NDCG@10 (theirs: HR@10). README, "SASRec recipes",
-# lists every difference.
+# shape (no up/down maps, unscaled inputs, Xavier-normal init, positions counted from the newest item), the authors'
+# block (the LayerNorm'd query as the attention residual, a 1x ReLU feed-forward), 1 block, 1 head, dropout 0.2, history
+# 50, every position a target against 256 uniform sampled negatives, Adam lr 1e-3 with beta2 0.98, batch 128, up to 200
+# epochs. Changed from it by validation runs on Beauty (docs/RESULTS.md, the strong-recipe section, says which): the
+# full softmax over every item instead of 256 sampled negatives (better validation NDCG@10 under both rankings, history
+# excluded or not, for a dearer epoch), 128-d (its README 64, its configs 256; 256-d costs 3x a 128-d epoch here), the
+# item-table dropout 0.2 that RecTools' item net applies (its dropout rate; we had none), no length buckets (they
+# reweight the loss toward short histories), patience 10 (theirs 50; the best epoch comes within a few epochs of the
+# plateau, and a seed then trains in minutes). Also ours: with ``sasrec.negatives K``, negatives never in the user's
+# history (theirs: any item); early stopping on full-ranking validation NDCG@10 (theirs: HR@10). README, "SASRec
+# recipes", lists every difference.
 SASREC_RECIPES: dict[str, dict[str, Any]] = {
     "reference": {},
     "strong": {
@@ -358,7 +361,7 @@ SASREC_RECIPES: dict[str, dict[str, Any]] = {
         "sasrec.stride": 50,
         "sasrec.from_end": True,
         "sasrec.bucket": 0,
-        "sasrec.negatives": 256,
+        "sasrec.negatives": 0,
         "sasrec.batch_size": 128,
         "sasrec.lr": 1e-3,
         "sasrec.beta2": 0.98,

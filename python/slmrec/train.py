@@ -534,6 +534,8 @@ class Pipeline:
         model = self.stage_model(name)
         if name == "sasrec":
             s = c.sasrec
+            if s.compile:
+                model.compile(dynamic=True)  # in place: parameters, state dict and checkpoints are unchanged
             opt = StageConfig(
                 epochs=s.epochs,
                 steps=s.steps,
