@@ -12,12 +12,14 @@ optimizer, batches; no evaluation) and the full-ranking validation of every user
 seconds in ``history.json`` less its training seconds: scoring, top-k, checkpoint). Variants, each one lever: the
 recipe (1 torch thread, the reference), 2 torch threads, ``sasrec.attention sdpa``
 (``F.scaled_dot_product_attention`` on the same parameters), ``sasrec.compile`` (``torch.compile`` of the module in
-place, its compilation inside the first epoch's training time), batch 256 and 512 with the learning rate scaled
-linearly (speed only: their quality needs full runs), and 256 sampled negatives per target instead of the recipe's
-full softmax over every item. The validation NDCG@10 after the last epoch is listed beside each, to show that a
-lever did not break learning; it is not a quality comparison. The variants run one after another in one invocation,
-so that their ratios share the machine's load (which is recorded at start and end of each). JSON to ``--json``
-(default benches/results/sasrec_levers_cpu.json).
+place, its compilation inside the first epoch's training time), ``run.mixed_precision bf16`` (autocast to bfloat16:
+the CPU's bf16 matrix units, where it has them, for the full softmax's item-table products), batch 256 and 512 with
+the learning rate scaled linearly (speed only: their quality needs full runs), and 256 sampled negatives per target
+instead of the recipe's full softmax over every item. The validation NDCG@10 after the last epoch is listed beside
+each, to show that a lever did not break learning; it is not a quality comparison. The variants run one after
+another in one invocation, so that their ratios share the machine's load (which is recorded at start and end of
+each). The full-softmax CE is also timed alone (``ce_kernels``: the dense form against the chunked ``full_ce``, fp32
+and bf16, one thread, on a mean recipe batch). JSON to ``--json`` (default benches/results/sasrec_levers_cpu.json).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ VARIANTS = (
     ("batch 512, lr 4e-3", ["--sasrec.batch_size", "512", "--sasrec.lr", "4e-3"], 1),
     ("256 sampled negatives", ["--sasrec.negatives", "256"], 1),
     ("torch.compile", ["--sasrec.compile", "true"], 1),
+    ("bf16 autocast", ["--run.mixed_precision", "bf16"], 1),
 )
 
 
@@ -85,6 +88,51 @@ def _variant(data: Path, out: Path, flags: list, threads: int, epochs: int, seed
     }
 
 
+def _ce_kernels(data: Path, repeats: int = 10) -> dict:
+    """The full-softmax CE alone, forward and backward, on one thread: the dense form (the [targets, items] scores
+    through ``F.cross_entropy``, as before ``slmrec.distill.full_ce`` was chunked) against the chunked
+    ``full_ce``, in fp32 and under bf16 autocast; shapes of a mean recipe batch on ``data`` (its targets: each
+    user's training items but the first, at most the recipe's history, times its batch of users)."""
+    import numpy as np
+    import torch
+
+    import slmrec
+    from slmrec.config import SASREC_RECIPES
+    from slmrec.distill import full_ce
+
+    recipe = SASREC_RECIPES["strong"]
+    batch_size, max_len, dim = recipe["sasrec.batch_size"], recipe["data.max_len"], recipe["sasrec.hidden"]
+    ds = slmrec.load(data)
+    train = np.diff(ds.offsets) - 3  # targets per user: the training part (history less valid, test) less one
+    rows = int(round(batch_size * np.clip(train, 0, max_len).mean()))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    user = torch.randn(rows, dim, requires_grad=True)
+    table = (0.1 * torch.randn(ds.num_items + 1, dim)).requires_grad_()
+    target = torch.randint(1, ds.num_items + 1, (rows,))
+
+    def dense(u, e, y):
+        scores = u @ e.T
+        scores[:, 0] = float("-inf")
+        return torch.nn.functional.cross_entropy(scores.float(), y)
+
+    out = {"rows": rows, "items": ds.num_items}
+    for name, fn in (("dense", dense), ("chunked", full_ce)):
+        for precision in ("fp32", "bf16"):
+            times = []
+            for i in range(repeats + 2):
+                start = time.perf_counter()
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                    loss = fn(user, table, target)
+                loss.backward()
+                if i >= 2:  # the first two warm up
+                    times.append(time.perf_counter() - start)
+            out[f"{name} {precision} ms"] = 1000 * sorted(times)[len(times) // 2]
+    torch.set_num_threads(threads)
+    return out
+
+
 def main(argv=None) -> int:
     a = _args(argv)
     rows = {}
@@ -105,6 +153,8 @@ def main(argv=None) -> int:
                 f"{rows[name]['valid_s_per_epoch']:.1f} s",
                 flush=True,
             )
+        kernels = _ce_kernels(data)
+        print("full-softmax CE, one thread:", kernels, flush=True)
     ref = rows["recipe"]
     for r in rows.values():
         r["train_speedup"] = ref["train_s_per_epoch"] / r["train_s_per_epoch"]
@@ -116,6 +166,7 @@ def main(argv=None) -> int:
         "epochs": a.epochs,
         "cores": os.cpu_count(),
         "variants": rows,
+        "ce_kernels": kernels,
     }
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=2) + "\n")

@@ -36,6 +36,31 @@ def test_full_ce_excludes_padding_and_matches_a_manual_softmax():
     assert full_ce(user, table, target).item() == pytest.approx(manual.item(), rel=1e-5)
 
 
+@pytest.mark.parametrize("chunk", [11, 3 * 11, 1 << 20])  # one row per chunk, a remainder chunk, one chunk
+def test_the_chunked_full_ce_has_the_dense_values_and_gradients(monkeypatch, chunk):
+    """full_ce in chunks of rows equals F.cross_entropy on the whole [B, I+1] score matrix (padding excluded), in
+    value and in both gradients (fp32, to 1e-6); under bf16 autocast its products are bf16, close to fp32."""
+    import slmrec.distill as distill
+
+    monkeypatch.setattr(distill, "CE_CHUNK_ELEMENTS", chunk)
+    torch.manual_seed(0)
+    user, table = torch.randn(7, 8, requires_grad=True), torch.randn(11, 8, requires_grad=True)
+    target = torch.tensor([1, 2, 3, 10, 10, 5, 1])
+    logits = user @ table.T
+    logits = torch.cat([torch.full_like(logits[:, :1], float("-inf")), logits[:, 1:]], 1)
+    want = torch.nn.functional.cross_entropy(logits, target)
+    grads = torch.autograd.grad(want, (user, table))
+    got = full_ce(user, table, target)
+    assert torch.allclose(got, want, atol=1e-6)
+    for g, w in zip(torch.autograd.grad(got, (user, table)), grads):
+        assert torch.allclose(g, w, atol=1e-6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = full_ce(user, table, target)
+    assert low.dtype == torch.float32 and abs(low.item() - want.item()) < 0.05 * want.item()
+    for g, w in zip(torch.autograd.grad(low, (user, table)), grads):
+        assert torch.allclose(g, w, atol=0.05 * w.abs().max().item())
+
+
 def test_slmrec_loss_on_real_models_trains_the_student_only():
     from slmrec import backbone
     from slmrec.config import preset

@@ -35,11 +35,67 @@ def block_pairs(teacher_layers: int, student_layers: int, blocks: int) -> list[t
     return [(k * n, k * m) for k in range(1, blocks + 1)]
 
 
+CE_CHUNK_ELEMENTS = 1 << 20  # scores per chunk of the full-softmax CE: a block of rows x items that stays in cache
+
+
 def full_ce(user: torch.Tensor, item_emb: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """CE of the target over every item: user [B, D], item_emb [I+1, D] (row 0 = padding, excluded), target [B]."""
-    logits = user.float() @ item_emb.float().T  # [B, I+1]
-    logits[:, 0] = float("-inf")
-    return F.cross_entropy(logits, target)
+    """CE of the target over every item: user [B, D], item_emb [I+1, D] (row 0 = padding, excluded), target [B];
+    the mean over the rows. Computed in chunks of rows (:class:`ChunkedCE`): the [B, I+1] scores never exist at
+    once; the same value and gradients as ``F.cross_entropy`` on them, up to float rounding (tested)."""
+    return ChunkedCE.apply(user, item_emb, target)
+
+
+class ChunkedCE(torch.autograd.Function):
+    """Full-softmax CE, chunked. Forward: per chunk of rows, the scores against every item, their logsumexp and
+    the target's score; backward recomputes each chunk's scores (softmax minus the target's one-hot is the score
+    gradient) and accumulates both gradients. A chunk's scores are written and read while they are in cache,
+    instead of one [B, I+1] tensor going through memory several times. Under autocast the two products run in the
+    autocast dtype (bf16: the CPU's bf16 matrix units where it has them), everything else in fp32, in both passes."""
+
+    @staticmethod
+    def _operands(user, item_emb, low):
+        u, e = user.float(), item_emb.float()
+        return (u, e) if low is None else (u.to(low), e.to(low))
+
+    @staticmethod
+    def _scores(u, e):
+        scores = (u @ e.T).float()  # [rows, I+1]
+        scores[:, 0] = float("-inf")  # padding is never a candidate
+        return scores
+
+    @staticmethod
+    def forward(ctx, user, item_emb, target):
+        device = user.device.type
+        low = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+        rows = max(1, CE_CHUNK_ELEMENTS // item_emb.shape[0])
+        with torch.autocast(device, enabled=False):
+            u, e = ChunkedCE._operands(user, item_emb, low)
+            lse = torch.empty(u.shape[0], device=u.device)
+            picked = torch.empty(u.shape[0], device=u.device)
+            for s in range(0, u.shape[0], rows):
+                scores = ChunkedCE._scores(u[s : s + rows], e)
+                lse[s : s + rows] = torch.logsumexp(scores, 1)
+                picked[s : s + rows] = scores.gather(1, target[s : s + rows, None])[:, 0]
+        ctx.save_for_backward(user, item_emb, target, lse)
+        ctx.low, ctx.rows = low, rows
+        return (lse - picked).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        user, item_emb, target, lse = ctx.saved_tensors
+        low, rows, n = ctx.low, ctx.rows, user.shape[0]
+        with torch.autocast(user.device.type, enabled=False):
+            u, e = ChunkedCE._operands(user, item_emb, low)
+            grad_u = torch.empty(user.shape, device=user.device)
+            grad_e = torch.zeros(item_emb.shape, device=user.device)
+            scale = grad.float() / n
+            for s in range(0, n, rows):
+                p = torch.exp(ChunkedCE._scores(u[s : s + rows], e) - lse[s : s + rows, None])  # softmax
+                p[torch.arange(p.shape[0], device=p.device), target[s : s + rows]] -= 1.0
+                p = (p * scale).to(e.dtype)
+                grad_u[s : s + rows] = (p @ e).float()
+                grad_e += (p.T @ u[s : s + rows]).float()
+        return grad_u.to(user.dtype), grad_e.to(item_emb.dtype), None
 
 
 def kd_terms(student_states, teacher_states, pairs, center: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
