@@ -1144,6 +1144,8 @@ def sasrec_section(src: Sources) -> list[str]:
 
 
 EXPLORE = Path("sasrec_explore")  # per dataset: the runs that chose (or probed) the strong recipe's keys, not jobs
+# the commands.log records of jobs whose runs a recipe change superseded (kept as explore rows, out of the budget)
+SUPERSEDED = EXPLORE / "superseded_commands.log"
 
 
 def recipe_choice(src: Sources) -> list[str]:
@@ -1192,7 +1194,14 @@ def recipe_choice(src: Sources) -> list[str]:
                 "is shown where the run's config differs from the recipe as it is now (`--eval.full_exclude none`: "
                 "ranked as RecBole ranks, the peer's rule, so its validation column compares with RecBole's best, "
                 "not with the other rows). Compared on the validation column; each run scored test once, at its end, "
-                "with its selected weights; test did not enter any choice.",
+                "with its selected weights; test did not enter any choice."
+                + (
+                    " The three seeds whose only key is `--sasrec.negatives 256` are the recipe's jobs from before the "
+                    "full softmax became its default; their commands.log records are in "
+                    f"docs/results/cpu/{SUPERSEDED.as_posix()}."
+                    if (src.keep / SUPERSEDED).is_file()
+                    else ""
+                ),
                 "",
                 "| keys that differ from the recipe | seed | best epoch / epochs run | best valid full NDCG@10 | "
                 "test full HR@10 | test full NDCG@10 | train s per epoch |",
