@@ -1124,16 +1124,20 @@ def sasrec_section(src: Sources) -> list[str]:
                 f"{'' if len(runs) >= want else f' (fewer than the {want} seeds the target asks for)'}."
             )
             cap = TARGETS["strong_minutes"]
+            log, jobs = src.log(), [f"sasrec-strong {d} seed{seed}" for seed in R.SEEDS]
+            strong_entries = [m[-1] for j in jobs if (m := [e for e in log if e["job"] == j and e["rc"] == 0])]
             took = [ev[-1]["seconds"] / 60 for _, ev in runs if ev]
             sentences.append(
                 f"- {name}: wall minutes per seed (training and every validation, the run's own record) "
                 f"{' / '.join(f'{m:.1f}' for m in took)} against {cap}: "
-                f"{sum(m <= cap for m in took)} of {len(took)} within it."
+                f"{sum(m <= cap for m in took)} of {len(took)} within it; torch threads per seed "
+                f"{' / '.join(threads(e) for e in strong_entries)} (Commands and durations)."
             )
+            sentences.append(side_by_side(jobs, name, log))
     lines += [
         "",
         *sentences,
-        "- Wall minutes include evaluation and ran with other work on the 2 cores.",
+        "- Wall minutes include every validation.",
         "",
         "Sources of the published rows: "
         + "; ".join(f"{published}: {where}" for published, _, _, _, where in PUBLISHED_SASREC),
