@@ -1163,7 +1163,7 @@ def recipe_choice(src: Sources) -> list[str]:
         names = sorted(
             {x.name for root in (src.out, src.keep) if (root / where).is_dir() for x in (root / where).iterdir()}
         )
-        rows = []
+        rows, before = [], 0  # before: runs of the recipe as it was before the full softmax (their only key)
         for name in names:
             cfg, r = src.load(where / name / "config.json"), src.stage(where / name, "sasrec")
             ev = (src.curve(where / name) or []) if cfg and r else []
@@ -1172,6 +1172,7 @@ def recipe_choice(src: Sources) -> list[str]:
             mine = C.keys(C.from_dict(cfg))
             diff = [f"`--{k} {mine[k]}`" for k in shown if mine[k] != recipe[k] and k != "sasrec.recipe"]
             per = r["steps_per_epoch"]
+            before += diff == ["`--sasrec.negatives 256`"]
             rows.append(
                 f"| {' '.join(diff) or 'the recipe'} | {mine['run.seed']} | {r['best_step'] // per} / "
                 f"{r['total_steps'] // per} | {max(e['full_ndcg@10'] for e in ev):.4f} | "
@@ -1200,10 +1201,10 @@ def recipe_choice(src: Sources) -> list[str]:
                 "not with the other rows). Compared on the validation column; each run scored test once, at its end, "
                 "with its selected weights; test did not enter any choice."
                 + (
-                    " The three seeds whose only key is `--sasrec.negatives 256` are the recipe's jobs from before the "
-                    "full softmax became its default; their commands.log records are in "
+                    f" The {before} runs whose only key is `--sasrec.negatives 256` are the recipe's jobs from "
+                    "before the full softmax became its default; their commands.log records are in "
                     f"docs/results/cpu/{SUPERSEDED.as_posix()}."
-                    if (src.keep / SUPERSEDED).is_file()
+                    if before and (src.keep / SUPERSEDED).is_file()
                     else ""
                 ),
                 "",
