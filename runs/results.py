@@ -529,6 +529,8 @@ def run_jobs(todo: list[Job], lanes: int = 1, max_hours: float = 0, poll: float 
                 if job is None:
                     break
                 pending.remove(job)
+                if job.done():  # finished meanwhile (by another driver, or an earlier job of this one)
+                    continue
                 if job.cmd[0] == str(RECBOLE_PY) and not RECBOLE_PY.exists():
                     print(f"skip {job.name}: no RecBole venv (bash runs/recbole_setup.sh)", flush=True)
                     continue

@@ -119,6 +119,18 @@ def test_one_lane_runs_jobs_one_after_another_with_default_threads(tmp_path, mon
     assert ra["cpus"] == sorted(os.sched_getaffinity(0))
 
 
+def test_a_job_whose_output_appeared_meanwhile_is_not_run(tmp_path, monkeypatch):
+    """A job is checked again when its turn comes: an output made meanwhile (here by the job before it; in use, by
+    another driver) means it is done, and it is neither run nor logged."""
+    results = _results_module(monkeypatch, tmp_path)
+    a = _fake(results, tmp_path, "a", 0.1)
+    b = _fake(results, tmp_path, "b", 0.1)
+    b.out = tmp_path / "a"  # a makes b's output
+    assert results.run_jobs([a, b], lanes=1, poll=0.05) == []
+    assert not (tmp_path / "b").exists()
+    assert [json.loads(x)["job"] for x in (tmp_path / "commands.log").read_text().splitlines()] == ["a"]
+
+
 def test_report_wall_time_is_the_union_of_job_intervals():
     sys.path.insert(0, str(ROOT / "runs"))
     try:
