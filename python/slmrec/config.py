@@ -335,13 +335,14 @@ def _parse(key: str, text: Any, like: Any) -> Any:
 # block (the LayerNorm'd query as the attention residual, a 1x ReLU feed-forward), 1 block, 1 head, dropout 0.2, history
 # 50, every position a target against 256 uniform sampled negatives, Adam lr 1e-3 with beta2 0.98, batch 128, up to 200
 # epochs. Changed from it by validation runs on Beauty (docs/RESULTS.md, the strong-recipe section, says which): the
-# full softmax over every item instead of 256 sampled negatives (better validation NDCG@10 under both rankings, history
-# excluded or not, for a dearer epoch), 128-d (its README 64, its configs 256; 256-d costs 3x a 128-d epoch here), the
-# item-table dropout 0.2 that RecTools' item net applies (its dropout rate; we had none), no length buckets (they
-# reweight the loss toward short histories), patience 10 (theirs 50; the best epoch comes within a few epochs of the
-# plateau, and a seed then trains in minutes). Also ours: with ``sasrec.negatives K``, negatives never in the user's
-# history (theirs: any item); early stopping on full-ranking validation NDCG@10 (theirs: HR@10). README, "SASRec
-# recipes", lists every difference.
+# full softmax over every item instead of 256 sampled negatives (on Beauty better validation NDCG@10 under both
+# rankings, history excluded or not; on MovieLens-100K worse; a likely cause, untested: its long histories, which the
+# ranking excludes, are negatives of the full softmax but never of the sampled one), 128-d (its README 64, its configs
+# 256; 256-d costs 3x a 128-d epoch here), the item-table dropout 0.2 that RecTools' item net applies (its dropout rate;
+# we had none), no length buckets (they reweight the loss toward short histories), patience 10 (theirs 50; the best
+# epoch comes within a few epochs of the plateau, and a seed then trains in minutes). Also ours: with ``sasrec.negatives
+# K``, negatives never in the user's history (theirs: any item); early stopping on full-ranking validation NDCG@10
+# (theirs: HR@10). README, "SASRec recipes", lists every difference.
 SASREC_RECIPES: dict[str, dict[str, Any]] = {
     "reference": {},
     "strong": {
