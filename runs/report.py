@@ -1201,9 +1201,9 @@ def recipe_choice(src: Sources) -> list[str]:
                 "not with the other rows). Compared on the validation column; each run scored test once, at its end, "
                 "with its selected weights; test did not enter any choice."
                 + (
-                    f" The {before} runs whose only key is `--sasrec.negatives 256` are the recipe's jobs from "
-                    "before the full softmax became its default; their commands.log records are in "
-                    f"docs/results/cpu/{SUPERSEDED.as_posix()}."
+                    f" The {before} runs whose only key is `--sasrec.negatives 256` are the recipe as it was before "
+                    "the full softmax became its default (the commands.log records of its superseded jobs are in "
+                    f"docs/results/cpu/{SUPERSEDED.as_posix()})."
                     if before and (src.keep / SUPERSEDED).is_file()
                     else ""
                 ),
