@@ -1,10 +1,12 @@
 //! Fuzz target: the Amazon 2023 line scanner. Any one line scanned for the 2023 keys (`user_id`,
 //! `parent_asin`, `asin`, `timestamp`, `rating`) gives the same fields whatever order the keys are asked in;
 //! read as an `amazon23` file (either item key, bad lines skipped), it gives one record or none, never a panic,
-//! and never a record from a line the scanner rejects.
+//! and never a record from a line the scanner rejects. The scanner sees the line as the reader does
+//! (`input::line_body`: without its line ending, and without a UTF-8 byte-order mark at the start of the file).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use slmrec_core::input::line_body;
 use slmrec_core::json::{Field, Scanner};
 use slmrec_core::read::{ItemKey, ReadOptions};
 use slmrec_core::{Dataset, Format, OnBadLine, PrepareOptions, Recipe, RecipeKind};
@@ -13,10 +15,10 @@ const KEYS: [&str; 5] = ["user_id", "parent_asin", "asin", "timestamp", "rating"
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else { return };
-    let Ok(line) = std::str::from_utf8(body) else { return };
-    if line.contains('\n') {
+    if body.contains(&b'\n') {
         return;
     }
+    let Ok(line) = std::str::from_utf8(line_body(body, true)) else { return };
     let mut scanner = Scanner::new();
     let mut a: [Field<'_>; 5] = std::array::from_fn(|_| Field::Missing);
     let mut b: [Field<'_>; 5] = std::array::from_fn(|_| Field::Missing);
