@@ -54,7 +54,10 @@ def test_every_field_has_a_comment():
 
 
 # what a word key's every choice needs set beside it
-NEEDS = {"sasrec.negatives_from": {"sasrec.positions": "all", "sasrec.negatives": 4}}
+NEEDS = {
+    "sasrec.negatives_from": {"sasrec.positions": "all", "sasrec.negatives": 4},
+    "sasrec.softmax_exclude": {"sasrec.positions": "all"},
+}
 
 
 @pytest.mark.parametrize("key", sorted(config.CHOICES))

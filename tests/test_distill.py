@@ -61,6 +61,46 @@ def test_the_chunked_full_ce_has_the_dense_values_and_gradients(monkeypatch, chu
         assert torch.allclose(g, w, atol=0.05 * w.abs().max().item())
 
 
+@pytest.mark.parametrize("chunk", [11, 3 * 11, 1 << 20])
+def test_full_ce_with_exclusions_is_the_dense_ce_with_those_items_masked(monkeypatch, chunk):
+    """Excluded items get no probability (value and both gradients as F.cross_entropy with their logits at -inf),
+    a row's own target is never excluded, and 0 entries exclude nothing but the padding."""
+    import slmrec.distill as distill
+
+    monkeypatch.setattr(distill, "CE_CHUNK_ELEMENTS", chunk)
+    torch.manual_seed(0)
+    user, table = torch.randn(5, 8, requires_grad=True), torch.randn(11, 8, requires_grad=True)
+    target = torch.tensor([1, 2, 3, 10, 4])
+    exclude = torch.tensor([[2, 3, 0], [2, 5, 6], [0, 0, 0], [1, 9, 9], [4, 7, 1]])  # row 1 and 4: their target too
+    logits = user @ table.T
+    masked = torch.zeros_like(logits, dtype=torch.bool)
+    masked[:, 0] = True
+    for r, row in enumerate(exclude.tolist()):
+        for i in row:
+            masked[r, i] |= i != int(target[r])
+    want = torch.nn.functional.cross_entropy(logits.masked_fill(masked, float("-inf")), target)
+    grads = torch.autograd.grad(want, (user, table))
+    got = full_ce(user, table, target, exclude)
+    assert torch.allclose(got, want, atol=1e-6)
+    for g, w in zip(torch.autograd.grad(got, (user, table)), grads):
+        assert torch.allclose(g, w, atol=1e-6)
+    assert got.item() < full_ce(user, table, target).item()  # fewer competitors, lower CE
+
+
+def test_softmax_exclusions_follow_their_rule():
+    from slmrec.distill import softmax_exclusions
+
+    ids = torch.tensor([[0, 5, 6, 7]])  # left padding, then the window's inputs
+    positives = torch.tensor([[0, 6, 7, 8]])
+    assert softmax_exclusions(ids, positives, "none") is None
+    hist = softmax_exclusions(ids, positives, "history")[0]
+    assert [sorted(set(r.tolist()) - {0}) for r in hist] == [[], [5], [5, 6], [5, 6, 7]]  # positions <= t only
+    window = softmax_exclusions(ids, positives, "window")[0]
+    assert all(sorted(set(r.tolist()) - {0}) == [5, 6, 7, 8] for r in window)
+    with pytest.raises(ValueError, match="unknown"):
+        softmax_exclusions(ids, positives, "all")
+
+
 def test_slmrec_loss_on_real_models_trains_the_student_only():
     from slmrec import backbone
     from slmrec.config import preset

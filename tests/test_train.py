@@ -386,8 +386,8 @@ def test_llm_positions_all_runs_every_stage_through_the_cli(tmp_path):
 
 
 def test_the_speed_and_sampling_options_of_sasrec_run_through_the_cli(tiny_run, tmp_path, capsys):
-    """--sasrec.attention sdpa and --sasrec.negatives_from any, end to end on tiny data; negatives_from any without
-    sampled negatives is a usage error."""
+    """--sasrec.attention sdpa and --sasrec.negatives_from any, then --sasrec.softmax_exclude history, end to end on
+    tiny data; negatives_from any without sampled negatives, or softmax_exclude with them, is a usage error."""
     out = tmp_path / "options"
     options = ["--stages", "sasrec", "--sasrec.recipe", "strong", "--sasrec.epochs", "2", "--sasrec.negatives", "8"]
     options += ["--sasrec.attention", "sdpa", "--sasrec.negatives_from", "any"]
@@ -398,3 +398,12 @@ def test_the_speed_and_sampling_options_of_sasrec_run_through_the_cli(tiny_run, 
     assert losses and all(math.isfinite(x["loss"]) for x in losses)
     assert main(tiny_args(tmp_path / "bad", "--stages", "sasrec", "--sasrec.negatives_from", "any")) == 2
     assert "sasrec.negatives_from any needs sasrec.negatives > 0" in capsys.readouterr().err
+    out = tmp_path / "exclude"
+    options = ["--stages", "sasrec", "--sasrec.recipe", "strong", "--sasrec.epochs", "2"]
+    assert main(tiny_args(out, *options, "--sasrec.softmax_exclude", "history", data=tiny_run / "data")) == 0
+    assert json.loads((out / "config.json").read_text())["sasrec"]["softmax_exclude"] == "history"
+    losses = json.loads((out / "sasrec" / "history.json").read_text())["losses"]
+    assert losses and all(math.isfinite(x["loss"]) for x in losses)
+    bad = [*options, "--sasrec.softmax_exclude", "window", "--sasrec.negatives", "8"]
+    assert main(tiny_args(tmp_path / "bad2", *bad, data=tiny_run / "data")) == 2
+    assert "sasrec.softmax_exclude needs the full softmax" in capsys.readouterr().err

@@ -35,6 +35,7 @@ CHOICES = {
     "sasrec.act": ("relu", "gelu"),
     "sasrec.attention": ("mha", "sdpa"),
     "sasrec.negatives_from": ("unseen", "any"),
+    "sasrec.softmax_exclude": ("none", "history", "window"),
     "sasrec.init": ("torch", "normal", "xavier"),
     "run.mixed_precision": ("auto", "no", "bf16", "fp16"),
     "eval.select": ("mrr", "ndcg@10", "hr@10", "full_mrr", "full_ndcg@10", "full_hr@10"),
@@ -86,6 +87,9 @@ class SASRecConfig:
     # parameters and state dict; a speed lever, measured by benches/bench_sasrec_levers.py; needs a C++ compiler)
     negatives_from: str = "unseen"  # "unseen": never an item of the user's history (the core sampler's) | "any":
     # uniform over every item, the user's own included (RecTools'; a draw equal to the target is masked)
+    softmax_exclude: str = "none"  # positions "all", full softmax: items that are not negatives of a position:
+    # "none" (every item is) | "history": the window's items up to the position (what full-ranking evaluation
+    # excludes) | "window": every item of the window, before and after it (near the sampler's "unseen")
     bucket: int = 0  # positions "all": batches of similar history length, from pools of this many batches (0 = off)
     recipe: str = "reference"  # "reference": the keys as given (by default the SLMRec code's SASRec, reproduced:
     # it learns slowly) | "strong": a real SASRec, from SASREC_RECIPES["strong"] (SASRec+SS of the eSASRec
@@ -524,6 +528,10 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         raise ConfigError(f"sasrec.stride must be in 0..data.max_len ({cfg.data.max_len}), not {cfg.sasrec.stride}")
     if cfg.sasrec.negatives and cfg.sasrec.positions != "all":
         raise ConfigError("sasrec.negatives (sampled softmax) needs sasrec.positions all")
+    if cfg.sasrec.softmax_exclude != "none" and (cfg.sasrec.negatives or cfg.sasrec.positions != "all"):
+        raise ConfigError(
+            "sasrec.softmax_exclude needs the full softmax at every position (sasrec.negatives 0, sasrec.positions all)"
+        )
     if cfg.sasrec.negatives_from == "any" and not cfg.sasrec.negatives:
         raise ConfigError("sasrec.negatives_from any needs sasrec.negatives > 0 (where sampled negatives come from)")
     if not cfg.sasrec.project and cfg.sasrec.hidden != cfg.sasrec.emb_dim:

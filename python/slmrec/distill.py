@@ -38,11 +38,17 @@ def block_pairs(teacher_layers: int, student_layers: int, blocks: int) -> list[t
 CE_CHUNK_ELEMENTS = 1 << 20  # scores per chunk of the full-softmax CE: a block of rows x items that stays in cache
 
 
-def full_ce(user: torch.Tensor, item_emb: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def full_ce(
+    user: torch.Tensor, item_emb: torch.Tensor, target: torch.Tensor, exclude: torch.Tensor | None = None
+) -> torch.Tensor:
     """CE of the target over every item: user [B, D], item_emb [I+1, D] (row 0 = padding, excluded), target [B];
-    the mean over the rows. Computed in chunks of rows (:class:`ChunkedCE`): the [B, I+1] scores never exist at
-    once; the same value and gradients as ``F.cross_entropy`` on them, up to float rounding (tested)."""
-    return ChunkedCE.apply(user, item_emb, target)
+    the mean over the rows. ``exclude`` [B, K] (item ids, 0 = none): items that are not candidates of that row
+    (their scores -inf), except the row's target, which always is. Computed in chunks of rows
+    (:class:`ChunkedCE`): the [B, I+1] scores never exist at once; the same value and gradients as
+    ``F.cross_entropy`` on them, up to float rounding (tested)."""
+    if exclude is not None:
+        exclude = exclude.masked_fill(exclude == target[:, None], 0)
+    return ChunkedCE.apply(user, item_emb, target, exclude)
 
 
 class ChunkedCE(torch.autograd.Function):
@@ -58,13 +64,19 @@ class ChunkedCE(torch.autograd.Function):
         return (u, e) if low is None else (u.to(low), e.to(low))
 
     @staticmethod
-    def _scores(u, e):
+    def _scores(u, e, exclude):
         scores = (u @ e.T).float()  # [rows, I+1]
         scores[:, 0] = float("-inf")  # padding is never a candidate
+        if exclude is not None:
+            scores.scatter_(1, exclude, float("-inf"))  # 0 entries hit the padding column, already -inf
         return scores
 
     @staticmethod
-    def forward(ctx, user, item_emb, target):
+    def _rows(exclude, s, rows):
+        return None if exclude is None else exclude[s : s + rows]
+
+    @staticmethod
+    def forward(ctx, user, item_emb, target, exclude):
         device = user.device.type
         low = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
         rows = max(1, CE_CHUNK_ELEMENTS // item_emb.shape[0])
@@ -73,29 +85,30 @@ class ChunkedCE(torch.autograd.Function):
             lse = torch.empty(u.shape[0], device=u.device)
             picked = torch.empty(u.shape[0], device=u.device)
             for s in range(0, u.shape[0], rows):
-                scores = ChunkedCE._scores(u[s : s + rows], e)
+                scores = ChunkedCE._scores(u[s : s + rows], e, ChunkedCE._rows(exclude, s, rows))
                 lse[s : s + rows] = torch.logsumexp(scores, 1)
                 picked[s : s + rows] = scores.gather(1, target[s : s + rows, None])[:, 0]
         ctx.save_for_backward(user, item_emb, target, lse)
-        ctx.low, ctx.rows = low, rows
+        ctx.low, ctx.rows, ctx.exclude = low, rows, exclude
         return (lse - picked).mean()
 
     @staticmethod
     def backward(ctx, grad):
         user, item_emb, target, lse = ctx.saved_tensors
-        low, rows, n = ctx.low, ctx.rows, user.shape[0]
+        low, rows, exclude, n = ctx.low, ctx.rows, ctx.exclude, user.shape[0]
         with torch.autocast(user.device.type, enabled=False):
             u, e = ChunkedCE._operands(user, item_emb, low)
             grad_u = torch.empty(user.shape, device=user.device)
             grad_e = torch.zeros(item_emb.shape, device=user.device)
             scale = grad.float() / n
             for s in range(0, n, rows):
-                p = torch.exp(ChunkedCE._scores(u[s : s + rows], e) - lse[s : s + rows, None])  # softmax
+                scores = ChunkedCE._scores(u[s : s + rows], e, ChunkedCE._rows(exclude, s, rows))
+                p = torch.exp(scores - lse[s : s + rows, None])  # softmax (0 where excluded)
                 p[torch.arange(p.shape[0], device=p.device), target[s : s + rows]] -= 1.0
                 p = (p * scale).to(e.dtype)
                 grad_u[s : s + rows] = (p @ e).float()
                 grad_e += (p.T @ u[s : s + rows]).float()
-        return grad_u.to(user.dtype), grad_e.to(item_emb.dtype), None
+        return grad_u.to(user.dtype), grad_e.to(item_emb.dtype), None, None
 
 
 def kd_terms(student_states, teacher_states, pairs, center: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,12 +155,31 @@ def sampled_ce(
     return F.cross_entropy(logits.masked_fill(clash, float("-inf")), torch.zeros_like(target))
 
 
-def sequence_loss(model, batch: dict, table: torch.Tensor, any_negatives: int = 0) -> tuple[torch.Tensor, dict]:
+def softmax_exclusions(ids: torch.Tensor, positives: torch.Tensor, rule: str) -> torch.Tensor | None:
+    """The items each position's full softmax leaves out, [B, L, K] (0 = none; the target itself is put back by
+    :func:`full_ce`): ``rule`` "none": nothing; "history": the window's items up to and including the position
+    (the input so far: what full-ranking evaluation excludes for its target); "window": every item of the window,
+    before and after the position (the nearest a window comes to the sampler's "never in the user's history")."""
+    if rule == "none":
+        return None
+    length = ids.shape[1]
+    if rule == "history":
+        seen = torch.ones(length, length, dtype=torch.bool, device=ids.device).tril()  # [t, j]: j <= t
+        return ids[:, None, :].expand(-1, length, -1) * seen
+    if rule == "window":
+        return torch.cat([ids, positives], dim=1)[:, None, :].expand(-1, length, -1)
+    raise ValueError(f"unknown softmax exclusion rule {rule!r}: expected none, history or window")
+
+
+def sequence_loss(
+    model, batch: dict, table: torch.Tensor, any_negatives: int = 0, exclude: str = "none"
+) -> tuple[torch.Tensor, dict]:
     """SASRec's all-position next-item CE: every non-padded position of ``positives`` [B, L] is a target; full
-    softmax, or sampled softmax against the batch's ``negatives`` [B, L, K] when K > 0 (the core sampler's: never an
-    item of the user's history), or, with ``any_negatives`` K > 0, against K drawn here uniformly from every item
-    with torch's generator (RecTools' sampling: the user's own items can be negatives; a draw equal to the target is
-    masked). A model counting positions from the end gets the batch cut to its longest history (exact, cheaper)."""
+    softmax (leaving out the items that ``exclude`` names, :func:`softmax_exclusions`), or sampled softmax against
+    the batch's ``negatives`` [B, L, K] when K > 0 (the core sampler's: never an item of the user's history), or,
+    with ``any_negatives`` K > 0, against K drawn here uniformly from every item with torch's generator (RecTools'
+    sampling: the user's own items can be negatives; a draw equal to the target is masked). A model counting
+    positions from the end gets the batch cut to its longest history (exact, cheaper)."""
     ids, positives, negatives = batch["input_ids"], batch["positives"], batch["negatives"]
     if getattr(model, "from_end", False):
         ids, positives, negatives = trim(ids, positives, negatives)
@@ -160,7 +192,8 @@ def sequence_loss(model, batch: dict, table: torch.Tensor, any_negatives: int = 
     elif negatives.shape[-1]:
         ce = sampled_ce(states[keep], table, positives[keep], negatives[keep])
     else:
-        ce = full_ce(states[keep], table, positives[keep])
+        left_out = softmax_exclusions(ids, positives, exclude)
+        ce = full_ce(states[keep], table, positives[keep], None if left_out is None else left_out[keep])
     return ce, {"ce": ce.detach()}
 
 

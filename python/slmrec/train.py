@@ -553,6 +553,8 @@ class Pipeline:
             windows = (s.stride or c.data.max_len) if s.positions == "all" else None
             objective = sequence_loss if windows else recommendation_loss
             negatives = s.negatives
+            if s.softmax_exclude != "none":
+                objective = functools.partial(sequence_loss, exclude=s.softmax_exclude)
             if s.negatives_from == "any":  # drawn by the loss from every item, not by the core's batches
                 objective, negatives = functools.partial(sequence_loss, any_negatives=s.negatives), 0
             return Stage(
