@@ -923,6 +923,28 @@ def _peer_shape(src: Sources, recbole: dict) -> str:
     )
 
 
+LEAK = (
+    "its sampled negatives were drawn by the sampler as it was before it recorded `sampled_negatives_avoid`: never "
+    "an item of the user's whole history, so never the user's validation or test item, a leak of the held-out "
+    "targets into training that raises validation and test (MovieLens-100K seed 0, the same run with the fixed "
+    "sampler: the explore rows)"
+)
+
+
+def leaky(src: Sources, run: Path) -> bool:
+    """Whether a SASRec run's sampled negatives came from the core sampler before it excluded only the train part
+    (its result.json then lacks ``sampled_negatives_avoid``): they never drew the user's validation and test
+    items."""
+    cfg, r = src.load(run / "config.json"), src.stage(run, "sasrec")
+    sa = (cfg or {}).get("sasrec", {})
+    return bool(
+        r
+        and sa.get("negatives")
+        and sa.get("negatives_from", "unseen") == "unseen"
+        and "sampled_negatives_avoid" not in r
+    )
+
+
 def peer_section(src: Sources) -> list[str]:
     recbole = {d: src.load(Path("peer") / d / "recbole.json") for d in R.RECBOLE_EPOCHS}
     first = next((rb for rb in recbole.values() if rb), {})
@@ -970,12 +992,13 @@ def peer_section(src: Sources) -> list[str]:
             else f"| {name} | RecBole SASRec | - | - | - | - | - | - |"
         )
         for variant, model in PEER_LABELS.items():
-            runs = []  # (seed, test metrics, validation curve) of each finished seed
+            runs, leaks = [], 0  # (seed, test metrics, validation curve) of each finished seed
             for seed in R.PEER_SEEDS[variant][d]:
                 run = R.peer_dir(d, variant, seed).relative_to(R.OUT)
                 ours, curve = src.stage(run, "sasrec"), src.curve(run)
                 if ours and curve:
                     runs.append((seed, ours["test"], curve))
+                    leaks += leaky(src, run)
             if not runs:
                 why = " (an `--extra` job)" if variant in R.EXTRA_VARIANTS else ""
                 lines.append(f"| {name} | {model}{why} | - | - | - | - | - | - |")
@@ -986,6 +1009,9 @@ def peer_section(src: Sources) -> list[str]:
             ]
             shown = " / ".join("never" if r is None else f"{r:.0f}" for r in reach)
             seeds = f", {len(runs)} seeds" if len(runs) > 1 else ""
+            if leaks:
+                seeds += " (leaky negatives: see below)"
+                sentences.append(f"- {name}, {model}: {leaks} of its {len(runs)} runs do not count: {LEAK}.")
             lines.append(
                 f"| {name} | {model}{seeds} | {len(runs[0][2])} | "
                 f"{mean_sd([t['full_hr@10'] for _, t, _ in runs])} | "
@@ -1172,7 +1198,9 @@ def recipe_choice(src: Sources) -> list[str]:
             mine = C.keys(C.from_dict(cfg))
             diff = [f"`--{k} {mine[k]}`" for k in shown if mine[k] != recipe[k] and k != "sasrec.recipe"]
             per = r["steps_per_epoch"]
-            before += diff == ["`--sasrec.negatives 256`"]
+            before += diff == ["`--sasrec.negatives 256`"] and leaky(src, where / name)
+            if leaky(src, where / name):
+                diff.append("(leaky negatives)")
             rows.append(
                 f"| {' '.join(diff) or 'the recipe'} | {mine['run.seed']} | {r['best_step'] // per} / "
                 f"{r['total_steps'] // per} | {max(e['full_ndcg@10'] for e in ev):.4f} | "
@@ -1206,7 +1234,8 @@ def recipe_choice(src: Sources) -> list[str]:
                     f"docs/results/cpu/{SUPERSEDED.as_posix()})."
                     if before and (src.keep / SUPERSEDED).is_file()
                     else ""
-                ),
+                )
+                + (f" A row marked (leaky negatives): {LEAK}." if any("(leaky negatives)" in x for x in rows) else ""),
                 "",
                 "| keys that differ from the recipe | seed | best epoch / epochs run | best valid full NDCG@10 | "
                 "test full HR@10 | test full NDCG@10 | train s per epoch |",

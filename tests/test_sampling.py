@@ -254,11 +254,11 @@ def test_last_item_batches_default_and_all_prefixes():
     assert [len(d["users"]) for d in dropped.epoch(0)] == [32] * (examples // 32) == [32] * dropped.num_batches()
 
 
-def test_sequence_batches_shift_by_one_with_clean_negatives():
+def test_sequence_batches_shift_by_one_with_negatives_outside_the_train_part():
     offsets, items = random_csr(300, 120, min_len=1, max_len=20, seed=7)
     seqs = rows(offsets, items)
     b = SequenceBatches(offsets, items, 120, max_len=8, batch_size=64, num_negatives=3, seed=2)
-    seen = []
+    seen, held_out = [], 0
     for d in b.epoch(0):
         assert d["negatives"].shape == (len(d["users"]), 8, 3)
         for r, u in enumerate(d["users"]):
@@ -270,9 +270,11 @@ def test_sequence_batches_shift_by_one_with_clean_negatives():
             neg = d["negatives"][r]
             assert (neg[:pad] == 0).all()
             for p in range(pad, 8):
-                assert len(set(neg[p])) == 3 and not np.isin(neg[p], seqs[u]).any() and (neg[p] > 0).all()
+                assert len(set(neg[p])) == 3 and not np.isin(neg[p], train).any() and (neg[p] > 0).all()
+            held_out += int(np.isin(neg[pad:], np.setdiff1d(seqs[u][-2:], train)).sum())
             seen.append(int(u))
     assert sorted(seen) == [u for u, s in enumerate(seqs) if len(s) >= 3]
+    assert held_out > 0  # validation and test items are negatives like any other (no leak of held-out targets)
     # negatives depend on (seed, epoch, user) only, not on the batch they land in
     b2 = SequenceBatches(offsets, items, 120, max_len=8, batch_size=7, num_negatives=3, seed=2, threads=1)
     by_user = {int(u): n for d in b.epoch(0) for u, n in zip(d["users"], d["negatives"])}
@@ -536,9 +538,9 @@ def test_real_datasets(real, name):
     q = SequenceBatches(ds.offsets, ds.items, ds.num_items, max_len=50, batch_size=256, num_negatives=2)
     d = next(q.epoch(0))
     for r, u in enumerate(d["users"]):
-        hist = ds.sequence(int(u))
+        train = ds.sequence(int(u))[:-2]  # negatives avoid the train part (validation and test items may come)
         valid = d["positives"][r] > 0
-        assert not np.isin(d["negatives"][r][valid], hist).any() and (d["negatives"][r][~valid] == 0).all()
+        assert not np.isin(d["negatives"][r][valid], train).any() and (d["negatives"][r][~valid] == 0).all()
     x = history_inputs(ds.offsets, ds.items, eu, split="test", max_len=50)
     assert (x[:, -1] == ds.items[ds.offsets[eu + 1] - 2]).all()
 

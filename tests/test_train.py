@@ -407,3 +407,8 @@ def test_the_speed_and_sampling_options_of_sasrec_run_through_the_cli(tiny_run, 
     bad = [*options, "--sasrec.softmax_exclude", "window", "--sasrec.negatives", "8"]
     assert main(tiny_args(tmp_path / "bad2", *bad, data=tiny_run / "data")) == 2
     assert "sasrec.softmax_exclude needs the full softmax" in capsys.readouterr().err
+    # the core's sampled negatives: result.json says what they avoid (the train part; drawn by the loss: absent)
+    assert main(tiny_args(tmp_path / "unseen", *options, "--sasrec.negatives", "8", data=tiny_run / "data")) == 0
+    saved = json.loads((tmp_path / "unseen" / "sasrec" / "result.json").read_text())
+    assert saved["sampled_negatives_avoid"] == "the user's train part"
+    assert "sampled_negatives_avoid" not in json.loads((out / "sasrec" / "result.json").read_text())

@@ -85,7 +85,7 @@ class SASRecConfig:
     # the same parameters (same eval outputs; a speed lever, measured by benches/bench_sasrec_levers.py)
     compile: bool = False  # torch.compile the SASRec module in place (nn.Module.compile, dynamic shapes: the same
     # parameters and state dict; a speed lever, measured by benches/bench_sasrec_levers.py; needs a C++ compiler)
-    negatives_from: str = "unseen"  # "unseen": never an item of the user's history (the core sampler's) | "any":
+    negatives_from: str = "unseen"  # "unseen": never an item of the user's train part (the core sampler's) | "any":
     # uniform over every item, the user's own included (RecTools'; a draw equal to the target is masked)
     softmax_exclude: str = "none"  # positions "all", full softmax: items that are not negatives of a position:
     # "none" (every item is) | "history": the window's items up to the position (what full-ranking evaluation
@@ -340,12 +340,13 @@ def _parse(key: str, text: Any, like: Any) -> Any:
 # 50, every position a target against 256 uniform sampled negatives, Adam lr 1e-3 with beta2 0.98, batch 128, up to 200
 # epochs. Changed from it by validation runs on Beauty (docs/RESULTS.md, the strong-recipe section, says which): the
 # full softmax over every item instead of 256 sampled negatives (on Beauty better validation NDCG@10 under both
-# rankings, history excluded or not; on MovieLens-100K worse; a likely cause, untested: its long histories, which the
-# ranking excludes, are negatives of the full softmax but never of the sampled one), 128-d (its README 64, its configs
+# rankings, history excluded or not; on MovieLens-100K worse, by less once the core sampler stopped drawing its
+# negatives outside the whole history, which had kept every user's validation and test items out of training's
+# negatives; leaving the history out of the full softmax, sasrec.softmax_exclude, does not close it), 128-d (its README 64, its configs
 # 256; 256-d costs 3x a 128-d epoch here), the item-table dropout 0.2 that RecTools' item net applies (its dropout rate;
 # we had none), no length buckets (they reweight the loss toward short histories), patience 10 (theirs 50; the best
 # epoch comes within a few epochs of the plateau, and a seed then trains in minutes). Also ours: with ``sasrec.negatives
-# K``, negatives never in the user's history (theirs: any item); early stopping on full-ranking validation NDCG@10
+# K``, negatives never in the user's train part (theirs: any item); early stopping on full-ranking validation NDCG@10
 # (theirs: HR@10). README, "SASRec recipes", lists every difference.
 SASREC_RECIPES: dict[str, dict[str, Any]] = {
     "reference": {},

@@ -65,6 +65,9 @@ __all__ = [
     "splittable_users",
 ]
 
+#: What the negatives of :class:`SequenceBatches` avoid, as a training stage's result.json records it.
+SAMPLED_NEGATIVES_AVOID = "the user's train part"
+
 #: The salt of the evaluation candidates of each split (valid and test get independent negatives). "Stream" is
 #: the core's word for an RNG purpose (``slmrec_core::rng::stream``); a salt varies the draws within one.
 _EVAL_SALT = {"valid": 0, "test": 1}
@@ -657,7 +660,8 @@ class SequenceBatches(_Batches):
 
     Input ``train[:-1]``, positives ``train[1:]`` (the most recent ``max_len``, left-padded with 0, so
     positives are 0 where padded) and ``num_negatives`` distinct uniform negatives per position, never in
-    the user's full history (0 where padded; ``num_negatives=0``: none, for a full-softmax loss). Negatives
+    the user's train part (0 where padded; ``num_negatives=0``: none, for a full-softmax loss); its validation
+    and test items can be drawn, as in a full softmax (never drawing them leaks the held-out targets). Negatives
     are a function of (seed, epoch, user). A user of length 3 has no position (its train part is one item):
     its row is all padding, to be masked.
     ``windows=stride`` (1..max_len): a user's targets are cut from the end into runs of ``stride``, each an

@@ -50,6 +50,7 @@ from slmrec.config import Config, StageConfig
 from slmrec.distill import block_pairs, recommendation_loss, sequence_loss, slmrec_loss
 from slmrec.errors import ConfigError, DivergedError
 from slmrec.evaluate import EvalSet, build_eval_set, evaluate
+from slmrec.sampling import SAMPLED_NEGATIVES_AVOID
 from slmrec.stages import STAGES
 
 #: Called as ``hook(stage_name, global_step)`` after every optimizer step, once that step's checkpoint (if any) is
@@ -649,6 +650,11 @@ class Pipeline:
             positions_per_example=self.cfg.data.max_len
             + sum(int(getattr(model, k).numel()) for k in ("prefix_ids", "suffix_ids") if hasattr(model, k)),
         )
+        sa = self.cfg.sasrec
+        if name == "sasrec" and sa.negatives and sa.negatives_from == "unseen":
+            # what the core's sampled negatives avoid; a run without this key is older: its negatives avoided the
+            # user's whole history, so never its validation and test items (a leak of the held-out targets)
+            result["sampled_negatives_avoid"] = SAMPLED_NEGATIVES_AVOID
         if torch.cuda.is_available():
             result["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
         if self.acc.is_main_process:

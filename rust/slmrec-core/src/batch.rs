@@ -7,8 +7,10 @@
 //!   `all_prefixes`: every position `t >= 1` of the train part `seq[:-2]` is a target, with input `seq[:t]`.
 //! - [`SequenceBatches`] (SASRec): over the train part `train = seq[:-2]` of each user of length >= 3,
 //!   input = `train[:-1]`, positives = `train[1:]` (most recent `max_len`, left-padded, 0 where padded),
-//!   and `num_negatives` distinct negatives per position outside the user's full history (0 where padded;
-//!   `num_negatives = 0` gives none, for a full-softmax loss). With `windows = Some(stride)`, a user's
+//!   and `num_negatives` distinct negatives per position outside the user's train part (0 where padded;
+//!   `num_negatives = 0` gives none, for a full-softmax loss). The validation and test items can be
+//!   negatives, as they are of a full softmax: never drawing them would tell the model, in every epoch,
+//!   which items each user meets next (a leak of the held-out targets into training). With `windows = Some(stride)`, a user's
 //!   targets are cut from the end into runs of `stride` (the first run may be shorter), each an example:
 //!   its `max_len` inputs end just before its last target, and only its run's positions carry positives
 //!   (the earlier ones are context, positive 0). Every target of a long history is then used exactly once
@@ -609,7 +611,7 @@ impl SequenceBatches {
                 self.sampler.fill_groups(
                     s,
                     &mut rng,
-                    u,
+                    train,
                     k,
                     &mut negatives[((r + 1) * l - targets) * k..(r + 1) * l * k],
                 );

@@ -583,10 +583,10 @@ impl NegativeSampler {
         out[..got].iter().for_each(|&i| s.bits.remove(i as u32));
     }
 
-    /// `groups` groups of `k` distinct negatives of user `u` (distinct within a group, independent across
-    /// groups), all outside the user's history; `out` is `groups * k` long, 0-padded when short.
-    pub(crate) fn fill_groups(&self, s: &mut Scratch, rng: &mut Rng, u: usize, k: usize, out: &mut [i64]) {
-        let hist = self.history.row(u);
+    /// `groups` groups of `k` distinct negatives (distinct within a group, independent across groups), none
+    /// of them in `hist` (the items a caller excludes, e.g. a user's train part); `out` is `groups * k` long,
+    /// 0-padded when short.
+    pub(crate) fn fill_groups(&self, s: &mut Scratch, rng: &mut Rng, hist: &[u32], k: usize, out: &mut [i64]) {
         let blocked = self.block(s, hist.iter().copied());
         for group in out.chunks_mut(k) {
             let mut b = blocked;

@@ -331,14 +331,14 @@ fn shards_cover_every_example_exactly_once() {
 }
 
 #[test]
-fn sequence_batches_shift_by_one_with_clean_negatives() {
+fn sequence_batches_shift_by_one_with_negatives_outside_the_train_part() {
     let n = 70;
     let (o, i) = csr(200, n, 1, 14, 8);
     let history = History::new(o, i, n as usize).expect("csr");
     let k = 3;
     let b = SequenceBatches::new(history.clone(), k, None, opts(16, 0, 1, true)).expect("batches");
     let order = b.schedule().order(0);
-    let mut users = 0;
+    let (mut users, mut held_out_drawn) = (0, 0);
     for bi in 0..order.num_batches() {
         let batch = b.batch(order.batch(bi).expect("in range"), 0).expect("batch");
         for (r, &u) in batch.users.iter().enumerate() {
@@ -347,7 +347,8 @@ fn sequence_batches_shift_by_one_with_clean_negatives() {
             let train = &row[..row.len() - 2];
             assert_eq!(batch.input_ids[r * 5..(r + 1) * 5], left_padded(&train[..train.len() - 1], 5)[..]);
             assert_eq!(batch.positives[r * 5..(r + 1) * 5], left_padded(&train[1..], 5)[..]);
-            let hist: HashSet<i64> = row.iter().map(|&x| i64::from(x)).collect();
+            let seen: HashSet<i64> = train.iter().map(|&x| i64::from(x)).collect();
+            let held_out: HashSet<i64> = row[row.len() - 2..].iter().map(|&x| i64::from(x)).collect();
             for p in 0..5 {
                 let negs = &batch.negatives[(r * 5 + p) * k..(r * 5 + p + 1) * k];
                 if batch.positives[r * 5 + p] == 0 {
@@ -355,12 +356,16 @@ fn sequence_batches_shift_by_one_with_clean_negatives() {
                 } else {
                     let set: HashSet<i64> = negs.iter().copied().collect();
                     assert_eq!(set.len(), k);
-                    assert!(negs.iter().all(|x| (1..=n as i64).contains(x) && !hist.contains(x)));
+                    assert!(negs.iter().all(|x| (1..=n as i64).contains(x) && !seen.contains(x)));
+                    held_out_drawn += negs.iter().filter(|x| held_out.contains(x) && !seen.contains(x)).count();
                 }
             }
         }
     }
     assert_eq!(users, (0..200).filter(|&u| history.row(u).len() >= 3).count());
+    // Negatives exclude the train part only: a user's validation and test items are drawn like any other item
+    // (never drawing them would leak the held-out targets into training).
+    assert!(held_out_drawn > 0);
     // Negatives are a function of (seed, epoch, user): the same in another batch composition.
     let one = b.batch(&order.ids()[..1], 0).expect("one");
     let first = b.batch(order.batch(0).expect("0"), 0).expect("first");
@@ -406,12 +411,13 @@ fn sequence_windows_make_every_target_exactly_once() {
                 let pos = batch.positives[r * 5..(r + 1) * 5].to_vec();
                 let negs = &batch.negatives[r * 10..(r + 1) * 10];
                 let row = history.row(u as usize);
+                let train = &row[..row.len() - 2];
                 for p in 0..5 {
                     let g = &negs[p * 2..p * 2 + 2];
                     if pos[p] == 0 {
                         assert_eq!(g, &[0, 0]);
                     } else {
-                        assert!(g[0] != g[1] && g.iter().all(|&x| x >= 1 && !row.contains(&(x as u32))));
+                        assert!(g[0] != g[1] && g.iter().all(|&x| x >= 1 && !train.contains(&(x as u32))));
                     }
                 }
                 got.push((u, batch.input_ids[r * 5..(r + 1) * 5].to_vec(), pos));
