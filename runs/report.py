@@ -661,6 +661,56 @@ def positions_section(src: Sources) -> list[str]:
     return lines
 
 
+LLM_EXPLORE = Path("llm_explore")  # per dataset: teacher runs that probe the LLM stages' budget, not jobs
+
+
+def llm_explore_section(src: Sources) -> list[str]:
+    """Exploratory teacher runs on a claims run's SASRec (``--stages teacher --reuse``), each beside the claims
+    run of the same seed: the teacher keys in which its config differs, steps, best step and the validation curve,
+    read from their result.json, config.json and history files (kept under LLM_EXPLORE/DATASET/NAME)."""
+    out = []
+    for d in R.CLAIMS_DATASETS:
+        where = LLM_EXPLORE / d
+        names = sorted(
+            {x.name for root in (src.out, src.keep) if (root / where).is_dir() for x in (root / where).iterdir()}
+        )
+        rows = []
+        for name in names:
+            run = where / name
+            cfg, r, ev = src.load(run / "config.json"), src.stage(run, "teacher"), src.curve(run, "teacher")
+            if not (cfg and r and ev):
+                continue
+            base = R.claims_dir(d, cfg["run"]["seed"]).relative_to(R.OUT)
+            base_cfg, base_r = src.config(base), src.stage(base, "teacher")
+            base_ev = src.curve(base, "teacher")
+            if not (base_cfg and base_r and base_ev):
+                continue
+            mine, theirs, sel = cfg["teacher"], base_cfg["teacher"], cfg["eval"]["select"]
+            diff = " ".join(f"`--teacher.{k} {v}`" for k, v in mine.items() if theirs.get(k) != v)
+            for what, res, curve in (("the claims run's teacher", base_r, base_ev), (diff, r, ev)):
+                rows.append(
+                    f"| {what} | {cfg['run']['seed']} | {res['total_steps']:,} | {res['best_step']:,} | "
+                    f"{' '.join(f'{e[sel]:.4f}' for e in curve)} | {res['test']['ndcg@10']:.4f} | "
+                    f"{res['test']['full_ndcg@10']:.4f} | {res['train_seconds'] / 60:.0f} |"
+                )
+        if rows:
+            out += [
+                f"### The LLM stages' budget explored ({title(d)})",
+                "",
+                "Exploratory teacher runs (`slmrec-train --preset small --stages teacher --reuse CLAIMS_RUN` with the "
+                "keys shown, on the claims run's SASRec; not jobs of runs/results.py; kept in "
+                f"docs/results/cpu/{where.as_posix()}), each under the claims run of the same seed. The curve is "
+                "the validation metric that selects the best step (`eval.select`) at each evaluation.",
+                "",
+                "| teacher | seed | optimizer steps | best step | validation curve | test NDCG@10 | "
+                "test full NDCG@10 | train minutes |",
+                "|---|---:|---:|---:|---|---:|---:|---:|",
+                *rows,
+                "",
+            ]
+    return out
+
+
 def scorecard(values: dict, cfg: dict, dataset: str, late: list[str]) -> list[str]:
     """One row per claim: the verdict and the numbers it rests on (test NDCG@10, sampled and full)."""
     llm = cfg.get("llm", {})
@@ -783,7 +833,7 @@ def claims_section(src: Sources) -> list[str]:
             *train,
             "",
         ]
-    return lines + [""] + details + positions_section(src)
+    return lines + [""] + details + positions_section(src) + llm_explore_section(src)
 
 
 def backbone_name(cfg: dict) -> str:
