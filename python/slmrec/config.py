@@ -342,12 +342,12 @@ def _parse(key: str, text: Any, like: Any) -> Any:
 # full softmax over every item instead of 256 sampled negatives (on Beauty better validation NDCG@10 under both
 # rankings, history excluded or not; on MovieLens-100K worse, by less once the core sampler stopped drawing its
 # negatives outside the whole history, which had kept every user's validation and test items out of training's
-# negatives; leaving the history out of the full softmax, sasrec.softmax_exclude, does not close it), 128-d (its
-# README 64, its configs 256; 256-d costs 3x a 128-d epoch here), the item-table dropout 0.2 that RecTools' item net applies (its dropout rate;
-# we had none), no length buckets (they reweight the loss toward short histories), patience 10 (theirs 50; the best
-# epoch comes within a few epochs of the plateau, and a seed then trains in minutes). Also ours: with ``sasrec.negatives
-# K``, negatives never in the user's train part (theirs: any item); early stopping on full-ranking validation NDCG@10
-# (theirs: HR@10). README, "SASRec recipes", lists every difference.
+# negatives; leaving the history out of the full softmax, sasrec.softmax_exclude, does not close it), 128-d (its README
+# 64, its configs 256; 256-d costs 3x a 128-d epoch here), the item-table dropout 0.2 that RecTools' item net applies
+# (its dropout rate; we had none), no length buckets (they reweight the loss toward short histories), patience 10
+# (theirs 50; the best epoch comes within a few epochs of the plateau, and a seed then trains in minutes). Also ours:
+# with ``sasrec.negatives K``, negatives never in the user's train part (theirs: any item); early stopping on
+# full-ranking validation NDCG@10 (theirs: HR@10). README, "SASRec recipes", lists every difference.
 SASREC_RECIPES: dict[str, dict[str, Any]] = {
     "reference": {},
     "strong": {
