@@ -661,6 +661,11 @@ def positions_section(src: Sources) -> list[str]:
     return lines
 
 
+def explored(src: Sources, where: Path) -> list[str]:
+    """The run names under ``where``, in the live output or the kept copy (sorted, each once)."""
+    return sorted({x.name for root in (src.out, src.keep) if (root / where).is_dir() for x in (root / where).iterdir()})
+
+
 LLM_EXPLORE = Path("llm_explore")  # per dataset: teacher runs that probe the LLM stages' budget, not jobs
 
 
@@ -671,10 +676,8 @@ def llm_explore_section(src: Sources) -> list[str]:
     out = []
     for d in R.CLAIMS_DATASETS:
         where = LLM_EXPLORE / d
-        names = sorted(
-            {x.name for root in (src.out, src.keep) if (root / where).is_dir() for x in (root / where).iterdir()}
-        )
-        rows = []
+        names = explored(src, where)
+        rows, shown = [], set()  # shown: the claims runs already given a row (one per seed)
         for name in names:
             run = where / name
             cfg, r, ev = src.load(run / "config.json"), src.stage(run, "teacher"), src.curve(run, "teacher")
@@ -687,7 +690,9 @@ def llm_explore_section(src: Sources) -> list[str]:
                 continue
             mine, theirs, sel = cfg["teacher"], base_cfg["teacher"], cfg["eval"]["select"]
             diff = " ".join(f"`--teacher.{k} {v}`" for k, v in mine.items() if theirs.get(k) != v)
-            for what, res, curve in (("the claims run's teacher", base_r, base_ev), (diff, r, ev)):
+            pairs = [] if base in shown else [("the claims run's teacher", base_r, base_ev)]
+            shown.add(base)
+            for what, res, curve in (*pairs, (diff, r, ev)):
                 rows.append(
                     f"| {what} | {cfg['run']['seed']} | {res['total_steps']:,} | {res['best_step']:,} | "
                     f"{' '.join(f'{e[sel]:.4f}' for e in curve)} | {res['test']['ndcg@10']:.4f} | "
@@ -1236,9 +1241,7 @@ def recipe_choice(src: Sources) -> list[str]:
     out = []
     for d in R.STRONG_DATASETS:
         where = EXPLORE / d
-        names = sorted(
-            {x.name for root in (src.out, src.keep) if (root / where).is_dir() for x in (root / where).iterdir()}
-        )
+        names = explored(src, where)
         rows, before = [], 0  # before: runs of the recipe as it was before the full softmax (their only key)
         for name in names:
             cfg, r = src.load(where / name / "config.json"), src.stage(where / name, "sasrec")
@@ -1248,8 +1251,9 @@ def recipe_choice(src: Sources) -> list[str]:
             mine = C.keys(C.from_dict(cfg))
             diff = [f"`--{k} {mine[k]}`" for k in shown if mine[k] != recipe[k] and k != "sasrec.recipe"]
             per = r["steps_per_epoch"]
-            before += diff == ["`--sasrec.negatives 256`"] and leaky(src, where / name)
-            if leaky(src, where / name):
+            leak = leaky(src, where / name)
+            before += diff == ["`--sasrec.negatives 256`"] and leak
+            if leak:
                 diff.append("(leaky negatives)")
             rows.append(
                 f"| {' '.join(diff) or 'the recipe'} | {mine['run.seed']} | {r['best_step'] // per} / "

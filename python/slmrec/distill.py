@@ -176,7 +176,7 @@ def sequence_loss(
 ) -> tuple[torch.Tensor, dict]:
     """SASRec's all-position next-item CE: every non-padded position of ``positives`` [B, L] is a target; full
     softmax (leaving out the items that ``exclude`` names, :func:`softmax_exclusions`), or sampled softmax against
-    the batch's ``negatives`` [B, L, K] when K > 0 (the core sampler's: never an item of the user's history), or,
+    the batch's ``negatives`` [B, L, K] when K > 0 (the core sampler's: never an item of the user's train part), or,
     with ``any_negatives`` K > 0, against K drawn here uniformly from every item with torch's generator (RecTools'
     sampling: the user's own items can be negatives; a draw equal to the target is masked). A model counting
     positions from the end gets the batch cut to its longest history (exact, cheaper)."""
