@@ -666,50 +666,68 @@ def explored(src: Sources, where: Path) -> list[str]:
     return sorted({x.name for root in (src.out, src.keep) if (root / where).is_dir() for x in (root / where).iterdir()})
 
 
-LLM_EXPLORE = Path("llm_explore")  # per dataset: teacher runs that probe the LLM stages' budget, not jobs
+LLM_EXPLORE = Path("llm_explore")  # per dataset: LLM-stage runs that probe the budget and the §2 options, not jobs
+
+
+def changed_keys(mine: dict, theirs: dict, stage: str) -> str:
+    """The config keys stage ``stage`` depends on (slmrec.stages) in which run config ``mine`` differs from
+    ``theirs``, as flags (each read as slmrec.config reads a saved config: a key it lacks takes its default)."""
+    a, b = C.keys(C.from_dict(mine)), C.keys(C.from_dict(theirs))
+    flags = [
+        f"`--{k} {str(v).lower() if isinstance(v, bool) else v}`"
+        for k, v in a.items()
+        if k.startswith(stages.STAGES[stage].keys) and b.get(k) != v
+    ]
+    return " ".join(flags) or "(same keys)"
 
 
 def llm_explore_section(src: Sources) -> list[str]:
-    """Exploratory teacher runs on a claims run's SASRec (``--stages teacher --reuse``), each beside the claims
-    run of the same seed: the teacher keys in which its config differs, steps, best step and the validation curve,
-    read from their result.json, config.json and history files (kept under LLM_EXPLORE/DATASET/NAME)."""
+    """Exploratory LLM-stage runs, each beside the claims run of the same seed: per stage the run trained itself
+    (``run.stages``; a stage copied by ``--reuse`` is the other run's row), the keys in which its config differs,
+    steps, best step and the validation curve, read from their result.json, config.json and history files (kept
+    under LLM_EXPLORE/DATASET/NAME)."""
     out = []
     for d in R.CLAIMS_DATASETS:
         where = LLM_EXPLORE / d
-        names = explored(src, where)
-        rows, shown = [], set()  # shown: the claims runs already given a row (one per seed)
-        for name in names:
+        rows, shown = [], set()  # shown: the claims stages already given a row (one per seed and stage)
+        for name in explored(src, where):
             run = where / name
-            cfg, r, ev = src.load(run / "config.json"), src.stage(run, "teacher"), src.curve(run, "teacher")
-            if not (cfg and r and ev):
+            cfg = src.load(run / "config.json")
+            if not cfg:
                 continue
             base = R.claims_dir(d, cfg["run"]["seed"]).relative_to(R.OUT)
-            base_cfg, base_r = src.config(base), src.stage(base, "teacher")
-            base_ev = src.curve(base, "teacher")
-            if not (base_cfg and base_r and base_ev):
-                continue
-            mine, theirs, sel = cfg["teacher"], base_cfg["teacher"], cfg["eval"]["select"]
-            diff = " ".join(f"`--teacher.{k} {v}`" for k, v in mine.items() if theirs.get(k) != v)
-            pairs = [] if base in shown else [("the claims run's teacher", base_r, base_ev)]
-            shown.add(base)
-            for what, res, curve in (*pairs, (diff, r, ev)):
-                rows.append(
-                    f"| {what} | {cfg['run']['seed']} | {res['total_steps']:,} | {res['best_step']:,} | "
-                    f"{' '.join(f'{e[sel]:.4f}' for e in curve)} | {res['test']['ndcg@10']:.4f} | "
-                    f"{res['test']['full_ndcg@10']:.4f} | {res['train_seconds'] / 60:.0f} |"
-                )
+            base_cfg = src.config(base)
+            for stage in stages.LLM_STAGES:
+                if stage not in cfg["run"]["stages"].split(","):
+                    continue
+                r, ev = src.stage(run, stage), src.curve(run, stage)
+                base_r, base_ev = src.stage(base, stage), src.curve(base, stage)
+                if not (r and ev and base_cfg and base_r and base_ev):
+                    continue
+                sel, what = cfg["eval"]["select"], f"`{name}`: {changed_keys(cfg, base_cfg, stage)}"
+                pairs = [] if (base, stage) in shown else [("the claims run", base_r, base_ev)]
+                shown.add((base, stage))
+                for who, res, curve in (*pairs, (what, r, ev)):
+                    rows.append(
+                        f"| {who} | {label(stage, cfg)} | {cfg['run']['seed']} | {res['total_steps']:,} | "
+                        f"{res['best_step']:,} | {' '.join(f'{e[sel]:.4f}' for e in curve)} | "
+                        f"{res['test']['ndcg@10']:.4f} | {res['test']['full_ndcg@10']:.4f} | "
+                        f"{res['train_seconds'] / 60:.0f} |"
+                    )
         if rows:
             out += [
-                f"### The LLM stages' budget explored ({title(d)})",
+                f"### The LLM stages' budget and options explored ({title(d)})",
                 "",
-                "Exploratory teacher runs (`slmrec-train --preset small --stages teacher --reuse CLAIMS_RUN` with the "
-                "keys shown, on the claims run's SASRec; not jobs of runs/results.py; kept in "
-                f"docs/results/cpu/{where.as_posix()}), each under the claims run of the same seed. The curve is "
-                "the validation metric that selects the best step (`eval.select`) at each evaluation.",
+                "Exploratory runs of the LLM stages (`slmrec-train --preset small` with the keys shown, on the claims "
+                "run's data and seed: `--stages teacher --reuse CLAIMS_RUN` on its SASRec, or the stages retrained; "
+                "not jobs of runs/results.py; kept in "
+                f"docs/results/cpu/{where.as_posix()}), each under the claims run of the same seed and stage. A row "
+                "is a stage the run trained itself. The curve is the validation metric that selects the best step "
+                "(`eval.select`) at each evaluation.",
                 "",
-                "| teacher | seed | optimizer steps | best step | validation curve | test NDCG@10 | "
+                "| run: keys changed | stage | seed | optimizer steps | best step | validation curve | test NDCG@10 | "
                 "test full NDCG@10 | train minutes |",
-                "|---|---:|---:|---:|---|---:|---:|---:|",
+                "|---|---|---:|---:|---:|---|---:|---:|---:|",
                 *rows,
                 "",
             ]

@@ -177,3 +177,20 @@ def test_extra_jobs_run_only_with_extra(tmp_path, monkeypatch):
     monkeypatch.setattr(results, "run_jobs", lambda todo, *args: ran.append([j.name for j in todo]) or [])
     assert results.main(["--no-report"]) == 0 and results.main(["--no-report", "--extra"]) == 0
     assert ran == [["a"], ["a", "b"]]
+
+
+def test_explore_rows_list_the_keys_a_stage_depends_on_and_read_old_configs_with_defaults():
+    sys.path.insert(0, str(ROOT / "runs"))
+    try:
+        import report
+    finally:
+        sys.path.remove(str(ROOT / "runs"))
+    from slmrec import config
+
+    base = config.to_dict(config.preset("small"))
+    old = {sec: {k: v for k, v in d.items() if k != "center"} for sec, d in base.items()}  # an older version's
+    mine = json.loads(json.dumps(base))
+    mine["llm"]["head_init"], mine["distill"]["center"], mine["run"]["stages"] = "zero", True, "teacher,student"
+    assert report.changed_keys(mine, old, "teacher") == "`--llm.head_init zero`"  # distill is not the teacher's
+    assert report.changed_keys(mine, old, "student") == "`--llm.head_init zero` `--distill.center true`"
+    assert report.changed_keys(base, old, "student") == "(same keys)"  # the missing key reads as its default

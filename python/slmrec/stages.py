@@ -19,13 +19,14 @@ class StageSpec:
     needs: tuple[str, ...]  # the earlier stages whose outputs it reads
     llm: bool  # builds on the LLM backbone
     model: bool  # trains a model with the training loop (the probe scores an existing one)
-    reuse_keys: tuple[str, ...] = ()  # config keys (dotted prefixes) its result depends on; () = never reused
+    keys: tuple[str, ...] = ()  # config keys (dotted prefixes) its result depends on
+    reusable: bool = False  # ``--reuse`` may copy its finished output into a run whose ``keys`` are all equal
 
 
 _SASREC_KEYS = ("data.", "sasrec.", "eval.", "run.seed", "run.mixed_precision")
 
 SPECS = (
-    StageSpec("sasrec", "SASRec", "SASRec", (), llm=False, model=True, reuse_keys=_SASREC_KEYS),
+    StageSpec("sasrec", "SASRec", "SASRec", (), llm=False, model=True, keys=_SASREC_KEYS, reusable=True),
     StageSpec(
         "teacher",
         "teacher ({teacher_layers} layers)",
@@ -33,7 +34,8 @@ SPECS = (
         ("sasrec",),
         llm=True,
         model=True,
-        reuse_keys=(*_SASREC_KEYS, "llm.", "teacher."),
+        keys=(*_SASREC_KEYS, "llm.", "teacher."),
+        reusable=True,
     ),
     StageSpec(
         "student",
@@ -42,6 +44,7 @@ SPECS = (
         ("sasrec", "teacher"),
         llm=True,
         model=True,
+        keys=(*_SASREC_KEYS, "llm.", "teacher.", "student.", "distill."),
     ),
     StageSpec(
         "student_nokd",
@@ -50,6 +53,7 @@ SPECS = (
         ("sasrec",),
         llm=True,
         model=True,
+        keys=(*_SASREC_KEYS, "llm.", "student."),
     ),
     StageSpec("probe", "layer probe", "probe", ("sasrec", "teacher"), llm=True, model=False),
 )

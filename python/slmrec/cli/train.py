@@ -311,7 +311,7 @@ def _check_upstream(cfg, run_dir: Path, args) -> None:
 
 
 # the config keys (dotted prefixes) a stage's result depends on: a stage is reused only when all of them are equal
-REUSE_KEYS = {name: spec.reuse_keys for name, spec in STAGES.items() if spec.reuse_keys}
+REUSE_KEYS = {name: spec.keys for name, spec in STAGES.items() if spec.reusable}
 
 
 def _reuse(cfg, other: Path, run_dir: Path, dataset) -> None:
