@@ -856,7 +856,55 @@ def claims_section(src: Sources) -> list[str]:
             *train,
             "",
         ]
-    return lines + [""] + details + positions_section(src) + llm_explore_section(src)
+    return lines + [""] + details + positions_section(src) + table_section(src) + llm_explore_section(src)
+
+
+def table_section(src: Sources) -> list[str]:
+    """Does a better item table help the LLM? The claims runs of R.TABLE_DATASET beside the same runs on the strong
+    SASRec recipe's table (R.STRONG_TABLE): test metrics over seeds, how each model was trained, and per model a
+    verdict (judge: the strong table's seeds against the claims runs')."""
+    d = R.TABLE_DATASET
+    runs, base_runs = [R.table_dir(d, s).relative_to(R.OUT) for s in R.SEEDS], claims_runs(d)
+    cfg, base_cfg = src.config(runs[0]), src.config(base_runs[0])
+    rows, values = metric_rows(src, runs, cfg, ", strong table")
+    lines = [f"### Does a better item table help the LLM? ({title(d)})", ""]
+    if not rows:
+        return lines + [f"Not run yet: `python runs/results.py --only table` (the strong table, {title(d)}).", ""]
+    base_rows, base = metric_rows(src, base_runs, base_cfg, ", claims table")
+    train, late = training_rows(src, runs, cfg)
+    sas = cfg.get("sasrec", {})
+    lines += [
+        f"`python runs/results.py --only table`: the claims runs of {title(d)} again with `{' '.join(R.STRONG_TABLE)}`"
+        f": SASRec is the strong recipe's model ({sas.get('layers')} block, {sas.get('hidden')}-d, the full "
+        "softmax), its history length and selection metric kept at the claims runs' so that the teacher's prompt "
+        "and checkpoint choice do not change with the table; the LLM stages' keys are the claims runs'. Their "
+        "item table is SASRec's trained item embedding either way (METHOD.md §3).",
+        "",
+        HEADER,
+        *base_rows,
+        *rows,
+        "",
+        "How each model on the strong table was trained (per seed):",
+        "",
+        "| model | optimizer steps | examples seen | best step | stopped early | best in the last 10% | train s/step |",
+        "|---|---|---|---|---|---|---:|",
+        *train,
+        "",
+    ]
+    for key in MODELS:
+        if key not in values or key not in base:
+            continue
+        cells = []
+        for metric in ("ndcg@10", "full_ndcg@10"):
+            xs, ys = values[key][metric], base[key][metric]
+            cells.append(
+                f"{metric} {mean(xs):.4f} vs {mean(ys):.4f} ({(mean(xs) / mean(ys) - 1) * 100:+.1f}%): "
+                f"{judge(xs, ys)[0]}"
+            )
+        lines.append(f"- {label(key, cfg)}, strong table against the claims table: " + "; ".join(cells) + ".")
+    if late:
+        lines.append(f"- Best validation in the last 10% of training (possibly under-trained): {', '.join(late)}.")
+    return lines + [""]
 
 
 def backbone_name(cfg: dict) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,11 +38,17 @@ def test_results_driver_lists_jobs_and_report_reads_runs(tmp_path):
 
     run = results / "main" / "lastfm" / "seed0"  # stands in for the real LastFM run
     assert main(["--preset", "tiny", "--out", str(run), "--run.progress", "false"]) == 0
+    for copy in ("claims", "table"):  # the same run stands in for the claims and the strong-table runs of LastFM
+        shutil.copytree(run, results / copy / "lastfm" / "seed0")
     docs = tmp_path / "docs"
     report = _py("runs/report.py", "--docs", str(docs), results=results)
     assert report.returncode == 0, report.stderr
     text = (docs / "RESULTS.md").read_text()
-    assert "1 of " in text and "| SASRec | 1 | " in text and "## Layer probe" in text
+    table = text.split("### Does a better item table help the LLM? (LastFM)")[1].split("###")[0]
+    assert "| SASRec, claims table | 1 | " in table and "| SASRec, strong table | 1 | " in table
+    assert "- teacher (4 layers), strong table against the claims table: ndcg@10 " in table
+    assert "inconclusive (1 seed)" in table
+    assert "3 of " in text and "| SASRec | 1 | " in text and "## Layer probe" in text  # main, claims, table
     assert "| 4 | " in text  # the probe table of the tiny teacher's 4 layers
     kept = docs / "results" / "cpu" / "main" / "lastfm" / "seed0" / "sasrec" / "result.json"
     metrics = json.loads((run / "metrics.json").read_text())
