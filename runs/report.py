@@ -689,7 +689,7 @@ def llm_explore_section(src: Sources) -> list[str]:
     out = []
     for d in R.CLAIMS_DATASETS:
         where = LLM_EXPLORE / d
-        rows, shown = [], set()  # shown: the claims stages already given a row (one per seed and stage)
+        rows, notes, shown = [], [], set()  # shown: the claims stages already given a row (one per seed and stage)
         for name in explored(src, where):
             run = where / name
             cfg = src.load(run / "config.json")
@@ -697,6 +697,16 @@ def llm_explore_section(src: Sources) -> list[str]:
                 continue
             base = R.claims_dir(d, cfg["run"]["seed"]).relative_to(R.OUT)
             base_cfg = src.config(base)
+            own, theirs = src.stage(run, "sasrec"), src.stage(base, "sasrec")
+            if "sasrec" in cfg["run"]["stages"].split(",") and own and theirs and base_cfg:
+                keys = changed_keys(cfg, base_cfg, "sasrec")
+                notes.append(
+                    f"- `{name}` trained its own SASRec, "
+                    + ("with the claims run's keys" if keys == "(same keys)" else f"with {keys}")
+                    + f": best step {own['best_step']:,} against {theirs['best_step']:,}, test NDCG@10 "
+                    f"{own['test']['ndcg@10']:.4f} against {theirs['test']['ndcg@10']:.4f}, full "
+                    f"{own['test']['full_ndcg@10']:.4f} against {theirs['test']['full_ndcg@10']:.4f}."
+                )
             for stage in stages.LLM_STAGES:
                 if stage not in cfg["run"]["stages"].split(","):
                     continue
@@ -730,6 +740,8 @@ def llm_explore_section(src: Sources) -> list[str]:
                 "|---|---|---:|---:|---:|---|---:|---:|---:|",
                 *rows,
                 "",
+                *notes,
+                *([""] if notes else []),
             ]
     return out
 
