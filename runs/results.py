@@ -12,13 +12,13 @@ can be stopped and restarted at any time and only pays for what is missing. Jobs
 ``--lanes N`` N at a time, each pinned to a CPU of its own with one torch thread (the peer's timed jobs still run
 alone, so that their times are their own; a one-thread job is slower than the same job alone on two threads), in
 the order of what the report needs most (a job that continues another waits for it): the claims runs (LastFM,
-MovieLens-100K, Beauty; three seeds each), the all-position teacher, the strong SASRec recipe, the reference
-code's protocol on LastFM (one seed: the main table's protocol, one example per user), and the RecBole peer on
-MovieLens-100K and Beauty. ``--extra`` adds what only repeats what the default shows or what the re-sized preset
-replaced (see EXTRA_VARIANTS): the reference protocol's other datasets and seeds, its KD-term ablation, its
-pretrained-versus-random comparison, its layer probe on Beauty and Beauty's SASRec seeds. Every command is
-printed with its duration and appended to runs/out/results/commands.log with its threads and CPUs; ``--max-hours``
-stops before starting a job once that much time has passed.
+MovieLens-100K, Beauty; three seeds each), LastFM's claims runs on the strong SASRec's table, the all-position
+teacher, the strong SASRec recipe, the reference code's protocol on LastFM (one seed: the main table's protocol,
+one example per user), and the RecBole peer on MovieLens-100K and Beauty. ``--extra`` adds what only repeats what
+the default shows or what the re-sized preset replaced (see EXTRA_VARIANTS): the reference protocol's other
+datasets and seeds, its KD-term ablation, its pretrained-versus-random comparison, its layer probe on Beauty and
+Beauty's SASRec seeds. Every command is printed with its duration and appended to runs/out/results/commands.log
+with its threads and CPUs; ``--max-hours`` stops before starting a job once that much time has passed.
 """
 
 from __future__ import annotations
