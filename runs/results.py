@@ -7,18 +7,19 @@
     python runs/results.py --lanes 2    # two jobs at once (the peer's timed jobs alone), each on a CPU, one thread
 
 Design: a job is one command with an output (a run dir with ``metrics.json``, or a JSON file); a job whose output
-exists is skipped, and a run dir left by a killed job is continued with ``slmrec-train --resume``, so the script
-can be stopped and restarted at any time and only pays for what is missing. Jobs run one after another, or with
+exists is skipped, and a run dir left by a killed job is continued with ``slmrec-train --resume``, so the script can
+be stopped and restarted at any time and only pays for what is missing. Jobs run one after another, or with
 ``--lanes N`` N at a time, each pinned to a CPU of its own with one torch thread (the peer's timed jobs still run
-alone, so that their times are their own; a one-thread job is slower than the same job alone on two threads), in
-the order of what the report needs most (a job that continues another waits for it): the claims runs (LastFM,
-MovieLens-100K, Beauty; three seeds each), LastFM's claims runs on the strong SASRec's table, the all-position
-teacher, the strong SASRec recipe, the reference code's protocol on LastFM (one seed: the main table's protocol,
-one example per user), and the RecBole peer on MovieLens-100K and Beauty. ``--extra`` adds what only repeats what
-the default shows or what the re-sized preset replaced (see EXTRA_VARIANTS): the reference protocol's other
-datasets and seeds, its KD-term ablation, its pretrained-versus-random comparison, its layer probe on Beauty and
-Beauty's SASRec seeds. Every command is printed with its duration and appended to runs/out/results/commands.log
-with its threads and CPUs; ``--max-hours`` stops before starting a job once that much time has passed.
+alone, so that their times are their own; a one-thread job is slower than the same job alone on two threads), in the
+order of what the report needs most (a job that continues another waits for it): the claims runs (LastFM,
+MovieLens-100K, Beauty; three seeds each), LastFM's claims runs on the strong SASRec's table, the ablation of the
+distillation terms and options on LastFM's claims runs, the all-position teacher, the strong SASRec recipe, the
+reference code's protocol on LastFM (one seed: the main table's protocol, one example per user), and the RecBole
+peer on MovieLens-100K and Beauty. ``--extra`` adds what only repeats what the default shows or what the re-sized
+preset replaced (see EXTRA_VARIANTS): the reference protocol's other datasets and seeds, its KD-term ablation, its
+pretrained-versus-random comparison, its layer probe on Beauty and Beauty's SASRec seeds. Every command is printed
+with its duration and appended to runs/out/results/commands.log with its threads and CPUs; ``--max-hours`` stops
+before starting a job once that much time has passed.
 """
 
 from __future__ import annotations
@@ -150,6 +151,21 @@ CLAIMS_DATASETS = ("lastfm", "ml-100k", "beauty")  # the claims scorecard's data
 # table), so the LLM stages differ from the claims runs' in the table alone. LastFM: the cheapest LLM stages, and
 # its three claims seeds are done.
 TABLE_DATASET = "lastfm"
+# The ablation under the claims protocol (the paper's claims issue, §2 and §4): each distillation term off, and each
+# documented option on, against the claims runs of ABLATION2_DATASET, three seeds, on each claims run's SASRec and
+# (for the student-only rows) its teacher. The students read the frozen teacher's states from the cache
+# (--distill.cache true: the same loss and gradients, tested; a cheaper step, measured by benches/bench_train.py).
+# llm.head_init changes the teacher's heads too, so that row trains its own teacher and both students.
+ABLATION2_DATASET = "lastfm"
+KD_OPTIONS = {  # row name -> (stages it trains, the keys it changes)
+    "no_cos": ("student", ("--distill.lambda_cos", "0")),
+    "no_norm": ("student", ("--distill.lambda_norm", "0")),
+    "no_ms": ("student", ("--distill.lambda_ms", "0")),
+    "ms_norm": ("student", ("--distill.ms_norm", "true")),
+    "center": ("student", ("--distill.center", "true")),
+    "logit_kd": ("student", ("--distill.logit_kd", "1")),
+    "head_zero": ("teacher,student,student_nokd", ("--llm.head_init", "zero")),
+}
 _CLAIMS = config.preset(PRESET)
 STRONG_TABLE = (
     *("--sasrec.recipe", "strong", "--data.max_len", str(_CLAIMS.data.max_len)),
@@ -299,6 +315,10 @@ def claims_dir(d: str, seed: int) -> Path:
     return OUT / "claims" / d / f"seed{seed}"
 
 
+def kd_ablation_dir(d: str, name: str, seed: int) -> Path:
+    return OUT / "kd_ablation" / d / f"{name}_seed{seed}"
+
+
 def table_dir(d: str, seed: int) -> Path:
     return OUT / "table" / d / f"seed{seed}"
 
@@ -336,6 +356,23 @@ def jobs() -> list[Job]:
             seed=s,
         )
         for s in SEEDS
+    ]
+    out += [
+        train(
+            f"kd-ablation {ABLATION2_DATASET} seed{s} {name}",
+            ABLATION2_DATASET,
+            kd_ablation_dir(ABLATION2_DATASET, name, s),
+            "--stages",
+            trains,
+            "--reuse",
+            str(claims_dir(ABLATION2_DATASET, s)),
+            *flags,
+            "--distill.cache",
+            "true",
+            seed=s,
+        )
+        for s in SEEDS
+        for name, (trains, flags) in KD_OPTIONS.items()
     ]
     # llm.positions all (an extension beyond the paper) against the claims teacher's last-token protocol, per
     # CPU-minute: LastFM seed 0's teacher on the claims run's SASRec, every position of max_len windows a target

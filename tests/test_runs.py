@@ -38,8 +38,9 @@ def test_results_driver_lists_jobs_and_report_reads_runs(tmp_path):
 
     run = results / "main" / "lastfm" / "seed0"  # stands in for the real LastFM run
     assert main(["--preset", "tiny", "--out", str(run), "--run.progress", "false"]) == 0
-    for copy in ("claims", "table"):  # the same run stands in for the claims and the strong-table runs of LastFM
-        shutil.copytree(run, results / copy / "lastfm" / "seed0")
+    # the same run stands in for the claims, the strong-table and one ablation run of LastFM
+    for copy in ("claims/lastfm/seed0", "table/lastfm/seed0", "kd_ablation/lastfm/center_seed0"):
+        shutil.copytree(run, results / copy)
     docs = tmp_path / "docs"
     report = _py("runs/report.py", "--docs", str(docs), results=results)
     assert report.returncode == 0, report.stderr
@@ -48,7 +49,11 @@ def test_results_driver_lists_jobs_and_report_reads_runs(tmp_path):
     assert "| SASRec, claims table | 1 | " in table and "| SASRec, strong table | 1 | " in table
     assert "- teacher (4 layers), strong table against the claims table: ndcg@10 " in table
     assert "inconclusive (1 seed)" in table
-    assert "3 of " in text and "| SASRec | 1 | " in text and "## Layer probe" in text  # main, claims, table
+    ablation = text.split("### Ablation of the distillation terms and options, claims protocol (LastFM)")[1]
+    ablation = ablation.split("###")[0]
+    assert "| `center`: (same keys) | SLMRec student (" in ablation and "| `no_cos`: not run yet |" in ablation
+    assert "| the claims runs | teacher (4 layers) | 1 | " in ablation  # head_zero retrains the teacher
+    assert "4 of " in text and "| SASRec | 1 | " in text and "## Layer probe" in text  # main, claims, table, ablation
     assert "| 4 | " in text  # the probe table of the tiny teacher's 4 layers
     kept = docs / "results" / "cpu" / "main" / "lastfm" / "seed0" / "sasrec" / "result.json"
     metrics = json.loads((run / "metrics.json").read_text())
