@@ -99,7 +99,10 @@ def test_new_user_histories_exclude_what_they_name(student, dataset):
     s = student.score(histories, [items[0], items[50]])
     assert s.shape == (3, 2) and s.dtype == np.float32
     row = top.filter(pl.col("history") == 1)
-    assert student.score(histories, row["item"].to_list())[1].tolist() == row["score"].to_list()  # same batch
+    # same batch: the same scores, up to float32 rounding (scoring a few items is a different matmul than the
+    # whole catalogue's, so the last bit may differ by CPU)
+    again = student.score(histories, row["item"].to_list())[1].tolist()
+    assert again == pytest.approx(row["score"].to_list(), rel=1e-6)
 
 
 @pytest.mark.parametrize("model", MODELS)
