@@ -579,6 +579,11 @@ def judge(a: list[float], b: list[float], scale: float = 1.0) -> tuple[str, floa
     return ("supported" if diff > 0 else "not supported"), spread
 
 
+def versus(a: list[float], b: list[float]) -> str:
+    """The one way a row of seeds is set against another: "mean(a) vs mean(b) (+x%): judge's verdict"."""
+    return f"{mean(a):.4f} vs {mean(b):.4f} ({(mean(a) / mean(b) - 1) * 100:+.1f}%): {judge(a, b)[0]}"
+
+
 def claims_runs(name: str) -> list[Path]:
     return [R.claims_dir(name, s).relative_to(R.OUT) for s in R.SEEDS]
 
@@ -696,9 +701,10 @@ def llm_explore_section(src: Sources) -> list[str]:
             if not cfg:
                 continue
             base = R.claims_dir(d, cfg["run"]["seed"]).relative_to(R.OUT)
+            trained = cfg["run"]["stages"].split(",")
             base_cfg = src.config(base)
             own, theirs = src.stage(run, "sasrec"), src.stage(base, "sasrec")
-            if "sasrec" in cfg["run"]["stages"].split(",") and own and theirs and base_cfg:
+            if "sasrec" in trained and own and theirs and base_cfg:
                 keys = changed_keys(cfg, base_cfg, "sasrec")
                 notes.append(
                     f"- `{name}` trained its own SASRec, "
@@ -708,7 +714,7 @@ def llm_explore_section(src: Sources) -> list[str]:
                     f"{own['test']['full_ndcg@10']:.4f} against {theirs['test']['full_ndcg@10']:.4f}."
                 )
             for stage in stages.LLM_STAGES:
-                if stage not in cfg["run"]["stages"].split(","):
+                if stage not in trained:
                     continue
                 r, ev = src.stage(run, stage), src.curve(run, stage)
                 base_r, base_ev = src.stage(base, stage), src.curve(base, stage)
@@ -909,9 +915,7 @@ def kd_ablation_section(src: Sources) -> list[str]:
             cfg = src.config(got[0][0])
             xs = {m: [r["test"][m] for _, r in got] for m in metrics}
             late += [f"`{name}` {label(stage, cfg)} ({run.name})" for run, r in got if r.get("best_in_last_10pct")]
-            verdicts = "; ".join(
-                f"{judge(xs[m], ys[m])[0]} ({(mean(xs[m]) / mean(ys[m]) - 1) * 100:+.1f}%)" for m in metrics
-            )
+            verdicts = "; ".join(f"{m} {versus(xs[m], ys[m])}" for m in metrics)
             rows.append(
                 f"| `{name}`: {changed_keys(cfg, base_cfg, stage)} | {label(stage, cfg)} | {len(got)} | "
                 + " | ".join(mean_sd(xs[m]) for m in metrics)
@@ -978,13 +982,7 @@ def table_section(src: Sources) -> list[str]:
     for key in MODELS:
         if key not in values or key not in base:
             continue
-        cells = []
-        for metric in ("ndcg@10", "full_ndcg@10"):
-            xs, ys = values[key][metric], base[key][metric]
-            cells.append(
-                f"{metric} {mean(xs):.4f} vs {mean(ys):.4f} ({(mean(xs) / mean(ys) - 1) * 100:+.1f}%): "
-                f"{judge(xs, ys)[0]}"
-            )
+        cells = [f"{m} {versus(values[key][m], base[key][m])}" for m in ("ndcg@10", "full_ndcg@10")]
         lines.append(f"- {label(key, cfg)}, strong table against the claims table: " + "; ".join(cells) + ".")
     if late:
         lines.append(f"- Best validation in the last 10% of training (possibly under-trained): {', '.join(late)}.")
