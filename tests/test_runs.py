@@ -49,6 +49,12 @@ def test_results_driver_lists_jobs_and_report_reads_runs(tmp_path):
     assert "| SASRec, claims table | 1 | " in table and "| SASRec, strong table | 1 | " in table
     assert "- teacher (4 layers), strong table against the claims table: ndcg@10 " in table
     assert "inconclusive (1 seed)" in table
+    claims = text.split("### LastFM (claims runs)")[1].split("###")[0]
+    assert "| epochs (passes over the training examples) |" in claims
+    reg = next(x for x in claims.splitlines() if x.startswith("Regularisation: the LLM stages made "))
+    teacher = json.loads((run / "teacher" / "result.json").read_text())
+    passes = teacher["total_steps"] / teacher["steps_per_epoch"]
+    assert f"{passes:.2f}" in reg and ("(no example seen twice)" in reg) == (passes < 1)
     ablation = text.split("### Ablation of the distillation terms and options, claims protocol (LastFM)")[1]
     ablation = ablation.split("###")[0]
     assert "| `center`: (same keys) | SLMRec student (" in ablation and "| `no_cos`: not run yet |" in ablation
