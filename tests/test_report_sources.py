@@ -216,3 +216,15 @@ def test_reading_a_stage_keeps_its_runs_config(report, tmp_path):
     assert src.stage(job.out.relative_to(report.R.OUT), "sasrec")["test"]["hr@10"] == _result(1)["test"]["hr@10"]
     kept = tmp_path / "docs" / "results" / "cpu" / job.out.relative_to(report.R.OUT) / "config.json"
     assert json.loads(kept.read_text()) == {"sasrec": {"recipe": "strong"}}
+
+
+def test_time_to_plateau_counts_a_moving_average_not_a_spike(report):
+    # RecBole: plateau (mean of the last half) 0.06, best 0.07 (one epoch's spike)
+    rb = {"curve": [{"valid_ndcg@10": x} for x in (0.02, 0.04, 0.05, 0.07, 0.05)], "best_valid_ndcg@10": 0.07}
+    rb["total_seconds"] = 100.0
+    spike = [{"seconds": 10.0 * i, "full_ndcg@10": x} for i, x in enumerate((0.03, 0.09, 0.03, 0.03), 1)]
+    steady = [{"seconds": 10.0 * i, "full_ndcg@10": x} for i, x in enumerate((0.05, 0.06, 0.07, 0.06), 1)]
+    line = report.plateau_sentence(rb, "X", [(0, {}, spike), (1, {}, steady)])
+    assert "last 3 epochs, 0.0567" in line and "its best, 0.0700, is one epoch's" in line
+    # the spike's moving average (0.05) stays below 0.0567; the steady run's reaches 0.06 at its third evaluation
+    assert "per seed: never / 30 s (0.300) (in brackets" in line
