@@ -732,15 +732,16 @@ def llm_explore_section(src: Sources) -> list[str]:
                     continue
                 r, ev = src.stage(run, stage), src.curve(run, stage)
                 base_r, base_ev = src.stage(base, stage), src.curve(base, stage)
-                if not (r and ev and base_cfg and base_r and base_ev):
+                if not (r and ev and base_cfg and base_r):
                     continue
                 sel, what = cfg["eval"]["select"], f"`{name}`: {changed_keys(cfg, base_cfg, stage)}"
                 pairs = [] if (base, stage) in shown else [("the claims run", base_r, base_ev)]
                 shown.add((base, stage))
                 for who, res, curve in (*pairs, (what, r, ev)):
+                    points = " ".join(f"{e[sel]:.4f}" for e in curve) if curve else "- (not kept)"
                     rows.append(
                         f"| {who} | {label(stage, cfg)} | {cfg['run']['seed']} | {res['total_steps']:,} | "
-                        f"{res['best_step']:,} | {' '.join(f'{e[sel]:.4f}' for e in curve)} | "
+                        f"{res['best_step']:,} | {points} | "
                         f"{res['test']['ndcg@10']:.4f} | {res['test']['full_ndcg@10']:.4f} | "
                         f"{res['train_seconds'] / 60:.0f} |"
                     )
