@@ -811,6 +811,14 @@ def scorecard(values: dict, cfg: dict, dataset: str, late: list[str]) -> list[st
             f"training step {tr:.2f}x faster (the student's step runs the frozen teacher too, unless its states "
             f"are cached); inference {inf:.2f}x the teacher's users/s |"
         )
+    if "teacher" in values and "student_nokd" in values:
+        t_ndcg, n_ndcg = mean(values["teacher"]["ndcg@10"]), mean(values["student_nokd"]["ndcg@10"])
+        if n_ndcg > t_ndcg:
+            rows.append(
+                f"| caveat | {title(dataset)} | the teacher is below the student without KD (test NDCG@10 "
+                f"{t_ndcg:.4f} vs {n_ndcg:.4f}) | (b) and (c) then measure distillation from a weaker model than "
+                f"the one it is distilled into: {t}-layer training at this budget is behind {s}-layer training |"
+            )
     if late:
         rows.append(
             f"| caveat | {title(dataset)} | best validation in the last 10% of training: {', '.join(late)} | "

@@ -228,3 +228,16 @@ def test_time_to_plateau_counts_a_moving_average_not_a_spike(report):
     assert "last 3 epochs, 0.0567" in line and "its best, 0.0700, is one epoch's" in line
     # the spike's moving average (0.05) stays below 0.0567; the steady run's reaches 0.06 at its third evaluation
     assert "per seed: never / 30 s (0.300) (in brackets" in line
+
+
+def test_scorecard_flags_a_teacher_below_the_student_without_kd(report):
+    cfg = {"llm": {"teacher_layers": 8, "student_layers": 4}}
+
+    def values(teacher: float) -> dict:
+        v = {"ndcg@10": [teacher, teacher + 0.001], "full_ndcg@10": [0.05, 0.051], "sps": [2.0, 2.0]}
+        other = {"ndcg@10": [0.10, 0.101], "full_ndcg@10": [0.05, 0.051], "sps": [1.0, 1.0], "ips": [2.0, 2.0]}
+        return {"sasrec": other, "teacher": {**v, "ips": [1.0, 1.0]}, "student": other, "student_nokd": other}
+
+    weak = "\n".join(report.scorecard(values(0.08), cfg, "lastfm", []))
+    assert "| caveat | LastFM | the teacher is below the student without KD (test NDCG@10 0.0805 vs 0.1005)" in weak
+    assert "the teacher is below" not in "\n".join(report.scorecard(values(0.12), cfg, "lastfm", []))
