@@ -4,6 +4,7 @@ budget (``total_steps``, ``examples_seen``, ``best_in_last_10pct``) so that an u
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import pytest
@@ -89,3 +90,19 @@ def test_warmup_ratio_is_a_fraction_of_the_steps(tmp_path):
     peak = 3e-3  # the tiny preset's teacher.lr
     assert len(lrs) == 8 and lrs[:3] == pytest.approx([peak / 3, 2 * peak / 3, peak])  # 2 warmup steps, then the peak
     assert lrs[3:] == sorted(lrs[3:], reverse=True) and lrs[-1] < peak / 10  # cosine towards 0 at step 8
+
+
+def test_sasrec_schedule_constant_or_cosine_over_its_steps(tmp_path):
+    """SASRec's lr is constant by default (the code's); ``sasrec.schedule cosine`` decays it from the peak to 0
+    over the planned steps, with no warmup."""
+
+    def lrs(name: str, *extra: str) -> list[float]:
+        out = tmp_path / name
+        args = tiny_args(out, "--stages", "sasrec", "--sasrec.steps", "6", "--sasrec.lr", "0.002", *extra)
+        assert main(args) == 0
+        return [x["lr"] for x in json.loads((out / "sasrec" / "history.json").read_text())["losses"]]
+
+    assert lrs("constant") == [0.002] * 6
+    cosine = lrs("cosine", "--sasrec.schedule", "cosine")
+    want = [0.001 * (1 + math.cos(math.pi * s / 6)) for s in range(6)]
+    assert cosine == pytest.approx(want) and cosine[0] == pytest.approx(0.002) and cosine[-1] < 0.002 / 10

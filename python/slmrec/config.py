@@ -37,6 +37,7 @@ CHOICES = {
     "sasrec.negatives_from": ("unseen", "any"),
     "sasrec.softmax_exclude": ("none", "history", "window"),
     "sasrec.init": ("torch", "normal", "xavier"),
+    "sasrec.schedule": ("constant", "cosine"),
     "run.mixed_precision": ("auto", "no", "bf16", "fp16"),
     "eval.select": ("mrr", "ndcg@10", "hr@10", "full_mrr", "full_ndcg@10", "full_hr@10"),
 }
@@ -64,7 +65,9 @@ class SASRecConfig:
     epochs: int = 50  # training epochs (the budget when sasrec.steps is 0)
     steps: int = 0  # training length in optimizer steps (0 = epochs x steps per epoch)
     batch_size: int = 1024  # global batch (all processes, all accumulation steps)
-    lr: float = 1e-4  # Adam learning rate, constant (METHOD.md §3.2 [C-old])
+    lr: float = 1e-4  # Adam learning rate (METHOD.md §3.2 [C-old])
+    schedule: str = "constant"  # "constant" (the code's, RecTools') | "cosine": from lr down to 0 over the planned
+    # steps (sasrec.steps, else sasrec.epochs x steps per epoch; no warmup), early stopping still applies
     eval_every: int = 0  # validate (and checkpoint) every this many steps and at the end (0 = each epoch end)
     patience: int = 0  # stop after this many validations without a new best (0 = never stop early)
     min_steps: int = 0  # no early stop before this many optimizer steps

@@ -10,10 +10,10 @@ LLM stages the way ``sasrec.positions all`` trains SASRec: windows of ``max_len`
 (stride ``max_len``: each target once per epoch), full-softmax CE (and the KD terms) at every position.
 Batches come from the Rust sampler, sharded per process (``rank``/``world_size``); an optimizer step takes
 ``grad_accum`` micro batches, and an epoch drops the micro batches that do not fill a last step, so the number of
-steps per epoch is known up front (the schedule: linear warmup, then cosine to 0; SASRec: constant, AdamW with
-weight decay 0 = the code's Adam). Mixed precision is accelerate's autocast (bf16 where the GPU has it); the
-frozen teacher runs under the same autocast as the student (the reference runs it outside and can hit a dtype
-error that its bare ``except`` hides, METHOD.md B4).
+steps per epoch is known up front (the schedule: linear warmup, then cosine to 0; SASRec: constant unless
+``sasrec.schedule cosine``, no warmup, AdamW with weight decay 0 = the code's Adam). Mixed precision is
+accelerate's autocast (bf16 where the GPU has it); the frozen teacher runs under the same autocast as the student
+(the reference runs it outside and can hit a dtype error that its bare ``except`` hides, METHOD.md B4).
 
 Model selection is on validation only (``eval.select``: MRR, NDCG@10 or HR@10, sampled or full ranking), evaluated at
 each epoch end, or every ``eval_every`` steps and at the last step when that is set; the best weights are kept,
@@ -559,7 +559,7 @@ class Pipeline:
             if s.negatives_from == "any":  # drawn by the loss from every item, not by the core's batches
                 objective, negatives = functools.partial(sequence_loss, any_negatives=s.negatives), 0
             return Stage(
-                name, model, objective, lambda: model.item_emb.weight, opt, "constant", windows, negatives, s.bucket
+                name, model, objective, lambda: model.item_emb.weight, opt, s.schedule, windows, negatives, s.bucket
             )
         windows = llm_windows(c)  # every position of max_len windows with llm.positions all, full softmax
         if name in ("teacher", "student_nokd"):
