@@ -1623,6 +1623,18 @@ def wall_hours(entries: list[dict]) -> float:
     return total / 3600
 
 
+def own_minutes(src: Sources, job: R.Job) -> float | None:
+    """Minutes a run job's stages record themselves: each stage it trained (``run.stages``; a stage copied by
+    ``--reuse`` is the other run's), its last validation's wall seconds, which a resume carries on. What the job
+    cost even where an attempt left no commands.log record (a process killed outright, as at a machine's stop)."""
+    if not job.is_run:
+        return None
+    run = job.out.relative_to(R.OUT)
+    trained = src.config(run).get("run", {}).get("stages", "").split(",")
+    ends = [ev[-1]["seconds"] for st in trained if st in stages.STAGES and (ev := src.curve(run, st))]
+    return sum(ends) / 60 if ends else None
+
+
 def commands_section(src: Sources) -> list[str]:
     lines = [
         "## Commands and durations",
@@ -1640,11 +1652,23 @@ def commands_section(src: Sources) -> list[str]:
         lines.append(f"| {e['job']} | {e['seconds'] / 60:.1f} | {e['rc']} | {threads(e)} | {cpus} |")
     total = sum(e["seconds"] for e in entries)
     took, jobs = R.recorded_minutes(entries), list(src.jobs.values())
+    own = {j.name: m for j in jobs if (m := own_minutes(src, j)) is not None}
+    short = [n for n in own if own[n] > took.get(n, 0.0) + 1]  # a minute of slack: loading, the test pass
+    if short:
+        lines += [
+            "",
+            "Jobs whose runs record more time than commands.log does (an attempt killed outright, as at a machine's "
+            "stop, leaves no record; a run's stages record their own wall time, carried across a resume); the "
+            "job-hours below count the larger:",
+            "",
+            *(f"- {n}: commands.log {took.get(n, 0.0):.1f} min, its stages {own[n]:.1f} min" for n in short),
+        ]
+        took = {**took, **{n: max(took.get(n, 0.0), own[n]) for n in short}}
     _, base_hours, unrecorded = R.budget([j for j in jobs if not j.extra], took, src.done)
     _, extra_hours, _ = R.budget([j for j in jobs if j.extra], took, src.done)
     lines += [
         "",
-        f"Total so far: {total / 3600:.2f} job-hours in {wall_hours(entries):.2f} hours of wall time "
+        f"Total so far in commands.log: {total / 3600:.2f} job-hours in {wall_hours(entries):.2f} hours of wall time "
         "(jobs that ran side by side, each on its own CPU with one thread, overlap): "
         f"{base_hours:.2f} for the jobs of the default run"
         + (f" ({', '.join(unrecorded)}: no record)" if unrecorded else "")

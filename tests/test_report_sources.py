@@ -241,3 +241,20 @@ def test_scorecard_flags_a_teacher_below_the_student_without_kd(report):
     weak = "\n".join(report.scorecard(values(0.08), cfg, "lastfm", []))
     assert "| caveat | LastFM | the teacher is below the student without KD (test NDCG@10 0.0805 vs 0.1005)" in weak
     assert "the teacher is below" not in "\n".join(report.scorecard(values(0.12), cfg, "lastfm", []))
+
+
+def test_durations_count_a_runs_own_time_when_an_attempt_left_no_record(report, tmp_path):
+    """A job killed outright leaves no commands.log record; its stages' own wall seconds (the last validation of
+    each stage it trained) still say what it cost, and the job-hours count the larger of the two."""
+    out = tmp_path / "results"
+    job = next(j for j in report.R.jobs() if j.name == "claims ml-100k seed2")
+    _write(job.out / "config.json", job.config() | {"run": job.config()["run"] | {"stages": "sasrec,teacher"}})
+    _write(job.out / "sasrec" / "history.json", {"evals": [{"seconds": 60.0}, {"seconds": 600.0}]})
+    _write(job.out / "teacher" / "history.json", {"evals": [{"seconds": 3000.0}]})
+    _write(job.out / "student" / "history.json", {"evals": [{"seconds": 9999.0}]})  # not in run.stages: reused
+    _write(out / "commands.log", {"job": job.name, "cmd": "", "seconds": 300.0, "rc": 143, "finished": 1.0})
+    src = report.Sources.of(tmp_path / "docs")
+    assert report.own_minutes(src, job) == pytest.approx(60.0)  # (600 + 3000) s
+    text = "\n".join(report.commands_section(src))
+    assert "- claims ml-100k seed2: commands.log 5.0 min, its stages 60.0 min" in text
+    assert "in commands.log: 0.08 job-hours" in text and ": 1.00 for the jobs of the default run" in text
