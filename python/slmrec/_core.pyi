@@ -19,6 +19,7 @@ __all__ = [
     "SequenceBatches",
     "history_inputs",
     "split_targets",
+    "cold_targets",
     "splittable_users",
     "history_exclusions",
     "check_csr",
@@ -165,6 +166,7 @@ def history_inputs(
     offsets: _I64, items: _Items, users: _I64, *, split: str, max_len: int, threads: int | None = None
 ) -> _I64: ...
 def split_targets(offsets: _I64, items: _Items, users: _I64, *, split: str) -> _I64: ...
+def cold_targets(offsets: _I64, items: _Items, users: _I64, *, split: str) -> npt.NDArray[np.bool_]: ...
 def splittable_users(offsets: _I64, items_len: int) -> _I64: ...
 def history_exclusions(
     offsets: _I64, items: _Items, users: _I64, *, split: str, threads: int | None = None

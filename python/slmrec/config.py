@@ -31,6 +31,7 @@ CHOICES = {
     "llm.positions": ("last", "all"),
     "llm.init": ("pretrained", "random"),
     "eval.full_exclude": ("history", "none"),
+    "eval.cold": ("keep", "drop"),
     "sasrec.positions": ("last", "all"),
     "sasrec.act": ("relu", "gelu"),
     "sasrec.attention": ("mha", "sdpa"),
@@ -163,6 +164,8 @@ class EvalConfig:
     full_ranking: bool = True  # also rank the target among all items (the user's other history excluded)
     full_exclude: str = "history"  # full ranking excludes "history" (the user's other items) | "none" (RecBole's rule)
     users: int = 0  # evaluate a fixed sample of this many users, the same for every split and model (0 = all)
+    cold: str = "keep"  # "keep" every user | "drop" the users whose target occurs in no user's training part of the
+    # split (RecTools' filter_cold_items, the eSASRec benchmark's rule; result.json's "users" counts who is left)
 
 
 @dataclass(frozen=True)

@@ -43,15 +43,25 @@ def max_negatives(dataset) -> int:
 
 
 def build_eval_set(
-    dataset, split: str, *, max_len: int, negatives: int, seed: int, exclude: str = "history", sample: int = 0
+    dataset,
+    split: str,
+    *,
+    max_len: int,
+    negatives: int,
+    seed: int,
+    exclude: str = "history",
+    sample: int = 0,
+    cold: str = "keep",
 ) -> EvalSet:
     """One split's fixed evaluation data. ``exclude``: what full ranking puts below everything besides padding:
     ``"history"`` (the user's whole sequence except the target; the default) or ``"none"`` (RecBole's rule for
     sequential models: nothing, so the user's own items compete with the target). ``sample`` > 0 keeps that many
     users, chosen by ``seed`` from user ids alone, so every split and model sees the same users with the same
-    candidates they have in the full set (a cheaper estimate of the same metrics, for slow models)."""
+    candidates they have in the full set (a cheaper estimate of the same metrics, for slow models). ``cold``:
+    ``"keep"`` every user, or ``"drop"`` those whose target is cold (:func:`slmrec.sampling.cold_targets`: it occurs
+    in no user's training part of the split; the eSASRec benchmark's rule), after the sample is drawn."""
     from slmrec.errors import ConfigError
-    from slmrec.sampling import eval_candidates_for, history_exclusions, history_inputs
+    from slmrec.sampling import cold_targets, eval_candidates_for, history_exclusions, history_inputs
 
     try:
         users, cands = eval_candidates_for(dataset, split, n=negatives, seed=seed)
@@ -64,6 +74,11 @@ def build_eval_set(
         order = np.random.default_rng(seed).permutation(len(dataset.offsets) - 1)  # a rank for every user id
         keep = np.sort(np.argsort(order[users], kind="stable")[:sample])
         users, cands = users[keep], cands[keep]
+    if cold == "drop":
+        warm = ~cold_targets(dataset.offsets, dataset.items, users, split=split)
+        users, cands = users[warm], cands[warm]
+    elif cold != "keep":
+        raise ValueError(f"cold must be keep or drop, not {cold!r}")
     hist = history_inputs(dataset.offsets, dataset.items, users, split=split, max_len=max_len)
     if exclude == "history":  # the whole sequence but the target (0 = padding, already excluded)
         excluded = history_exclusions(dataset.offsets, dataset.items, users, split=split)

@@ -62,6 +62,7 @@ __all__ = [
     "history_exclusions",
     "history_inputs",
     "split_targets",
+    "cold_targets",
     "splittable_users",
 ]
 
@@ -370,6 +371,13 @@ def split_targets(offsets: Any, items: Any, users: Any, *, split: str) -> np.nda
     """int64 ``[len(users)]``: the target of ``split`` of each user: ``seq[-1]`` (test), ``seq[-2]`` (valid) or
     ``seq[-3]`` (train). A user too short for the split raises ``ValueError`` naming it."""
     return _core.split_targets(_ints("offsets", offsets), _items(items), _ints("users", users), split=split)
+
+
+def cold_targets(offsets: Any, items: Any, users: Any, *, split: str) -> np.ndarray:
+    """bool ``[len(users)]``: whether each user's target of ``split`` is cold: it occurs nowhere in the split's
+    training part (every user's sequence without its last 1 (test), 2 (valid) or 3 (train) items; RecTools'
+    ``filter_cold_items`` on a leave-one-out split). A user too short for the split raises ``ValueError``."""
+    return _core.cold_targets(_ints("offsets", offsets), _items(items), _ints("users", users), split=split)
 
 
 def history_exclusions(offsets: Any, items: Any, users: Any, *, split: str) -> np.ndarray:

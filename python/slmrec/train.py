@@ -429,6 +429,7 @@ class Pipeline:
                 seed=c.eval.seed,
                 exclude=c.eval.full_exclude,
                 sample=c.eval.users,
+                cold=c.eval.cold,
             )
         return self._eval_sets[split]
 

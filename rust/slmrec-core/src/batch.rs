@@ -36,6 +36,8 @@
 //!   the thread-pool hand-off paid once). Buffers are freshly allocated and owned by the caller (the
 //!   Python bindings move them into NumPy without a copy).
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -156,6 +158,24 @@ fn split_rows(offsets: &[i64], items_len: usize, users: &[i64], split: Split) ->
 pub fn split_targets(offsets: &[i64], items: &[u32], users: &[i64], split: Split) -> Result<Vec<i64>> {
     let rows = split_rows(offsets, items.len(), users, split)?;
     Ok(rows.iter().map(|&(_, _, end)| i64::from(items[end - split.held_out()])).collect())
+}
+
+/// Whether the target of `split` of each of `users` (CSR rows) is cold: it occurs nowhere in the split's training
+/// part, every user's sequence without its last `split.held_out()` items (RecTools' `filter_cold_items` on a
+/// leave-one-out split, the eSASRec benchmark's rule). Memory: one entry per distinct target.
+pub fn cold_targets(offsets: &[i64], items: &[u32], users: &[i64], split: Split) -> Result<Vec<bool>> {
+    let targets = split_targets(offsets, items, users, split)?; // validates offsets and users
+    let mut seen: HashMap<i64, bool> = targets.iter().map(|&t| (t, false)).collect();
+    let cut = split.held_out();
+    for w in offsets.windows(2) {
+        let (start, end) = (w[0] as usize, w[1] as usize);
+        for &i in &items[start..end.saturating_sub(cut).max(start)] {
+            if let Some(hit) = seen.get_mut(&i64::from(i)) {
+                *hit = true;
+            }
+        }
+    }
+    Ok(targets.iter().map(|t| !seen.get(t).copied().unwrap_or(false)).collect())
 }
 
 /// What full ranking puts below every item for each of `users` (CSR rows) in `split`: the user's whole

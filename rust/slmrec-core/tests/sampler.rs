@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use slmrec_core::batch::{
-    history_exclusions, history_inputs, split_targets, splittable_users, BatchOptions, LastItemBatches,
+    cold_targets, history_exclusions, history_inputs, split_targets, splittable_users, BatchOptions, LastItemBatches,
     SequenceBatches, Split,
 };
 use slmrec_core::rng::Rng;
@@ -508,6 +508,34 @@ fn leave_one_out_targets_and_exclusions_match_their_definition() {
     assert!(err(split_targets(&offsets, &items, &[-1], Split::Test)).contains("users[0] = -1"));
     assert!(err(split_targets(&[0, 3, 2], &items[..2], &[0], Split::Test)).contains("not monotone"));
     assert!(err(splittable_users(&[0, 2], 3)).contains("lengths do not match"));
+}
+
+/// A cold target occurs in no user's training part of its split (each sequence without its held-out tail).
+#[test]
+fn cold_targets_match_their_definition() {
+    let (mut offsets, mut items) = csr(300, 40, 0, 12, 23);
+    // a user whose test item 41 is new (cold), one whose test item is its own earlier item (warm), and one whose
+    // validation item 42 is seen only in another user's held-out tail (cold for valid)
+    for row in [&[1u32, 2, 3, 41][..], &[5, 6, 5, 5], &[7, 8, 42, 9], &[10, 11, 12, 42]] {
+        items.extend(row);
+        offsets.push(items.len() as i64);
+    }
+    let rows: Vec<&[u32]> = offsets.windows(2).map(|w| &items[w[0] as usize..w[1] as usize]).collect();
+    let users = splittable_users(&offsets, items.len()).expect("users");
+    for split in [Split::Train, Split::Valid, Split::Test] {
+        let back = split.held_out();
+        let cold = cold_targets(&offsets, &items, &users, split).expect("cold");
+        let train: Vec<u32> = rows.iter().flat_map(|r| r[..r.len().saturating_sub(back)].iter().copied()).collect();
+        for (j, &u) in users.iter().enumerate() {
+            let row = rows[u as usize];
+            assert_eq!(cold[j], !train.contains(&row[row.len() - back]), "user {u}, {split:?}");
+        }
+    }
+    let n = rows.len() as i64;
+    let test = cold_targets(&offsets, &items, &[n - 4, n - 3], Split::Test).expect("test");
+    assert_eq!(test, vec![true, false]);
+    assert_eq!(cold_targets(&offsets, &items, &[n - 2], Split::Valid).expect("valid"), vec![true]);
+    assert!(cold_targets(&offsets, &items, &[-1], Split::Test).is_err());
 }
 
 #[test]

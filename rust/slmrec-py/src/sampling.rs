@@ -498,6 +498,23 @@ fn split_targets<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
+/// bool [len(users)]: whether each user's target of `split` is cold (`slmrec_core::batch::cold_targets`).
+#[pyfunction]
+#[pyo3(signature = (offsets, items, users, *, split))]
+fn cold_targets<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    items: &Bound<'py, PyAny>,
+    users: PyReadonlyArray1<'py, i64>,
+    split: &str,
+) -> PyResult<Bound<'py, PyArray1<bool>>> {
+    let split: Split = split.parse().py_err(py)?;
+    let (o, u) = (slice(&offsets, "offsets")?, slice(&users, "users")?);
+    let items = Items::extract(items)?;
+    let out = with_u32_items(py, &items, 0, |i| batch::cold_targets(o, i, u, split))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
 /// int64 [U]: the CSR rows a leave-one-out split can be made for (`slmrec_core::batch::splittable_users`).
 #[pyfunction]
 fn splittable_users<'py>(
@@ -557,6 +574,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySequenceBatches>()?;
     m.add_function(wrap_pyfunction!(history_inputs, m)?)?;
     m.add_function(wrap_pyfunction!(split_targets, m)?)?;
+    m.add_function(wrap_pyfunction!(cold_targets, m)?)?;
     m.add_function(wrap_pyfunction!(splittable_users, m)?)?;
     m.add_function(wrap_pyfunction!(history_exclusions, m)?)?;
     m.add_function(wrap_pyfunction!(check_csr, m)?)?;
