@@ -258,3 +258,14 @@ def test_durations_count_a_runs_own_time_when_an_attempt_left_no_record(report, 
     text = "\n".join(report.commands_section(src))
     assert "- claims ml-100k seed2: commands.log 5.0 min, its stages 60.0 min" in text
     assert "in commands.log: 0.08 job-hours" in text and ": 1.00 for the jobs of the default run" in text
+
+
+def test_the_benchmarks_cold_rule_reads_its_count_from_the_data(report, tmp_path):
+    """The count of cold test users comes from the prepared dataset's kept count, never typed in; the sentence
+    says whether our runs dropped them too."""
+    src = report.Sources.of(tmp_path / "docs")
+    assert "it drops the test users whose" in report.cold_sentence(src, {})  # no count anywhere: no number
+    _write(src.keep / "data" / "beauty" / "cold_targets.json", {"valid": 5, "test": 7, "users": 700})
+    keep = report.cold_sentence(src, {"eval": {"cold": "keep"}})
+    assert "it drops the 7 test users" in keep and "we keep them (`--eval.cold drop` leaves them out)" in keep
+    assert "we drop them too (`--eval.cold drop`)" in report.cold_sentence(src, {"eval": {"cold": "drop"}})
