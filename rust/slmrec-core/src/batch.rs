@@ -36,7 +36,7 @@
 //!   the thread-pool hand-off paid once). Buffers are freshly allocated and owned by the caller (the
 //!   Python bindings move them into NumPy without a copy).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use rayon::prelude::*;
 
@@ -165,17 +165,15 @@ pub fn split_targets(offsets: &[i64], items: &[u32], users: &[i64], split: Split
 /// leave-one-out split, the eSASRec benchmark's rule). Memory: one entry per distinct target.
 pub fn cold_targets(offsets: &[i64], items: &[u32], users: &[i64], split: Split) -> Result<Vec<bool>> {
     let targets = split_targets(offsets, items, users, split)?; // validates offsets and users
-    let mut seen: HashMap<i64, bool> = targets.iter().map(|&t| (t, false)).collect();
+    let mut unseen: HashSet<i64> = targets.iter().copied().collect();
     let cut = split.held_out();
     for w in offsets.windows(2) {
         let (start, end) = (w[0] as usize, w[1] as usize);
         for &i in &items[start..end.saturating_sub(cut).max(start)] {
-            if let Some(hit) = seen.get_mut(&i64::from(i)) {
-                *hit = true;
-            }
+            unseen.remove(&i64::from(i));
         }
     }
-    Ok(targets.iter().map(|t| !seen.get(t).copied().unwrap_or(false)).collect())
+    Ok(targets.iter().map(|t| unseen.contains(t)).collect())
 }
 
 /// What full ranking puts below every item for each of `users` (CSR rows) in `split`: the user's whole
