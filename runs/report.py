@@ -1389,7 +1389,9 @@ def sasrec_section(src: Sources) -> list[str]:
         f"{s.get('item_dropout', 0.0)} (RecTools applies its dropout rate to the item table too, so the "
         "benchmark's is 0.2), "
         f"length buckets {'off' if not s.get('bucket') else s.get('bucket')}, betas (0.9, "
-        f"{s.get('beta2', 0.999)}), batch {s.get('batch_size')}, up to {s.get('epochs')} epochs, patience "
+        f"{s.get('beta2', 0.999)}), batch {s.get('batch_size')}, lr {s.get('lr')} "
+        f"{'cosine-decayed to 0 over' if s.get('schedule') == 'cosine' else 'constant for'} up to "
+        f"{s.get('epochs')} epochs, patience "
         f"{patience} on full-ranking validation NDCG@10; {cold_sentence(src, cfg)}",
         "",
         "| dataset | model | seeds | epochs (best) | stopped early | test full HR@10 | test full NDCG@10 | "
@@ -1488,6 +1490,30 @@ def sasrec_section(src: Sources) -> list[str]:
 EXPLORE = Path("sasrec_explore")  # per dataset: the runs that chose (or probed) the strong recipe's keys, not jobs
 # the commands.log records of jobs whose runs a recipe change superseded (kept as explore rows, out of the budget)
 SUPERSEDED = EXPLORE / "superseded_commands.log"
+# The strong recipe's changes, newest first: each one's name and the values it replaced. An explore row whose keys
+# differ from today's recipe by exactly the replaced values of one change and of every later one is the recipe as it
+# was before that change (its jobs' runs, superseded, or the runs that chose the change).
+RECIPE_CHANGES = (
+    (
+        "the cosine from lr 2e-3 over 40 epochs",
+        {"sasrec.schedule": "constant", "sasrec.lr": 1e-3, "sasrec.epochs": 200},
+    ),
+    ("the full softmax", {"sasrec.negatives": 256}),
+)
+
+
+def earlier_recipes() -> dict[str, dict]:
+    """Change -> the keys in which the recipe as it was before that change differs from today's, with its values."""
+    out, before = {}, {}
+    for name, replaced in RECIPE_CHANGES:
+        before = {**before, **replaced}
+        out[name] = before
+    return out
+
+
+def earlier_recipe(keys: dict) -> str | None:
+    """The change before which the recipe differed from today's in exactly ``keys`` (a run's values), or None."""
+    return next((name for name, before in earlier_recipes().items() if before == keys), None)
 
 
 def cold_sentence(src: Sources, cfg: dict) -> str:
@@ -1511,17 +1537,19 @@ def recipe_choice(src: Sources) -> list[str]:
     for d in R.STRONG_DATASETS:
         where = EXPLORE / d
         names = explored(src, where)
-        rows, before = [], 0  # before: runs of the recipe as it was before the full softmax (their only key)
+        rows, before = [], {}  # change -> (runs of the recipe as it was before it, their keys)
         for name in names:
             cfg, r = src.load(where / name / "config.json"), src.stage(where / name, "sasrec")
             ev = (src.curve(where / name) or []) if cfg and r else []
             if not ev:
                 continue
             mine = C.keys(C.from_dict(cfg))
-            diff = [f"`--{k} {mine[k]}`" for k in shown if mine[k] != recipe[k] and k != "sasrec.recipe"]
+            keys = {k: mine[k] for k in shown if mine[k] != recipe[k] and k != "sasrec.recipe"}
+            diff = [f"`--{k} {v}`" for k, v in keys.items()]
             per = r["steps_per_epoch"]
             leak = leaky(src, where / name)
-            before += diff == ["`--sasrec.negatives 256`"] and leak
+            if (change := earlier_recipe(keys)) is not None:
+                before[change] = (before.get(change, (0, ""))[0] + 1, " ".join(diff))
             if leak:
                 diff.append("(leaky negatives)")
             rows.append(
@@ -1551,10 +1579,14 @@ def recipe_choice(src: Sources) -> list[str]:
                 "ranked as RecBole ranks, the peer's rule, so its validation column compares with RecBole's best, "
                 "not with the other rows). Compared on the validation column; each run scored test once, at its end, "
                 "with its selected weights; test did not enter any choice."
+                + "".join(
+                    f" {f'The {n} runs' if n != 1 else 'The run'} whose keys are exactly {keys} "
+                    f"{'are' if n != 1 else 'is'} the recipe as it was before {change} became part of it."
+                    for change, (n, keys) in before.items()
+                )
                 + (
-                    f" The {before} runs whose only key is `--sasrec.negatives 256` are the recipe as it was before "
-                    "the full softmax became its default (the commands.log records of its superseded jobs are in "
-                    f"docs/results/cpu/{SUPERSEDED.as_posix()})."
+                    " The commands.log records of the superseded recipes' jobs are in "
+                    f"docs/results/cpu/{SUPERSEDED.as_posix()}."
                     if before and (src.keep / SUPERSEDED).is_file()
                     else ""
                 )

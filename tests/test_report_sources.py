@@ -269,3 +269,19 @@ def test_the_benchmarks_cold_rule_reads_its_count_from_the_data(report, tmp_path
     keep = report.cold_sentence(src, {"eval": {"cold": "keep"}})
     assert "it drops the 7 test users" in keep and "we keep them (`--eval.cold drop` leaves them out)" in keep
     assert "we drop them too (`--eval.cold drop`)" in report.cold_sentence(src, {"eval": {"cold": "drop"}})
+
+
+def test_an_explore_row_is_named_the_recipe_before_a_change_only_by_its_exact_keys(report):
+    """A run that differs from today's strong recipe by exactly what a change replaced (and every later change) is
+    that earlier recipe; one key more or less is an explore run of its own."""
+    (latest, replaced), (oldest, _) = report.RECIPE_CHANGES[0], report.RECIPE_CHANGES[-1]
+    assert report.earlier_recipe(dict(replaced)) == latest
+    every = report.earlier_recipes()[oldest]
+    assert report.earlier_recipe(dict(every)) == oldest and set(replaced) <= set(every)
+    assert report.earlier_recipe({}) is None
+    assert report.earlier_recipe({**replaced, "sasrec.dropout": 0.5}) is None
+    if len(replaced) > 1:
+        assert report.earlier_recipe(dict(list(replaced.items())[1:])) is None
+    # the replaced values are not today's: each change changed something
+    today = report.C.keys(report.C.override(report.C.preset(report.R.PRESET), {"sasrec.recipe": "strong"}))
+    assert all(today[k] != v for _, before in report.RECIPE_CHANGES for k, v in before.items())
