@@ -353,8 +353,8 @@ def _parse(key: str, text: Any, like: Any) -> Any:
 # (its dropout rate; we had none), no length buckets (they reweight the loss toward short histories), patience 10
 # (theirs 50; the best epoch comes within a few epochs of the plateau, and a seed then trains in minutes), and a
 # cosine from lr 2e-3 down to 0 over 40 epochs instead of a constant 1e-3 for up to 200 (a faster rise, then a higher
-# plateau as the lr decays; on Beauty the best epoch came near the end of the 40, and 40 epochs fit a seed in about
-# 20 minutes on 2 cores; on MovieLens-100K early stopping still ends it before the decay). Also ours:
+# plateau as the lr decays; on Beauty the best epoch came near the end of the 40, a fixed budget a fifth of the old
+# cap; on MovieLens-100K early stopping still ends it before the decay). Also ours:
 # with ``sasrec.negatives K``, negatives never in the user's train part (theirs: any item); early stopping on
 # full-ranking validation NDCG@10 (theirs: HR@10). README, "SASRec recipes", lists every difference.
 SASREC_RECIPES: dict[str, dict[str, Any]] = {
