@@ -1580,9 +1580,9 @@ def recipe_choice(src: Sources) -> list[str]:
                 "not with the other rows). Compared on the validation column; each run scored test once, at its end, "
                 "with its selected weights; test did not enter any choice."
                 + "".join(
-                    f" {f'The {n} runs' if n != 1 else 'The run'} whose keys are exactly {keys} "
+                    f" {f'The {n} runs' if n != 1 else 'The run'} whose keys are exactly {named} "
                     f"{'are' if n != 1 else 'is'} the recipe as it was before {change} became part of it."
-                    for change, (n, keys) in before.items()
+                    for change, (n, named) in before.items()
                 )
                 + (
                     " The commands.log records of the superseded recipes' jobs are in "
