@@ -87,6 +87,29 @@ def test_full_ce_with_exclusions_is_the_dense_ce_with_those_items_masked(monkeyp
     assert got.item() < full_ce(user, table, target).item()  # fewer competitors, lower CE
 
 
+def test_the_full_ce_gradients_follow_the_loss_they_are_part_of():
+    """The gradients are computed in the forward and scaled by the incoming one: a weighted sum with another term,
+    a frozen operand (no gradient for it), and no_grad (a value, no graph) all match the dense form."""
+    torch.manual_seed(1)
+    user, table = torch.randn(6, 8, requires_grad=True), torch.randn(11, 8, requires_grad=True)
+    target = torch.tensor([1, 2, 3, 10, 4, 4])
+
+    def dense(u, t):
+        logits = (u @ t.T).index_fill(1, torch.tensor([0]), float("-inf"))
+        return torch.nn.functional.cross_entropy(logits, target)
+
+    want = torch.autograd.grad(2.5 * dense(user, table) + (user**2).sum(), (user, table))
+    got = torch.autograd.grad(2.5 * full_ce(user, table, target) + (user**2).sum(), (user, table))
+    for g, w in zip(got, want):
+        assert torch.allclose(g, w, atol=1e-6)
+    frozen = table.detach()
+    (only_user,) = torch.autograd.grad(-full_ce(user, frozen, target), (user,))
+    assert torch.allclose(only_user, -torch.autograd.grad(dense(user, frozen), (user,))[0], atol=1e-6)
+    with torch.no_grad():
+        value = full_ce(user, table, target)
+    assert not value.requires_grad and torch.allclose(value, dense(user, table), atol=1e-6)
+
+
 def test_softmax_exclusions_follow_their_rule():
     from slmrec.distill import softmax_exclusions
 

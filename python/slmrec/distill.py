@@ -48,15 +48,19 @@ def full_ce(
     ``F.cross_entropy`` on them, up to float rounding (tested)."""
     if exclude is not None:
         exclude = exclude.masked_fill(exclude == target[:, None], 0)
-    return ChunkedCE.apply(user, item_emb, target, exclude)
+    on = torch.is_grad_enabled()  # under no_grad (evaluation) no gradient is computed
+    return ChunkedCE.apply(user, item_emb, target, exclude, on and user.requires_grad, on and item_emb.requires_grad)
 
 
 class ChunkedCE(torch.autograd.Function):
-    """Full-softmax CE, chunked. Forward: per chunk of rows, the scores against every item, their logsumexp and
-    the target's score; backward recomputes each chunk's scores (softmax minus the target's one-hot is the score
-    gradient) and accumulates both gradients. A chunk's scores are written and read while they are in cache,
-    instead of one [B, I+1] tensor going through memory several times. Under autocast the two products run in the
-    autocast dtype (bf16: the CPU's bf16 matrix units where it has them), everything else in fp32, in both passes."""
+    """Full-softmax CE, chunked, its gradients computed in the forward. Per chunk of rows: the scores against every
+    item, their softmax and the target's score, then (when a backward will follow) the score gradient (softmax
+    minus the target's one-hot) times the two operands, accumulated into both input gradients; the backward only
+    scales them by the incoming gradient (a scalar: the loss is a mean). A chunk's scores are written and read
+    while they are in cache, instead of one [B, I+1] tensor going through memory several times, and the products
+    are three per chunk, not four (a backward that recomputed the scores would take a fourth). Under autocast the
+    products run in the autocast dtype (bf16: the CPU's bf16 matrix units where it has them), everything else in
+    fp32."""
 
     @staticmethod
     def _operands(user, item_emb, low):
@@ -72,43 +76,39 @@ class ChunkedCE(torch.autograd.Function):
         return scores
 
     @staticmethod
-    def _rows(exclude, s, rows):
-        return None if exclude is None else exclude[s : s + rows]
-
-    @staticmethod
-    def forward(ctx, user, item_emb, target, exclude):
-        device = user.device.type
+    def forward(ctx, user, item_emb, target, exclude, want_u, want_e):
+        device, n = user.device.type, user.shape[0]
         low = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
         rows = max(1, CE_CHUNK_ELEMENTS // item_emb.shape[0])
         with torch.autocast(device, enabled=False):
             u, e = ChunkedCE._operands(user, item_emb, low)
-            lse = torch.empty(u.shape[0], device=u.device)
-            picked = torch.empty(u.shape[0], device=u.device)
-            for s in range(0, u.shape[0], rows):
-                scores = ChunkedCE._scores(u[s : s + rows], e, ChunkedCE._rows(exclude, s, rows))
-                lse[s : s + rows] = torch.logsumexp(scores, 1)
-                picked[s : s + rows] = scores.gather(1, target[s : s + rows, None])[:, 0]
-        ctx.save_for_backward(user, item_emb, target, lse)
-        ctx.low, ctx.rows, ctx.exclude = low, rows, exclude
-        return (lse - picked).mean()
+            loss = torch.zeros((), device=u.device)
+            grad_u = torch.empty(user.shape, device=u.device) if want_u else None
+            grad_e = torch.zeros(item_emb.shape, device=u.device) if want_e else None
+            for s in range(0, n, rows):
+                chunk = slice(s, s + rows)
+                scores = ChunkedCE._scores(u[chunk], e, None if exclude is None else exclude[chunk])
+                top = scores.max(1, keepdim=True).values  # finite: the target is always a candidate
+                p = torch.exp(scores - top)  # 0 where excluded
+                total = p.sum(1, keepdim=True)
+                picked = scores.gather(1, target[chunk, None])
+                loss += (top + total.log() - picked).sum()  # -log softmax of the targets
+                if want_u or want_e:
+                    p /= total * n  # the mean's 1/n folded in before the products (bf16 keeps the same scale)
+                    p[torch.arange(p.shape[0], device=p.device), target[chunk]] -= 1.0 / n
+                    p = p.to(e.dtype)
+                    if want_u:
+                        grad_u[chunk] = (p @ e).float()
+                    if want_e:
+                        grad_e += (p.T @ u[chunk]).float()
+        ctx.grads, ctx.dtypes = (grad_u, grad_e), (user.dtype, item_emb.dtype)
+        return loss / n
 
     @staticmethod
     def backward(ctx, grad):
-        user, item_emb, target, lse = ctx.saved_tensors
-        low, rows, exclude, n = ctx.low, ctx.rows, ctx.exclude, user.shape[0]
-        with torch.autocast(user.device.type, enabled=False):
-            u, e = ChunkedCE._operands(user, item_emb, low)
-            grad_u = torch.empty(user.shape, device=user.device)
-            grad_e = torch.zeros(item_emb.shape, device=user.device)
-            scale = grad.float() / n
-            for s in range(0, n, rows):
-                scores = ChunkedCE._scores(u[s : s + rows], e, ChunkedCE._rows(exclude, s, rows))
-                p = torch.exp(scores - lse[s : s + rows, None])  # softmax (0 where excluded)
-                p[torch.arange(p.shape[0], device=p.device), target[s : s + rows]] -= 1.0
-                p = (p * scale).to(e.dtype)
-                grad_u[s : s + rows] = (p @ e).float()
-                grad_e += (p.T @ u[s : s + rows]).float()
-        return grad_u.to(user.dtype), grad_e.to(item_emb.dtype), None, None
+        g = grad.float()
+        u, e = ((None if d is None else (d * g).to(t)) for d, t in zip(ctx.grads, ctx.dtypes))
+        return u, e, None, None, None, None
 
 
 def kd_terms(student_states, teacher_states, pairs, center: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
