@@ -1094,14 +1094,16 @@ def span(e: dict) -> tuple[float, float]:
 def side_by_side(names: list[str], who: str, entries: list[dict] | None = None) -> str:
     """Says, for the last successful run of each named job, how long another job of results.py ran beside it
     (from the start and end times in commands.log, or its ``entries``; entries from before it kept them ran one job
-    at a time)."""
+    at a time), and, when those runs did not all finish on one day, each one's day: times compared across days may
+    come from different machines."""
     entries = R.log_entries() if entries is None else entries
-    parts = []
+    parts, days = [], {}
     for name in names:
         mine = [e for e in entries if e["job"] == name and e["rc"] == 0]
         if not mine:
             continue
         e = mine[-1]
+        days[name] = time.strftime("%Y-%m-%d", time.gmtime(e["finished"])) if "finished" in e else None
         if "finished" not in e:
             parts.append(f"{name}: alone (one job at a time)")
             continue
@@ -1120,9 +1122,19 @@ def side_by_side(names: list[str], who: str, entries: list[dict] | None = None) 
             if beside >= 30
             else f"{name}: alone"
         )
+    when = ""
+    if len(set(days.values())) > 1:
+        by_day: dict[str, list[str]] = {}
+        for n, d in days.items():
+            by_day.setdefault(d or "before days were recorded", []).append(n)
+        when = (
+            " The timed jobs did not run on one day ("
+            + "; ".join(f"{d}: {', '.join(ns)}" for d, ns in by_day.items())
+            + "): their times may come from different machines, so a ratio between them is not one machine's."
+        )
     if parts and all(p.endswith(": alone (one job at a time)") for p in parts):
-        return f"- {who}: every timed job ran alone (one job at a time)."
-    return f"- {who}, what ran beside the timed jobs: " + ("; ".join(parts) if parts else "not recorded") + "."
+        return f"- {who}: every timed job ran alone (one job at a time).{when}"
+    return f"- {who}, what ran beside the timed jobs: " + ("; ".join(parts) if parts else "not recorded") + "." + when
 
 
 PEER_LABELS = {

@@ -184,6 +184,12 @@ def test_report_says_what_ran_beside_a_timed_job(tmp_path, monkeypatch):
     assert "timed: another job on the other CPU for 5 of its 10 min" in text
     assert "later: alone" in text and "old: alone (one job at a time)" in text and "missing" not in text
     assert report.side_by_side(["old"], "X") == "- X: every timed job ran alone (one job at a time)."
+    assert "did not run on one day" not in report.side_by_side(["timed", "neighbour"], "X")  # both on 1970-01-01
+    assert "(1970-01-01: timed, later; before days were recorded: old)" in text
+    day = 86400
+    log.append({"job": "next day", "seconds": 60, "rc": 0, "finished": 1600 + day})
+    (tmp_path / "commands.log").write_text("".join(json.dumps(e) + "\n" for e in log))
+    assert "(1970-01-01: timed; 1970-01-02: next day)" in report.side_by_side(["timed", "next day"], "X")
 
 
 def test_extra_jobs_run_only_with_extra(tmp_path, monkeypatch):
@@ -213,3 +219,20 @@ def test_explore_rows_list_the_keys_a_stage_depends_on_and_read_old_configs_with
     assert report.changed_keys(mine, old, "teacher") == "`--llm.head_init zero`"  # distill is not the teacher's
     assert report.changed_keys(mine, old, "student") == "`--llm.head_init zero` `--distill.center true`"
     assert report.changed_keys(base, old, "student") == "(same keys)"  # the missing key reads as its default
+
+
+def test_every_training_job_resolves_to_a_valid_config(tmp_path, monkeypatch):
+    """Each slmrec-train command of the driver parses and passes the config's validation (as the CLI does before
+    it trains), so no job fails at its start after the jobs before it have run for hours."""
+    from slmrec import config as configs
+    from slmrec.cli.train import _preset_in, parser, resolve_config
+
+    results = _results_module(monkeypatch, tmp_path)
+    checked = 0
+    for job in results.jobs():
+        if "slmrec.cli.train" not in job.cmd:
+            continue
+        argv = job.cmd[job.cmd.index("slmrec.cli.train") + 1 :]
+        configs.validate(resolve_config(parser(_preset_in(argv)).parse_args(argv)))
+        checked += 1
+    assert checked >= 40
