@@ -79,3 +79,14 @@ def test_a_saved_config_is_not_re_resolved_through_todays_recipe():
     assert back.sasrec.recipe == "strong"
     assert back.sasrec.item_dropout == config.SASRecConfig().item_dropout != cfg.sasrec.item_dropout
     assert config.from_dict(cfg.to_dict()) == cfg  # a complete config round-trips
+
+
+def test_a_recipe_key_that_an_override_makes_invalid_is_named_with_its_recipe():
+    """The strong recipe's stride (its max_len) is over a shorter --data.max_len: the error says the recipe set it,
+    and an explicit stride fixes it."""
+    short = {"sasrec.recipe": "strong", "data.max_len": "30"}
+    with pytest.raises(ConfigError, match=r"not 50 \(sasrec.recipe strong sets it; pass --sasrec.stride too\)"):
+        config.validate(config.override(config.preset("small"), short))
+    config.validate(config.override(config.preset("small"), {**short, "sasrec.stride": "30"}))
+    with pytest.raises(ConfigError, match=r"not 40$"):  # set by hand: no recipe named
+        config.validate(config.override(config.preset("small"), {"data.max_len": "30", "sasrec.stride": "40"}))

@@ -536,7 +536,11 @@ def validate(cfg: Config, world_size: int = 1) -> Config:
         if (value := values[key]) not in allowed:
             raise ConfigError(f"{key} must be {', '.join(allowed[:-1])} or {allowed[-1]}, not {value!r}")
     if not 0 <= cfg.sasrec.stride <= cfg.data.max_len:
-        raise ConfigError(f"sasrec.stride must be in 0..data.max_len ({cfg.data.max_len}), not {cfg.sasrec.stride}")
+        by_recipe = SASREC_RECIPES.get(cfg.sasrec.recipe, {}).get("sasrec.stride") == cfg.sasrec.stride
+        why = f" (sasrec.recipe {cfg.sasrec.recipe} sets it; pass --sasrec.stride too)" if by_recipe else ""
+        raise ConfigError(
+            f"sasrec.stride must be in 0..data.max_len ({cfg.data.max_len}), not {cfg.sasrec.stride}{why}"
+        )
     if cfg.sasrec.negatives and cfg.sasrec.positions != "all":
         raise ConfigError("sasrec.negatives (sampled softmax) needs sasrec.positions all")
     if cfg.sasrec.softmax_exclude != "none" and (cfg.sasrec.negatives or cfg.sasrec.positions != "all"):
