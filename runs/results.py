@@ -169,7 +169,6 @@ KD_OPTIONS = {  # row name -> (stages it trains, the keys it changes)
 _CLAIMS = config.preset(PRESET)
 STRONG_TABLE = (  # the recipe's windows of max_len, every position a target, at the claims runs' max_len
     *("--sasrec.recipe", "strong", "--data.max_len", str(_CLAIMS.data.max_len)),
-    *("--sasrec.stride", str(_CLAIMS.data.max_len)),
     *("--eval.select", _CLAIMS.eval.select),
 )
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -81,12 +81,13 @@ def test_a_saved_config_is_not_re_resolved_through_todays_recipe():
     assert config.from_dict(cfg.to_dict()) == cfg  # a complete config round-trips
 
 
-def test_a_recipe_key_that_an_override_makes_invalid_is_named_with_its_recipe():
-    """The strong recipe's stride (its max_len) is over a shorter --data.max_len: the error says the recipe set it,
-    and an explicit stride fixes it."""
-    short = {"sasrec.recipe": "strong", "data.max_len": "30"}
-    with pytest.raises(ConfigError, match=r"not 50 \(sasrec.recipe strong sets it; pass --sasrec.stride too\)"):
-        config.validate(config.override(config.preset("small"), short))
-    config.validate(config.override(config.preset("small"), {**short, "sasrec.stride": "30"}))
-    with pytest.raises(ConfigError, match=r"not 40$"):  # set by hand: no recipe named
+def test_the_strong_recipe_windows_follow_max_len_and_a_stride_over_it_is_an_error():
+    """The strong recipe's stride is 0 (= max_len), so a shorter --data.max_len keeps windows of that length; a
+    stride over max_len, set by hand, is an error naming both."""
+    for max_len in ("50", "30"):
+        cfg = config.override(config.preset("small"), {"sasrec.recipe": "strong", "data.max_len": max_len})
+        config.validate(cfg)
+        assert config.sasrec_windows(cfg) == int(max_len)
+    assert config.sasrec_windows(config.override(config.preset("small"), {"sasrec.positions": "last"})) is None
+    with pytest.raises(ConfigError, match=r"sasrec.stride must be in 0..data.max_len \(30\), not 40$"):
         config.validate(config.override(config.preset("small"), {"data.max_len": "30", "sasrec.stride": "40"}))

@@ -219,6 +219,13 @@ def test_explore_rows_list_the_keys_a_stage_depends_on_and_read_old_configs_with
     assert report.changed_keys(mine, old, "teacher") == "`--llm.head_init zero`"  # distill is not the teacher's
     assert report.changed_keys(mine, old, "student") == "`--llm.head_init zero` `--distill.center true`"
     assert report.changed_keys(base, old, "student") == "(same keys)"  # the missing key reads as its default
+    # a stride of 0 is max_len's windows: a run saved with either compares equal, another stride does not
+    strong = config.to_dict(config.override(config.preset("small"), {"sasrec.recipe": "strong"}))
+    explicit = json.loads(json.dumps(strong))
+    explicit["sasrec"]["stride"] = strong["data"]["max_len"]
+    assert strong["sasrec"]["stride"] == 0 and report.changed_keys(explicit, strong, "sasrec") == "(same keys)"
+    explicit["sasrec"]["stride"] = 25
+    assert report.changed_keys(explicit, strong, "sasrec") == "`--sasrec.stride 25`"
 
 
 def test_every_training_job_resolves_to_a_valid_config(tmp_path, monkeypatch):

@@ -46,7 +46,7 @@ import torch
 
 from slmrec import backbone as backbones
 from slmrec import checkpoint, interrupt, teacher_cache, tracking
-from slmrec.config import Config, StageConfig
+from slmrec.config import Config, StageConfig, sasrec_windows
 from slmrec.distill import block_pairs, recommendation_loss, sequence_loss, slmrec_loss
 from slmrec.errors import ConfigError, DivergedError
 from slmrec.evaluate import EvalSet, build_eval_set, evaluate
@@ -552,7 +552,7 @@ class Pipeline:
                 patience=s.patience,
                 min_steps=s.min_steps,
             )
-            windows = (s.stride or c.data.max_len) if s.positions == "all" else None
+            windows = sasrec_windows(c)
             objective = sequence_loss if windows else recommendation_loss
             negatives = s.negatives
             if s.softmax_exclude != "none":
