@@ -705,19 +705,10 @@ def explored(src: Sources, where: Path) -> list[str]:
 LLM_EXPLORE = Path("llm_explore")  # per dataset: LLM-stage runs that probe the budget and the §2 options, not jobs
 
 
-def resolved_keys(cfg: C.Config) -> dict:
-    """A config's keys with ``sasrec.stride`` as the windows it trains (slmrec.config.sasrec_windows: 0 means
-    max_len), so that a run saved with stride 0 and one saved with its max_len compare equal."""
-    out = C.keys(cfg)
-    if (w := C.sasrec_windows(cfg)) is not None:
-        out["sasrec.stride"] = w
-    return out
-
-
 def changed_keys(mine: dict, theirs: dict, stage: str) -> str:
     """The config keys stage ``stage`` depends on (slmrec.stages) in which run config ``mine`` differs from
     ``theirs``, as flags (each read as slmrec.config reads a saved config: a key it lacks takes its default)."""
-    a, b = resolved_keys(C.from_dict(mine)), resolved_keys(C.from_dict(theirs))
+    a, b = C.effective_keys(C.from_dict(mine)), C.effective_keys(C.from_dict(theirs))
     flags = [
         f"`--{k} {str(v).lower() if isinstance(v, bool) else v}`"
         for k, v in a.items()
@@ -1551,7 +1542,7 @@ def cold_sentence(src: Sources, cfg: dict) -> str:
 def recipe_choice(src: Sources) -> list[str]:
     """How the strong recipe's keys were chosen, and what else was tried: per dataset, the exploratory runs kept
     under EXPLORE/DATASET, each described by the keys in which its config differs from the recipe as it is now."""
-    recipe = resolved_keys(C.override(C.preset(R.PRESET), {"sasrec.recipe": "strong", "data.train_mode": "last"}))
+    recipe = C.effective_keys(C.override(C.preset(R.PRESET), {"sasrec.recipe": "strong", "data.train_mode": "last"}))
     shown = [k for k in recipe if k.startswith("sasrec.") or k in ("data.max_len", "eval.select", "eval.full_exclude")]
     out = []
     for d in R.STRONG_DATASETS:
@@ -1563,7 +1554,7 @@ def recipe_choice(src: Sources) -> list[str]:
             ev = (src.curve(where / name) or []) if cfg and r else []
             if not ev:
                 continue
-            mine = resolved_keys(C.from_dict(cfg))
+            mine = C.effective_keys(C.from_dict(cfg))
             keys = {k: mine[k] for k in shown if mine[k] != recipe[k] and k != "sasrec.recipe"}
             diff = [f"`--{k} {v}`" for k, v in keys.items()]
             per = r["steps_per_epoch"]

@@ -87,7 +87,8 @@ def test_the_strong_recipe_windows_follow_max_len_and_a_stride_over_it_is_an_err
     for max_len in ("50", "30"):
         cfg = config.override(config.preset("small"), {"sasrec.recipe": "strong", "data.max_len": max_len})
         config.validate(cfg)
-        assert config.sasrec_windows(cfg) == int(max_len)
+        assert config.sasrec_windows(cfg) == config.effective_keys(cfg)["sasrec.stride"] == int(max_len)
+        assert config.keys(cfg)["sasrec.stride"] == 0
     assert config.sasrec_windows(config.override(config.preset("small"), {"sasrec.positions": "last"})) is None
     with pytest.raises(ConfigError, match=r"sasrec.stride must be in 0..data.max_len \(30\), not 40$"):
         config.validate(config.override(config.preset("small"), {"data.max_len": "30", "sasrec.stride": "40"}))

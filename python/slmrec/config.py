@@ -281,6 +281,15 @@ def sasrec_windows(cfg: Config) -> int | None:
     return cfg.sasrec.stride or cfg.data.max_len
 
 
+def effective_keys(cfg: Config) -> dict[str, Any]:
+    """:func:`keys` with ``sasrec.stride`` as the windows it trains (:func:`sasrec_windows`), so that configs saved
+    with stride 0 and with their max_len, the same training, compare equal (``--reuse``, the report)."""
+    out = keys(cfg)
+    if (w := sasrec_windows(cfg)) is not None:
+        out["sasrec.stride"] = w
+    return out
+
+
 def field_comments() -> dict[str, str]:
     """Dotted key -> the one-line comment of its field in this file (used as CLI help)."""
     import inspect

@@ -322,7 +322,7 @@ def _reuse(cfg, other: Path, run_dir: Path, dataset) -> None:
     if not saved.is_file():
         raise ConfigError(f"--reuse {other}: not a run dir (no config.json)")
     rundir.check_bound(other, dataset, "--reuse")
-    mine, theirs = configs.keys(cfg), configs.keys(configs.load(saved))
+    mine, theirs = configs.effective_keys(cfg), configs.effective_keys(configs.load(saved))
     wanted = [s for s in REUSE_KEYS if s not in cfg.stages()]  # the upstream stages this run does not train
     for stage in wanted:
         prefixes = REUSE_KEYS[stage]
