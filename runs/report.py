@@ -1373,6 +1373,47 @@ def peer_section(src: Sources) -> list[str]:
     return lines + [""] + sentences + [""]
 
 
+def _sasrec_rows(src: Sources, d: str) -> list[str]:
+    """The strong-recipe table's other SASRec rows for dataset ``d``: RecBole's (the peer section's), the main
+    tables' (the reference code's protocol) and the claims runs' SASRec (the item table of the claims LLM stages),
+    each as its runs recorded it ("-" where a record lacks a column)."""
+    name, rows = title(d), []
+    rb = src.load(Path("peer") / d / "recbole.json")
+    if rb and "hr@10" in rb.get("test", {}):
+        rows.append(
+            f"| {name} | RecBole 1.2.1 SASRec (the peer section; its ranking excludes nothing, ours the history) | "
+            f"1 | {rb['epochs_run']} | - | {rb['test']['hr@10']:.4f} | {rb['test']['ndcg@10']:.4f} | "
+            f"{rb['best_valid_ndcg@10']:.4f} | {rb['total_seconds'] / 60:.1f} |"
+        )
+    for model, runs in (
+        ("reference-code SASRec (the main tables': one example per user)", seeds_of(d)),
+        (
+            "the claims runs' SASRec (the reference shape, every position a target)",
+            [R.claims_dir(d, s).relative_to(R.OUT) for s in R.SEEDS],
+        ),
+    ):
+        rs = [r for run in runs if (r := src.stage(run, "sasrec"))]
+        if not rs:
+            continue
+        per = [r.get("steps_per_epoch") for r in rs]
+        epochs = (
+            " / ".join(f"{r['total_steps'] // n} ({r['best_step'] // n})" for r, n in zip(rs, per))
+            if all(per) and all("total_steps" in r for r in rs)
+            else "-"
+        )
+        stopped = (
+            " / ".join("yes" if r["stopped_early"] else "no" for r in rs)
+            if all("stopped_early" in r for r in rs)
+            else "-"
+        )
+        rows.append(
+            f"| {name} | {model} | {len(rs)} | {epochs} | {stopped} | "
+            f"{mean_sd([r['test']['full_hr@10'] for r in rs])} | {mean_sd([r['test']['full_ndcg@10'] for r in rs])} | "
+            "- | - |"
+        )
+    return rows
+
+
 def sasrec_section(src: Sources) -> list[str]:
     """The strong SASRec recipe beside the reference-code SASRec, RecBole and the published numbers."""
     cfg = next((c for d in R.STRONG_DATASETS if (c := src.config(Path("sasrec_strong") / d / "seed0"))), {})
@@ -1421,6 +1462,7 @@ def sasrec_section(src: Sources) -> list[str]:
         for published, dd, hr, ndcg, _ in PUBLISHED_SASREC:
             if dd == d:
                 lines.append(f"| {name} | {published} (published) | - | - | - | {hr:.4f} | {ndcg:.4f} | - | - |")
+        lines += _sasrec_rows(src, d)
         if not runs:
             lines.append(f"| {name} | strong recipe | 0 | - | - | - | - | - | - |")
             continue

@@ -285,3 +285,25 @@ def test_an_explore_row_is_named_the_recipe_before_a_change_only_by_its_exact_ke
     # the replaced values are not today's: each change changed something
     today = report.C.keys(report.C.override(report.C.preset(report.R.PRESET), {"sasrec.recipe": "strong"}))
     assert all(today[k] != v for _, before in report.RECIPE_CHANGES for k, v in before.items())
+
+
+def test_the_sasrec_section_sets_recbole_and_our_other_sasrecs_beside_the_recipe(report, tmp_path):
+    """The strong-recipe table's other rows come from the runs' files: RecBole's record, the main tables' SASRec and
+    the claims runs' (epochs from their steps where recorded, "-" where a record lacks them); none without runs."""
+    out, src = tmp_path / "results", report.Sources.of(tmp_path / "docs")
+    assert report._sasrec_rows(src, "ml-100k") == []
+    _write(
+        out / "peer/ml-100k/recbole.json",
+        {"epochs_run": 7, "test": {"hr@10": 0.11, "ndcg@10": 0.05}, "best_valid_ndcg@10": 0.06, "total_seconds": 120.0},
+    )
+    for s in report.R.SEEDS:
+        _write(out / f"main/ml-100k/seed{s}/sasrec/result.json", _result(1))  # an older record: no steps
+        claims = _result(2) | {"total_steps": 100 + s, "best_step": 50, "steps_per_epoch": 10, "stopped_early": True}
+        _write(report.R.claims_dir("ml-100k", s) / "sasrec/result.json", claims)
+    recbole, main, claims = report._sasrec_rows(src, "ml-100k")
+    assert "RecBole 1.2.1 SASRec" in recbole and "| 1 | 7 | - | 0.1100 | 0.0500 | 0.0600 | 2.0 |" in recbole
+    assert "reference-code SASRec" in main and "| 3 | - | - | 0.0700 ± 0.0000 | 0.0800 ± 0.0000 | - | - |" in main
+    assert (
+        "claims runs' SASRec" in claims
+        and "| 3 | 10 (5) / 10 (5) / 10 (5) | yes / yes / yes | 0.1400 ± 0.0000 |" in claims
+    )
