@@ -1373,6 +1373,24 @@ def peer_section(src: Sources) -> list[str]:
     return lines + [""] + sentences + [""]
 
 
+def _epoch_cells(results: list[dict]) -> str:
+    """The SASRec table's "epochs (best) | stopped early" cells for one row's stage results, per seed ("-" where a
+    record lacks the steps or the early-stop flag)."""
+    epochs = (
+        " / ".join(
+            f"{r['total_steps'] // r['steps_per_epoch']} ({r['best_step'] // r['steps_per_epoch']})" for r in results
+        )
+        if all(r.get("steps_per_epoch") and "total_steps" in r for r in results)
+        else "-"
+    )
+    stopped = (
+        " / ".join("yes" if r["stopped_early"] else "no" for r in results)
+        if all("stopped_early" in r for r in results)
+        else "-"
+    )
+    return f"{epochs} | {stopped}"
+
+
 def _sasrec_rows(src: Sources, d: str) -> list[str]:
     """The strong-recipe table's other SASRec rows for dataset ``d``: RecBole's (the peer section's), the main
     tables' (the reference code's protocol) and the claims runs' SASRec (the item table of the claims LLM stages),
@@ -1395,19 +1413,8 @@ def _sasrec_rows(src: Sources, d: str) -> list[str]:
         rs = [r for run in runs if (r := src.stage(run, "sasrec"))]
         if not rs:
             continue
-        per = [r.get("steps_per_epoch") for r in rs]
-        epochs = (
-            " / ".join(f"{r['total_steps'] // n} ({r['best_step'] // n})" for r, n in zip(rs, per))
-            if all(per) and all("total_steps" in r for r in rs)
-            else "-"
-        )
-        stopped = (
-            " / ".join("yes" if r["stopped_early"] else "no" for r in rs)
-            if all("stopped_early" in r for r in rs)
-            else "-"
-        )
         rows.append(
-            f"| {name} | {model} | {len(rs)} | {epochs} | {stopped} | "
+            f"| {name} | {model} | {len(rs)} | {_epoch_cells(rs)} | "
             f"{mean_sd([r['test']['full_hr@10'] for r in rs])} | {mean_sd([r['test']['full_ndcg@10'] for r in rs])} | "
             "- | - |"
         )
@@ -1466,11 +1473,8 @@ def sasrec_section(src: Sources) -> list[str]:
         if not runs:
             lines.append(f"| {name} | strong recipe | 0 | - | - | - | - | - | - |")
             continue
-        per_epoch = runs[0][0]["steps_per_epoch"]
-        epochs = " / ".join(f"{r['total_steps'] // per_epoch} ({r['best_step'] // per_epoch})" for r, _ in runs)
         lines.append(
-            f"| {name} | strong recipe | {len(runs)} | {epochs} | "
-            f"{' / '.join('yes' if r['stopped_early'] else 'no' for r, _ in runs)} | "
+            f"| {name} | strong recipe | {len(runs)} | {_epoch_cells([r for r, _ in runs])} | "
             f"{mean_sd([r['test']['full_hr@10'] for r, _ in runs])} | "
             f"{mean_sd([r['test']['full_ndcg@10'] for r, _ in runs])} | "
             f"{mean_sd([max(e['full_ndcg@10'] for e in ev) for _, ev in runs if ev])} | "
