@@ -1091,25 +1091,36 @@ def span(e: dict) -> tuple[float, float]:
     return e["finished"] - e["seconds"], e["finished"]
 
 
+def where_ran(e: dict) -> str:
+    """Where a commands.log entry's job ran: the machine it records, else (entries from before the log kept it) the
+    day it finished, else that it is older than both."""
+    if e.get("machine"):
+        return e["machine"]
+    if "finished" in e:
+        return time.strftime("%Y-%m-%d", time.gmtime(e["finished"])) + " (machine not recorded)"
+    return "before days were recorded"
+
+
 def side_by_side(names: list[str], who: str, entries: list[dict] | None = None) -> str:
     """Says, for the last successful run of each named job, how long another job of results.py ran beside it
     (from the start and end times in commands.log, or its ``entries``; entries from before it kept them ran one job
-    at a time), and, when those runs did not all finish on one day, each one's day: times compared across days may
-    come from different machines."""
+    at a time), and, when those runs may not all have run on one machine, where each one ran: its machine as
+    commands.log records it, else (older entries) its day; times compared across machines are not one machine's."""
     entries = R.log_entries() if entries is None else entries
-    parts, days = [], {}
+    parts, places = [], {}
     for name in names:
         mine = [e for e in entries if e["job"] == name and e["rc"] == 0]
         if not mine:
             continue
         e = mine[-1]
-        days[name] = time.strftime("%Y-%m-%d", time.gmtime(e["finished"])) if "finished" in e else None
+        places[name] = where_ran(e)
         if "finished" not in e:
             parts.append(f"{name}: alone (one job at a time)")
             continue
         (a, b), overlaps = span(e), []
         for o in entries:
-            if o is not e and "finished" in o:
+            other_machine = e.get("machine") and o.get("machine") and e["machine"] != o["machine"]
+            if o is not e and "finished" in o and not other_machine:
                 c, d = span(o)
                 if min(b, d) > max(a, c):
                     overlaps.append((max(a, c), min(b, d)))
@@ -1123,14 +1134,14 @@ def side_by_side(names: list[str], who: str, entries: list[dict] | None = None) 
             else f"{name}: alone"
         )
     when = ""
-    if len(set(days.values())) > 1:
-        by_day: dict[str, list[str]] = {}
-        for n, d in days.items():
-            by_day.setdefault(d or "before days were recorded", []).append(n)
+    if len(set(places.values())) > 1:
+        by_place: dict[str, list[str]] = {}
+        for n, d in places.items():
+            by_place.setdefault(d, []).append(n)
         when = (
-            " The timed jobs did not run on one day ("
-            + "; ".join(f"{d}: {', '.join(ns)}" for d, ns in by_day.items())
-            + "): their times may come from different machines, so a ratio between them is not one machine's."
+            " The timed jobs may not have run on one machine ("
+            + "; ".join(f"{d}: {', '.join(ns)}" for d, ns in by_place.items())
+            + "), so a ratio between them is not one machine's."
         )
     if parts and all(p.endswith(": alone (one job at a time)") for p in parts):
         return f"- {who}: every timed job ran alone (one job at a time).{when}"
@@ -1528,7 +1539,8 @@ def sasrec_section(src: Sources) -> list[str]:
                 f"- {name}: wall minutes per seed (training and every validation, the run's own record) "
                 f"{' / '.join(f'{m:.1f}' for m in took)} against {cap}: "
                 f"{sum(m <= cap for m in took)} of {len(took)} within it; torch threads per seed "
-                f"{' / '.join(threads(e) for e in strong_entries)} (Commands and durations)."
+                f"{' / '.join(threads(e) for e in strong_entries)}; machine per seed "
+                f"{' / '.join(where_ran(e) for e in strong_entries)} (Commands and durations)."
             )
             sentences.append(side_by_side(jobs, name, log))
     lines += [
@@ -1765,15 +1777,15 @@ def commands_section(src: Sources) -> list[str]:
         "",
         "Each job of `python runs/results.py` (from runs/out/results/commands.log), with the torch threads and "
         'CPUs it ran with ("all": torch\'s default, one thread per core; "-": not recorded, from before the '
-        "log kept them):",
+        "log kept them) and the machine (its CPU model and CPU count; older entries: the day they finished):",
         "",
-        "| job | minutes | exit | threads | CPUs |",
-        "|---|---:|---:|---:|---|",
+        "| job | minutes | exit | threads | CPUs | machine |",
+        "|---|---:|---:|---:|---|---|",
     ]
     entries = src.log()
     for e in entries:
         cpus = ",".join(map(str, e["cpus"])) if "cpus" in e else "-"
-        lines.append(f"| {e['job']} | {e['seconds'] / 60:.1f} | {e['rc']} | {threads(e)} | {cpus} |")
+        lines.append(f"| {e['job']} | {e['seconds'] / 60:.1f} | {e['rc']} | {threads(e)} | {cpus} | {where_ran(e)} |")
     total = sum(e["seconds"] for e in entries)
     took, jobs = R.recorded_minutes(entries), list(src.jobs.values())
     own = {j.name: m for j in jobs if (m := own_minutes(src, j)) is not None}

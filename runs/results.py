@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -511,11 +512,25 @@ def cmd_threads(cmd: list[str]) -> str | None:
     return cmd[cmd.index("--threads") + 1] if "--threads" in cmd else None
 
 
+def machine(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """This machine in words, for commands.log: its CPU model and how many CPUs this process may use (timings are
+    compared only within one machine; two machines of one session's kind can differ several-fold)."""
+    try:
+        model = next(
+            (ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")),
+            "",
+        )
+    except OSError:
+        model = ""
+    return f"{model or platform.processor() or 'unknown CPU'}, {len(os.sched_getaffinity(0))} CPUs"
+
+
 def job_resources(cmd: list[str], env: dict | None, cpu: int | None = None) -> dict:
     """The torch threads a job ran with (its own ``--threads`` flag, else OMP_NUM_THREADS; "all" = torch's
-    default, one per core) and the CPUs it could use."""
+    default, one per core), the CPUs it could use and the machine."""
     threads = cmd_threads(cmd) or {**os.environ, **(env or {})}.get("OMP_NUM_THREADS", "all")
-    return {"threads": threads, "cpus": [cpu] if cpu is not None else sorted(os.sched_getaffinity(0))}
+    cpus = [cpu] if cpu is not None else sorted(os.sched_getaffinity(0))
+    return {"threads": threads, "cpus": cpus, "machine": machine()}
 
 
 def log_entries(log: Path | None = None) -> list[dict]:

@@ -184,12 +184,40 @@ def test_report_says_what_ran_beside_a_timed_job(tmp_path, monkeypatch):
     assert "timed: another job on the other CPU for 5 of its 10 min" in text
     assert "later: alone" in text and "old: alone (one job at a time)" in text and "missing" not in text
     assert report.side_by_side(["old"], "X") == "- X: every timed job ran alone (one job at a time)."
-    assert "did not run on one day" not in report.side_by_side(["timed", "neighbour"], "X")  # both on 1970-01-01
-    assert "(1970-01-01: timed, later; before days were recorded: old)" in text
+    assert "not have run on one machine" not in report.side_by_side(["timed", "neighbour"], "X")  # one day
+    assert "(1970-01-01 (machine not recorded): timed, later; before days were recorded: old)" in text
     day = 86400
     log.append({"job": "next day", "seconds": 60, "rc": 0, "finished": 1600 + day})
     (tmp_path / "commands.log").write_text("".join(json.dumps(e) + "\n" for e in log))
-    assert "(1970-01-01: timed; 1970-01-02: next day)" in report.side_by_side(["timed", "next day"], "X")
+    two_days = report.side_by_side(["timed", "next day"], "X")
+    assert "(1970-01-01 (machine not recorded): timed; 1970-01-02 (machine not recorded): next day)" in two_days
+    # entries that record their machine: one day, two machines, and a job on the other machine is not beside it
+    log += [
+        {"job": "here", "seconds": 600, "rc": 0, "finished": 9600, "machine": "CPU A, 2 CPUs"},
+        {"job": "there", "seconds": 600, "rc": 0, "finished": 9600, "machine": "CPU B, 2 CPUs"},
+        {"job": "here too", "seconds": 600, "rc": 0, "finished": 9700, "machine": "CPU A, 2 CPUs"},
+    ]
+    (tmp_path / "commands.log").write_text("".join(json.dumps(e) + "\n" for e in log))
+    text = report.side_by_side(["here", "there"], "X")
+    assert "(CPU A, 2 CPUs: here; CPU B, 2 CPUs: there)" in text
+    assert "here: another job on the other CPU for 8 of its 10 min" in text  # "here too", not "there"
+    assert "there: alone" in text
+    assert "not have run on one machine" not in report.side_by_side(["here", "here too"], "X")
+
+
+def test_commands_log_records_the_machine(tmp_path):
+    sys.path.insert(0, str(ROOT / "runs"))
+    try:
+        import results
+    finally:
+        sys.path.remove(str(ROOT / "runs"))
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\nmodel name\t: Example CPU @ 2.0GHz\n\nprocessor\t: 1\nmodel name\t: Example CPU @ 2.0GHz\n"
+    )
+    assert results.machine(info).startswith("Example CPU @ 2.0GHz, ")
+    assert results.machine(tmp_path / "missing").endswith(" CPUs")
+    assert results.job_resources(["x"], {}, 0)["machine"] == results.machine()
 
 
 def test_extra_jobs_run_only_with_extra(tmp_path, monkeypatch):
