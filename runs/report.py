@@ -123,12 +123,14 @@ class Sources:
         one, whichever holds more finished stages (the live one on a tie), so that a run's config and results never
         come from two different runs (a live run stopped early beside a complete kept one); any other file live when
         it is there, else kept. None when the chosen copy lacks it."""
+        return next((root / rel for root in self._roots(rel) if (root / rel).is_file()), None)
+
+    def _roots(self, rel) -> tuple[Path, ...]:
+        """Where ``rel`` may be read, in order (see :meth:`source`)."""
         run = self._run_of(Path(rel))
-        if run is not None:
-            roots = (self.out,) if self._stages(self.out / run) >= self._stages(self.keep / run) else (self.keep,)
-        else:
-            roots = (self.out, self.keep)
-        return next((root / rel for root in roots if (root / rel).is_file()), None)
+        if run is None:
+            return (self.out, self.keep)
+        return (self.out,) if self._stages(self.out / run) >= self._stages(self.keep / run) else (self.keep,)
 
     def _run_of(self, rel: Path) -> Path | None:
         """The run directory (relative) of the job whose run holds ``rel``, if any."""
@@ -191,9 +193,11 @@ class Sources:
         return cfg or (job.config() if job else None) or {}
 
     def curve(self, run, name: str = "sasrec") -> list[dict] | None:
-        """A stage's validation curve (its history.json's evaluations), kept as valid_curve.json."""
+        """A stage's validation curve (its history.json's evaluations), kept as valid_curve.json; from the copy of the
+        run that :meth:`source` reads (a live run still in progress beside a more complete kept one leaves the kept
+        curve as it is)."""
         rel = Path(run) / name
-        hist = _load(self.out / rel / "history.json")
+        hist = _load(self.out / rel / "history.json") if self.out in self._roots(rel) else None
         if hist is None:
             return self.load(rel / "valid_curve.json")
         (self.keep / rel).mkdir(parents=True, exist_ok=True)

@@ -196,14 +196,20 @@ def test_a_run_is_read_from_one_copy_the_more_complete_one(report, tmp_path):
     _write(kept / "config.json", cfg | {"seed_marker": "kept"})
     _write(kept / "sasrec" / "result.json", _result(1.0))
     _write(kept / "teacher" / "result.json", _result(2.0))
+    _write(live / "sasrec" / "history.json", {"evals": [{"step": 1, "mrr": 0.5}]})
+    _write(kept / "sasrec" / "valid_curve.json", [{"step": 1, "mrr": 0.1}])
     src = report.Sources.of(tmp_path / "docs")
     assert src.config(rel)["seed_marker"] == "kept"
     assert src.stage(rel, "sasrec")["test"]["ndcg@10"] == _result(1.0)["test"]["ndcg@10"]
     assert src.stage(rel, "teacher") is not None
+    assert src.curve(rel) == [{"step": 1, "mrr": 0.1}]  # the kept run's curve, left as it is
+    assert json.loads((kept / "sasrec" / "valid_curve.json").read_text()) == [{"step": 1, "mrr": 0.1}]
     _write(live / "teacher" / "result.json", _result(6.0))  # the live run caught up: it is read, and kept
     assert src.config(rel)["seed_marker"] == "live"
     assert src.stage(rel, "sasrec")["test"]["ndcg@10"] == _result(5.0)["test"]["ndcg@10"]
     assert json.loads((kept / "sasrec" / "result.json").read_text()) == _result(5.0)
+    assert src.curve(rel) == [{"step": 1, "mrr": 0.5}]
+    assert json.loads((kept / "sasrec" / "valid_curve.json").read_text()) == [{"step": 1, "mrr": 0.5}]
 
 
 def test_reading_a_stage_keeps_its_runs_config(report, tmp_path):
