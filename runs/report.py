@@ -1063,6 +1063,9 @@ def table_section(src: Sources) -> list[str]:
         lines.append(f"- {label(key, cfg)}, strong table against the claims table: " + "; ".join(cells) + ".")
     if late:
         lines.append(f"- Best validation in the last 10% of training (possibly under-trained): {', '.join(late)}.")
+    jobs = [f"{kind} {d} seed{s}" for kind in ("claims", "table") for s in R.SEEDS]
+    if where := machines_sentence(job_places(jobs, src.log()), "These runs").strip():
+        lines.append(f"- Times (train s/epoch, s/step, inference users/s): {where[0].lower()}{where[1:]}")
     return lines + [""]
 
 
@@ -1105,6 +1108,31 @@ def where_ran(e: dict) -> str:
     return "before days were recorded"
 
 
+def machines_sentence(places: dict[str, str], who: str) -> str:
+    """ " {who} may not have run on one machine (...)": where each job ran (job -> :func:`where_ran`), when that is
+    more than one place; else ""."""
+    if len(set(places.values())) <= 1:
+        return ""
+    by_place: dict[str, list[str]] = {}
+    for name, place in places.items():
+        by_place.setdefault(place, []).append(name)
+    return (
+        f" {who} may not have run on one machine ("
+        + "; ".join(f"{place}: {', '.join(names)}" for place, names in by_place.items())
+        + "), so a ratio between their times is not one machine's."
+    )
+
+
+def job_places(names: list[str], entries: list[dict]) -> dict[str, str]:
+    """Job -> where its last successful attempt in ``entries`` (commands.log) ran, for the jobs that have one."""
+    out = {}
+    for name in names:
+        mine = [e for e in entries if e["job"] == name and e["rc"] == 0]
+        if mine:
+            out[name] = where_ran(mine[-1])
+    return out
+
+
 def side_by_side(names: list[str], who: str, entries: list[dict] | None = None) -> str:
     """Says, for the last successful run of each named job, how long another job of results.py ran beside it
     (from the start and end times in commands.log, or its ``entries``; entries from before it kept them ran one job
@@ -1137,16 +1165,7 @@ def side_by_side(names: list[str], who: str, entries: list[dict] | None = None) 
             if beside >= 30
             else f"{name}: alone"
         )
-    when = ""
-    if len(set(places.values())) > 1:
-        by_place: dict[str, list[str]] = {}
-        for n, d in places.items():
-            by_place.setdefault(d, []).append(n)
-        when = (
-            " The timed jobs may not have run on one machine ("
-            + "; ".join(f"{d}: {', '.join(ns)}" for d, ns in by_place.items())
-            + "), so a ratio between them is not one machine's."
-        )
+    when = machines_sentence(places, "The timed jobs")
     if parts and all(p.endswith(": alone (one job at a time)") for p in parts):
         return f"- {who}: every timed job ran alone (one job at a time).{when}"
     return f"- {who}, what ran beside the timed jobs: " + ("; ".join(parts) if parts else "not recorded") + "." + when

@@ -203,6 +203,10 @@ def test_report_says_what_ran_beside_a_timed_job(tmp_path, monkeypatch):
     assert "here: another job on the other CPU for 8 of its 10 min" in text  # "here too", not "there"
     assert "there: alone" in text
     assert "not have run on one machine" not in report.side_by_side(["here", "here too"], "X")
+    places = report.job_places(["here", "there", "missing"], log)
+    assert places == {"here": "CPU A, 2 CPUs", "there": "CPU B, 2 CPUs"}
+    assert report.machines_sentence(places, "These runs").startswith(" These runs may not have run on one machine (")
+    assert report.machines_sentence({"here": "CPU A, 2 CPUs"}, "These runs") == ""
 
 
 def test_commands_log_records_the_machine(tmp_path):
