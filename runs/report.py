@@ -200,8 +200,9 @@ class Sources:
         hist = _load(self.out / rel / "history.json") if self.out in self._roots(rel) else None
         if hist is None:
             return self.load(rel / "valid_curve.json")
-        (self.keep / rel).mkdir(parents=True, exist_ok=True)
-        (self.keep / rel / "valid_curve.json").write_text(json.dumps(hist["evals"]))
+        if not rel.is_absolute():  # a run read where it is (the GPU runs) gets no copy written into it
+            (self.keep / rel).mkdir(parents=True, exist_ok=True)
+            (self.keep / rel / "valid_curve.json").write_text(json.dumps(hist["evals"]))
         return hist["evals"]
 
     def log(self) -> list[dict]:
@@ -1100,17 +1101,28 @@ def span(e: dict) -> tuple[float, float]:
 
 def where_ran(e: dict) -> str:
     """Where a commands.log entry's job ran: the machine it records, else (entries from before the log kept it) the
-    day it finished, else that it is older than both."""
+    day it finished, when it records one."""
     if e.get("machine"):
         return e["machine"]
     if "finished" in e:
-        return time.strftime("%Y-%m-%d", time.gmtime(e["finished"])) + " (machine not recorded)"
-    return "before days were recorded"
+        return "machine not recorded, finished " + time.strftime("%Y-%m-%d", time.gmtime(e["finished"]))
+    return "machine and day not recorded"
+
+
+def same_machine(e: dict, o: dict) -> bool:
+    """Whether two commands.log entries may have run on one machine: False when both record a machine (or a boot of
+    one) and they differ; entries that do not record it cannot be told apart."""
+    return all(not (e.get(k) and o.get(k)) or e[k] == o[k] for k in ("machine", "boot"))
+
+
+def last_ok(name: str, entries: list[dict]) -> dict | None:
+    """The last successful commands.log entry of job ``name``, if any."""
+    return next((e for e in reversed(entries) if e["job"] == name and e["rc"] == 0), None)
 
 
 def machines_sentence(places: dict[str, str], who: str) -> str:
-    """ " {who} may not have run on one machine (...)": where each job ran (job -> :func:`where_ran`), when that is
-    more than one place; else ""."""
+    """A sentence saying where each job ran (``places``: job -> :func:`where_ran`) when that is more than one place
+    (" WHO may not have run on one machine (...)"), else ""."""
     if len(set(places.values())) <= 1:
         return ""
     by_place: dict[str, list[str]] = {}
@@ -1125,12 +1137,7 @@ def machines_sentence(places: dict[str, str], who: str) -> str:
 
 def job_places(names: list[str], entries: list[dict]) -> dict[str, str]:
     """Job -> where its last successful attempt in ``entries`` (commands.log) ran, for the jobs that have one."""
-    out = {}
-    for name in names:
-        mine = [e for e in entries if e["job"] == name and e["rc"] == 0]
-        if mine:
-            out[name] = where_ran(mine[-1])
-    return out
+    return {name: where_ran(e) for name in names if (e := last_ok(name, entries)) is not None}
 
 
 def side_by_side(names: list[str], who: str, entries: list[dict] | None = None) -> str:
@@ -1139,20 +1146,17 @@ def side_by_side(names: list[str], who: str, entries: list[dict] | None = None) 
     at a time), and, when those runs may not all have run on one machine, where each one ran: its machine as
     commands.log records it, else (older entries) its day; times compared across machines are not one machine's."""
     entries = R.log_entries() if entries is None else entries
-    parts, places = [], {}
+    parts = []
     for name in names:
-        mine = [e for e in entries if e["job"] == name and e["rc"] == 0]
-        if not mine:
+        e = last_ok(name, entries)
+        if e is None:
             continue
-        e = mine[-1]
-        places[name] = where_ran(e)
         if "finished" not in e:
             parts.append(f"{name}: alone (one job at a time)")
             continue
         (a, b), overlaps = span(e), []
         for o in entries:
-            other_machine = e.get("machine") and o.get("machine") and e["machine"] != o["machine"]
-            if o is not e and "finished" in o and not other_machine:
+            if o is not e and "finished" in o and same_machine(e, o):
                 c, d = span(o)
                 if min(b, d) > max(a, c):
                     overlaps.append((max(a, c), min(b, d)))
@@ -1165,7 +1169,7 @@ def side_by_side(names: list[str], who: str, entries: list[dict] | None = None) 
             if beside >= 30
             else f"{name}: alone"
         )
-    when = machines_sentence(places, "The timed jobs")
+    when = machines_sentence(job_places(names, entries), "The timed jobs")
     if parts and all(p.endswith(": alone (one job at a time)") for p in parts):
         return f"- {who}: every timed job ran alone (one job at a time).{when}"
     return f"- {who}, what ran beside the timed jobs: " + ("; ".join(parts) if parts else "not recorded") + "." + when
@@ -1493,12 +1497,13 @@ def sasrec_section(src: Sources) -> list[str]:
     ]
     sentences = []
     for d in R.STRONG_DATASETS:
-        name, runs, unkept = title(d), [], []  # unkept: seeds whose config.json was not kept
+        name, runs, seeds, unkept = title(d), [], [], []  # unkept: seeds whose config.json was not kept
         for seed in R.SEEDS:
             run = Path("sasrec_strong") / d / f"seed{seed}"
             r = src.stage(run, "sasrec")
             if r:
                 runs.append((r, src.curve(run) or []))
+                seeds.append(seed)
                 unkept += [] if src.kept_config(run) else [seed]
         for published, dd, hr, ndcg, _ in PUBLISHED_SASREC:
             if dd == d:
@@ -1556,14 +1561,16 @@ def sasrec_section(src: Sources) -> list[str]:
             )
             cap = TARGETS["strong_minutes"]
             log, jobs = src.log(), [f"sasrec-strong {d} seed{seed}" for seed in R.SEEDS]
-            strong_entries = [m[-1] for j in jobs if (m := [e for e in log if e["job"] == j and e["rc"] == 0])]
-            took = [ev[-1]["seconds"] / 60 for _, ev in runs if ev]
+            took = {seed: ev[-1]["seconds"] / 60 for seed, (_, ev) in zip(seeds, runs) if ev}
+            per_seed = []
+            for seed, minutes in took.items():
+                e = last_ok(f"sasrec-strong {d} seed{seed}", log)
+                where = f"torch threads {threads(e)}, {where_ran(e)}" if e else "not in commands.log"
+                per_seed.append(f"seed {seed}: {minutes:.1f} ({where})")
             sentences.append(
-                f"- {name}: wall minutes per seed (training and every validation, the run's own record) "
-                f"{' / '.join(f'{m:.1f}' for m in took)} against {cap}: "
-                f"{sum(m <= cap for m in took)} of {len(took)} within it; torch threads per seed "
-                f"{' / '.join(threads(e) for e in strong_entries)}; machine per seed "
-                f"{' / '.join(where_ran(e) for e in strong_entries)} (Commands and durations)."
+                f"- {name}: wall minutes per seed (training and every validation, the run's own record; its "
+                f"commands.log entry's threads and machine) {'; '.join(per_seed)}, against {cap}: "
+                f"{sum(m <= cap for m in took.values())} of {len(took)} within it."
             )
             sentences.append(side_by_side(jobs, name, log))
     lines += [
@@ -1800,7 +1807,8 @@ def commands_section(src: Sources) -> list[str]:
         "",
         "Each job of `python runs/results.py` (from runs/out/results/commands.log), with the torch threads and "
         'CPUs it ran with ("all": torch\'s default, one thread per core; "-": not recorded, from before the '
-        "log kept them) and the machine (its CPU model and CPU count; older entries: the day they finished):",
+        "log kept them) and the machine (its CPU model and CPU count; older entries do not record it, only the day "
+        "they finished, if that):",
         "",
         "| job | minutes | exit | threads | CPUs | machine |",
         "|---|---:|---:|---:|---|---|",

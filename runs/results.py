@@ -522,15 +522,24 @@ def machine(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
         )
     except OSError:
         model = ""
-    return f"{model or platform.processor() or 'unknown CPU'}, {len(os.sched_getaffinity(0))} CPUs"
+    n = len(os.sched_getaffinity(0))
+    return f"{model or platform.processor() or 'unknown CPU'}, {n} CPU{'s' if n != 1 else ''}"
+
+
+def boot_id(path: Path = Path("/proc/sys/kernel/random/boot_id")) -> str:
+    """This boot of this machine ("" where the kernel does not say): tells apart two machines of one CPU model."""
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 def job_resources(cmd: list[str], env: dict | None, cpu: int | None = None) -> dict:
     """The torch threads a job ran with (its own ``--threads`` flag, else OMP_NUM_THREADS; "all" = torch's
-    default, one per core), the CPUs it could use and the machine."""
+    default, one per core), the CPUs it could use, the machine and its boot."""
     threads = cmd_threads(cmd) or {**os.environ, **(env or {})}.get("OMP_NUM_THREADS", "all")
     cpus = [cpu] if cpu is not None else sorted(os.sched_getaffinity(0))
-    return {"threads": threads, "cpus": cpus, "machine": machine()}
+    return {"threads": threads, "cpus": cpus, "machine": machine(), "boot": boot_id()}
 
 
 def log_entries(log: Path | None = None) -> list[dict]:

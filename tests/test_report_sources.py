@@ -313,3 +313,23 @@ def test_the_sasrec_section_sets_recbole_and_our_other_sasrecs_beside_the_recipe
         "claims runs' SASRec" in claims
         and "| 3 | 10 (5) / 10 (5) / 10 (5) | yes / yes / yes | 0.1400 ± 0.0000 |" in claims
     )
+
+
+def test_the_strong_recipes_minutes_name_each_seeds_threads_and_machine(report, tmp_path):
+    """The 20-minute target's sentence pairs each seed's own run with its own commands.log entry: a seed that has a
+    run but no entry says so, and the others keep their own threads and machine."""
+    out, src = tmp_path / "results", report.Sources.of(tmp_path / "docs")
+    run_result = _result(1) | {"total_steps": 40, "best_step": 30, "steps_per_epoch": 1, "stopped_early": False}
+    log = []
+    for seed, minutes in ((0, 17.0), (2, 85.0)):  # seed 1 never ran; seed 2 has no commands.log entry
+        run = out / "sasrec_strong" / "beauty" / f"seed{seed}"
+        _write(run / "sasrec" / "result.json", run_result)
+        _write(
+            run / "sasrec" / "history.json", {"evals": [{"step": 40, "seconds": 60 * minutes, "full_ndcg@10": 0.07}]}
+        )
+    log.append({"job": "sasrec-strong beauty seed0", "cmd": "x", "seconds": 1020, "rc": 0, "finished": 5000.0})
+    log[-1] |= {"threads": "all", "machine": "CPU A, 2 CPUs"}
+    (out / "commands.log").write_text("".join(json.dumps(e) + "\n" for e in log))
+    text = "\n".join(report.sasrec_section(src))
+    assert "seed 0: 17.0 (torch threads all, CPU A, 2 CPUs); seed 2: 85.0 (not in commands.log), against 20" in text
+    assert "1 of 2 within it" in text

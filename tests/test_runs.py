@@ -185,12 +185,12 @@ def test_report_says_what_ran_beside_a_timed_job(tmp_path, monkeypatch):
     assert "later: alone" in text and "old: alone (one job at a time)" in text and "missing" not in text
     assert report.side_by_side(["old"], "X") == "- X: every timed job ran alone (one job at a time)."
     assert "not have run on one machine" not in report.side_by_side(["timed", "neighbour"], "X")  # one day
-    assert "(1970-01-01 (machine not recorded): timed, later; before days were recorded: old)" in text
+    assert "(machine not recorded, finished 1970-01-01: timed, later; machine and day not recorded: old)" in text
     day = 86400
     log.append({"job": "next day", "seconds": 60, "rc": 0, "finished": 1600 + day})
     (tmp_path / "commands.log").write_text("".join(json.dumps(e) + "\n" for e in log))
     two_days = report.side_by_side(["timed", "next day"], "X")
-    assert "(1970-01-01 (machine not recorded): timed; 1970-01-02 (machine not recorded): next day)" in two_days
+    assert "finished 1970-01-01: timed; machine not recorded, finished 1970-01-02: next day)" in two_days
     # entries that record their machine: one day, two machines, and a job on the other machine is not beside it
     log += [
         {"job": "here", "seconds": 600, "rc": 0, "finished": 9600, "machine": "CPU A, 2 CPUs"},
@@ -203,13 +203,20 @@ def test_report_says_what_ran_beside_a_timed_job(tmp_path, monkeypatch):
     assert "here: another job on the other CPU for 8 of its 10 min" in text  # "here too", not "there"
     assert "there: alone" in text
     assert "not have run on one machine" not in report.side_by_side(["here", "here too"], "X")
+    # one CPU model, two boots (two machines, or one rebooted): never beside each other
+    log += [
+        {"job": "boot 1", "seconds": 600, "rc": 0, "finished": 20600, "machine": "CPU A, 2 CPUs", "boot": "1"},
+        {"job": "boot 2", "seconds": 600, "rc": 0, "finished": 20600, "machine": "CPU A, 2 CPUs", "boot": "2"},
+    ]
+    (tmp_path / "commands.log").write_text("".join(json.dumps(e) + "\n" for e in log))
+    assert "boot 1: alone" in report.side_by_side(["boot 1"], "X")
     places = report.job_places(["here", "there", "missing"], log)
     assert places == {"here": "CPU A, 2 CPUs", "there": "CPU B, 2 CPUs"}
     assert report.machines_sentence(places, "These runs").startswith(" These runs may not have run on one machine (")
     assert report.machines_sentence({"here": "CPU A, 2 CPUs"}, "These runs") == ""
 
 
-def test_commands_log_records_the_machine(tmp_path):
+def test_commands_log_records_the_machine(tmp_path, monkeypatch):
     sys.path.insert(0, str(ROOT / "runs"))
     try:
         import results
@@ -220,8 +227,14 @@ def test_commands_log_records_the_machine(tmp_path):
         "processor\t: 0\nmodel name\t: Example CPU @ 2.0GHz\n\nprocessor\t: 1\nmodel name\t: Example CPU @ 2.0GHz\n"
     )
     assert results.machine(info).startswith("Example CPU @ 2.0GHz, ")
-    assert results.machine(tmp_path / "missing").endswith(" CPUs")
-    assert results.job_resources(["x"], {}, 0)["machine"] == results.machine()
+    monkeypatch.setattr(results.platform, "processor", lambda: "")
+    assert results.machine(tmp_path / "missing").startswith("unknown CPU, ")
+    monkeypatch.setattr(results.os, "sched_getaffinity", lambda pid: {0})
+    assert results.machine(info) == "Example CPU @ 2.0GHz, 1 CPU"
+    (tmp_path / "boot").write_text("abc-123\n")
+    assert results.boot_id(tmp_path / "boot") == "abc-123" and results.boot_id(tmp_path / "missing") == ""
+    rec = results.job_resources(["x"], {}, 0)
+    assert rec["machine"] == results.machine() and rec["boot"] == results.boot_id()
 
 
 def test_extra_jobs_run_only_with_extra(tmp_path, monkeypatch):
