@@ -513,8 +513,9 @@ def cmd_threads(cmd: list[str]) -> str | None:
 
 
 def machine(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """This machine in words, for commands.log: its CPU model and how many CPUs this process may use (timings are
-    compared only within one machine; two machines of one session's kind can differ several-fold)."""
+    """This machine in words, for commands.log: its CPU model and how many CPUs it has (not how many this process
+    may use: a driver pinned with taskset is on the same machine; the job's own CPUs are the entry's ``cpus``).
+    Timings are compared only within one machine; two machines of one session's kind can differ several-fold."""
     try:
         model = next(
             (ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")),
@@ -522,7 +523,7 @@ def machine(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
         )
     except OSError:
         model = ""
-    n = len(os.sched_getaffinity(0))
+    n = os.cpu_count() or 0
     return f"{model or platform.processor() or 'unknown CPU'}, {n} CPU{'s' if n != 1 else ''}"
 
 

@@ -229,7 +229,9 @@ def test_commands_log_records_the_machine(tmp_path, monkeypatch):
     assert results.machine(info).startswith("Example CPU @ 2.0GHz, ")
     monkeypatch.setattr(results.platform, "processor", lambda: "")
     assert results.machine(tmp_path / "missing").startswith("unknown CPU, ")
-    monkeypatch.setattr(results.os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(results.os, "sched_getaffinity", lambda pid: {0})  # pinned to one CPU: same machine
+    assert results.machine(info) == f"Example CPU @ 2.0GHz, {os.cpu_count()} CPU{'s' if os.cpu_count() != 1 else ''}"
+    monkeypatch.setattr(results.os, "cpu_count", lambda: 1)
     assert results.machine(info) == "Example CPU @ 2.0GHz, 1 CPU"
     (tmp_path / "boot").write_text("abc-123\n")
     assert results.boot_id(tmp_path / "boot") == "abc-123" and results.boot_id(tmp_path / "missing") == ""
