@@ -315,3 +315,97 @@ def test_a_strong_recipe_sasrec_exports_and_loads_with_the_same_scores(tmp_path)
     loaded = Recommender.load(rec.save(tmp_path / "export"))
     a, b = rec.recommend(k=10), loaded.recommend(k=10)
     assert a["item"].to_list() == b["item"].to_list() and a["score"].to_list() == b["score"].to_list()
+
+
+# ----- slmrec-evaluate: a finished run evaluated again under another rule
+
+
+@pytest.mark.parametrize("model", ["sasrec", "student"])
+def test_evaluating_a_run_again_gives_its_own_metrics(run, model):
+    """With no key changed, the model evaluated again from its best weights equals what the run recorded."""
+    from slmrec.evaluate import evaluate_run
+
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
+    got = evaluate_run(run, model, "test")
+    assert got["metrics"] == got["recorded"] == json.loads((run / model / "result.json").read_text())["test"]
+    assert got["overrides"] == {} and got["eval"]["cold"] == "keep"
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before  # nothing written
+
+
+@pytest.fixture(scope="module")
+def cold_run(tmp_path_factory):
+    """A tiny SASRec run on sequences of which 4 end in an item no other position holds (cold test targets)."""
+    from slmrec.cli.train import main
+
+    root = tmp_path_factory.mktemp("cold")
+    rng = np.random.default_rng(0)
+    lines = [" ".join(map(str, rng.integers(1, 31, 8))) for _ in range(40)]
+    lines += [" ".join(map(str, [*rng.integers(1, 31, 7), 100 + u])) for u in range(4)]  # items 100..103: once each
+    (root / "cold.txt").write_text("\n".join(lines) + "\n")
+    prep = [sys.executable, "-m", "slmrec.cli.prep", str(root / "cold.txt"), "--out", str(root / "ds")]
+    subprocess.run([*prep, "--format", "seq", "--recipe", "none"], check=True, capture_output=True, timeout=120)
+    out = root / "run"
+    args = ["--preset", "tiny", "--data", str(root / "ds"), "--out", str(out), "--run.progress", "false"]
+    assert main([*args, "--stages", "sasrec", "--eval.negatives", "20"]) == 0
+    return out
+
+
+def test_evaluating_a_run_without_its_cold_users_counts_only_the_warm_ones(cold_run):
+    """``eval.cold drop`` leaves out exactly the users whose test item is in no training part: their count and
+    their hits come off the run's own (the same ranks, so the warm users' hits are the run's less the cold ones')."""
+    from slmrec import rundir
+    from slmrec.evaluate import evaluate_run
+    from slmrec.sampling import cold_targets, splittable_users
+
+    everyone = evaluate_run(cold_run, "sasrec", "test")
+    warm = evaluate_run(cold_run, "sasrec", "test", {"eval.cold": "drop"})
+    ds = rundir.bound_dataset(cold_run)
+    users = splittable_users(ds.offsets, len(ds.items))
+    cold = cold_targets(ds.offsets, ds.items, users, split="test")
+    assert int(cold.sum()) == 4
+    assert warm["metrics"]["users"] == everyone["metrics"]["users"] - 4 == everyone["recorded"]["users"] - 4
+    assert everyone["metrics"] == everyone["recorded"]
+    n_all, n_warm = everyone["metrics"]["users"], warm["metrics"]["users"]
+    hits_all = round(everyone["metrics"]["full_hr@10"] * n_all)
+    hits_warm = round(warm["metrics"]["full_hr@10"] * n_warm)
+    assert hits_all - 4 <= hits_warm <= hits_all
+    assert evaluate_run(cold_run, "sasrec", "test", {"eval.users": "0"})["metrics"] == everyone["metrics"]
+
+
+def test_evaluating_a_run_refuses_what_would_change_the_model(run, tmp_path):
+    from slmrec.errors import ConfigError
+    from slmrec.evaluate import evaluate_run
+
+    with pytest.raises(ConfigError, match="sasrec.dropout: only eval"):
+        evaluate_run(run, "sasrec", "test", {"sasrec.dropout": "0.5"})
+    with pytest.raises(ConfigError, match="split must be one of valid, test"):
+        evaluate_run(run, "sasrec", "train")
+    with pytest.raises(ConfigError, match="not a slmrec-train run directory"):
+        evaluate_run(tmp_path, "sasrec")
+    with pytest.raises(ConfigError, match="unknown config key 'eval.colds'"):
+        evaluate_run(run, "sasrec", "test", {"eval.colds": "drop"})
+
+
+def test_the_evaluate_command_line(cold_run, tmp_path, capsys):
+    from slmrec.cli.evaluate import main
+
+    run = cold_run
+    out = tmp_path / "e" / "warm.json"
+    assert main([str(run), "--model", "sasrec", "--eval.cold", "drop", "--out", str(out), "-q"]) == 0
+    line = capsys.readouterr().out
+    assert "sasrec on test (eval.cold=drop)" in line and str(out) in line
+    written = json.loads(out.read_text())
+    assert written["overrides"] == {"eval.cold": "drop"}
+    assert written["metrics"]["users"] == written["recorded"]["users"] - 4
+    assert main([str(run), "--model", "sasrec", "--out", str(out), "-q"]) == 2  # exists, no --force
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert main([str(run), "--model", "sasrec", "--eval.cold", "lukewarm", "-q"]) == 2
+    assert "eval.cold" in capsys.readouterr().err
+    assert main([str(tmp_path / "nope"), "-q"]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+    r = subprocess.run(
+        [sys.executable, "-m", "slmrec.cli.evaluate", str(run), "--model", "sasrec", "--split", "valid", "-q"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0 and "sasrec on valid (the run's own rule)" in r.stdout

@@ -333,3 +333,31 @@ def test_the_strong_recipes_minutes_name_each_seeds_threads_and_machine(report, 
     text = "\n".join(report.sasrec_section(src))
     assert "seed 0: 17.0 (torch threads all, CPU A, 2 CPUs); seed 2: 85.0 (not in commands.log), against 20" in text
     assert "1 of 2 within it" in text
+
+
+def test_the_published_comparison_counts_by_the_benchmarks_rule_once_it_was_evaluated(report, tmp_path):
+    """Against the published numbers, the verdict reads the selected weights evaluated again by the benchmark's
+    rule (cold test users left out) when every seed has that file; before, it reads every user and gives the
+    bound; the row of the rule sits in the table beside the recipe's own."""
+    out, src = tmp_path / "results", report.Sources.of(tmp_path / "docs")
+    _, _, hr, ndcg, _ = report.PUBLISHED_SASREC[0]
+    below = {"full_hr@10": hr - 0.0002, "full_ndcg@10": ndcg + 0.002, "full_users": 700}
+    for seed in report.R.SEEDS:
+        run = report.R.strong_dir("beauty", seed)
+        _write(run / "sasrec" / "result.json", _result(1) | {"test": below, "valid": below})
+        _write(run / "sasrec" / "history.json", {"evals": [{"step": 4, "seconds": 60.0, "full_ndcg@10": 0.07}]})
+    _write(src.keep / "data" / "beauty" / "cold_targets.json", {"valid": 5, "test": 7, "users": 700})
+    text = "\n".join(report.sasrec_section(src))
+    assert f"HR@10 {hr - 0.0002:.4f} / NDCG@10 {ndcg + 0.002:.4f}" in text and ": not met (over the warm" in text
+    assert "benchmark's rule (cold test users left out)" not in text
+    warm = {"full_hr@10": hr + 0.0001, "full_ndcg@10": ndcg + 0.002, "full_users": 693}
+    for seed in report.R.SEEDS[:-1]:  # one seed short: still every user
+        _write(report.R.benchmark_rule_path("beauty", seed), {"metrics": warm})
+    assert ": not met (over the warm" in "\n".join(report.sasrec_section(src))
+    _write(report.R.benchmark_rule_path("beauty", report.R.SEEDS[-1]), {"metrics": warm})
+    text = "\n".join(report.sasrec_section(src))
+    assert "| Beauty | strong recipe, the benchmark's rule (cold test users left out) | 3 | - | - |" in text
+    assert f"693 users left): mean of 3 seed(s) HR@10 {hr + 0.0001:.4f}" in text
+    assert f"{hr:.4f} / {ndcg:.4f}: met. Over every user" in text and "over the warm" not in text
+    assert "leave them out when the selected weights are evaluated again" in text
+    assert not list(out.glob("sasrec_strong/beauty/seed*/*.json"))  # nothing written into the runs

@@ -290,3 +290,24 @@ def test_every_training_job_resolves_to_a_valid_config(tmp_path, monkeypatch):
         configs.validate(resolve_config(parser(_preset_in(argv)).parse_args(argv)))
         checked += 1
     assert checked >= 40
+
+
+def test_the_benchmark_rule_jobs_evaluate_each_strong_run_again_once_it_is_done(tmp_path, monkeypatch):
+    """Each Beauty strong-recipe seed has a job that evaluates its run again by the benchmark's rule (a command the
+    evaluate CLI parses, changing only eval.cold), started only once that run is done, writing a file of its own."""
+    from slmrec.cli.evaluate import parser
+
+    results = _results_module(monkeypatch, tmp_path)
+    jobs = {j.name: j for j in results.jobs()}
+    for d in results.BENCHMARKED:
+        for s in results.SEEDS:
+            job = jobs[f"sasrec-strong {d} seed{s} benchmark rule"]
+            run = jobs[f"sasrec-strong {d} seed{s}"].out
+            assert job.needs() == run and not job.is_run and job.out == results.benchmark_rule_path(d, s)
+            assert not job.out.is_relative_to(run)  # never written into the run
+            args = parser().parse_args(job.cmd[job.cmd.index(results.EVALUATE) + 1 :])
+            assert {k: v for k, v in vars(args).items() if k.startswith("cfg:") and v} == {"cfg:eval.cold": "drop"}
+            assert not job.ready()
+            run.mkdir(parents=True)
+            (run / "metrics.json").write_text("{}")
+            assert job.ready()

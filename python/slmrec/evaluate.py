@@ -159,3 +159,65 @@ def evaluate(
         out[name] = m
     out["_speed"] = {"users_per_s": seen / seconds if seconds > 0 else float("nan")}
     return out
+
+
+#: The config keys an evaluation of a finished run may change: how it is evaluated, never what was trained.
+EVAL_SECTION = "eval."
+SPLITS = ("valid", "test")
+
+
+def evaluate_run(run_dir, model: str = "student", split: str = "test", overrides=None, *, progress=False) -> dict:
+    """Evaluates again the best weights of stage ``model`` of a finished ``slmrec-train`` run on ``split``, with the
+    run's own evaluation config changed by ``overrides`` (``eval.*`` keys only, e.g. ``{"eval.cold": "drop"}``).
+
+    The model, its dataset (checked by fingerprint), candidates and batches are the run's, so with no overrides
+    the metrics equal those the run recorded (bit for bit on the CPU). Nothing is written into the run directory.
+    Returns ``{"run", "model", "split", "overrides", "eval" (the config used), "metrics", "users_per_s",
+    "recorded" (the run's own metrics of the split)}``."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from slmrec import checkpoint, rundir
+    from slmrec import config as configs
+    from slmrec.errors import ConfigError
+    from slmrec.recommend import MODELS
+    from slmrec.stages import LLM_STAGES
+    from slmrec.train import Pipeline, encoder
+
+    run_dir, overrides = Path(run_dir), dict(overrides or {})
+    if model not in MODELS:
+        raise ConfigError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    if not (run_dir / rundir.CONFIG).is_file():
+        raise ConfigError(f"{run_dir}: not a slmrec-train run directory (no {rundir.CONFIG})")
+    result_path = run_dir / model / "result.json"
+    if not result_path.is_file():
+        raise ConfigError(f"{run_dir}: its {model} stage has not finished (no {model}/result.json)")
+    other = [k for k in overrides if not k.startswith(EVAL_SECTION)]
+    if other:
+        raise ConfigError(f"{other[0]}: only {EVAL_SECTION}* keys change how a trained model is evaluated")
+    fixed = {"run.log_with": "", "run.progress": str(bool(progress)).lower()}  # no tracker writes into the run
+    cfg = configs.validate(configs.override(configs.load(run_dir / rundir.CONFIG), {**overrides, **fixed}))
+    pipe = Pipeline(cfg, rundir.bound_dataset(run_dir), run_dir)
+    net = pipe.trained(model).to(pipe.acc.device).eval()
+    table = (net.item_emb if model in LLM_STAGES else net.item_emb.weight).detach()
+    m = evaluate(
+        pipe.acc,
+        encoder(pipe.acc, net),
+        table,
+        pipe.eval_set(split),
+        batch_size=cfg.eval.batch_size,
+        full=cfg.eval.full_ranking,
+        progress=progress,
+    )
+    return {
+        "run": str(run_dir.resolve()),
+        "model": model,
+        "split": split,
+        "overrides": overrides,
+        "eval": asdict(cfg.eval),
+        "metrics": m[""],
+        "users_per_s": m["_speed"]["users_per_s"],
+        "recorded": checkpoint.read_json(result_path).get(split),
+    }

@@ -150,6 +150,7 @@ class Recommender:
     def from_run(cls, run_dir, model: str = "student", *, device=None, batch_size: int | None = None):
         """The best weights of stage ``model`` of a finished ``slmrec-train`` run, with the run's dataset."""
         from slmrec import config as configs
+        from slmrec import rundir
         from slmrec.stages import LLM_STAGES
         from slmrec.train import Pipeline
 
@@ -163,7 +164,7 @@ class Recommender:
             done = [m for m in MODELS if (run_dir / m / "result.json").is_file()]
             raise ConfigError(f"{run_dir}: its {model} stage has not finished (finished: {', '.join(done) or 'none'})")
         cfg = configs.load(run_dir / "config.json")
-        dataset = _run_dataset(run_dir)
+        dataset = rundir.bound_dataset(run_dir)
         pipe = Pipeline(cfg, dataset, run_dir)
         net = pipe.trained(model)
         from slmrec.checkpoint import read_json
@@ -483,29 +484,6 @@ def _lists(flat: np.ndarray, lengths: np.ndarray):
         grouped, on="row", how="left", maintain_order="left"
     )
     return full["history"].fill_null(pl.lit([], dtype=pl.List(pl.UInt32)))
-
-
-def _run_dataset(run_dir: Path):
-    """The dataset a run trained on: the path its data_source.json records, else RUN_DIR/data; the fingerprint
-    must match the run's."""
-    import slmrec
-    from slmrec import rundir
-
-    record = rundir.bound_source(run_dir)
-    for path in [Path(record["path"])] if record.get("path") else []:
-        if (path / "stats.json").is_file():
-            ds = slmrec.load(path)
-            if ds.fingerprint == record.get("fingerprint"):
-                return ds
-    local = run_dir / "data"
-    if (local / "stats.json").is_file():
-        ds = slmrec.load(local)
-        if record.get("fingerprint") in (None, ds.fingerprint):
-            return ds
-    raise ConfigError(
-        f"{run_dir}: the dataset it trained on is not at {record.get('path', local)} any more (or was "
-        "re-prepared); recommend from an export (slmrec-export) instead"
-    )
 
 
 def _decoder_config(d: dict):

@@ -110,6 +110,28 @@ def bound_source(run_dir: Path) -> dict:
         raise ConfigError(f"{source}: unreadable ({type(e).__name__}: {e}); give --data again") from None
 
 
+def bound_dataset(run_dir: Path):
+    """The dataset ``run_dir`` trained on: the path its data_source.json records, else RUN_DIR/data; its
+    fingerprint must be the one recorded (a re-prepared or swapped dataset is a :class:`ConfigError`)."""
+    import slmrec
+
+    record = bound_source(run_dir)
+    for path in [Path(record["path"])] if record.get("path") else []:
+        if (path / "stats.json").is_file():
+            ds = slmrec.load(path)
+            if ds.fingerprint == record.get("fingerprint"):
+                return ds
+    local = run_dir / "data"
+    if (local / "stats.json").is_file():
+        ds = slmrec.load(local)
+        if record.get("fingerprint") in (None, ds.fingerprint):
+            return ds
+    raise ConfigError(
+        f"{run_dir}: the dataset it trained on is not at {record.get('path', local)} any more (or was "
+        "re-prepared); an export (slmrec-export) carries its own users and items"
+    )
+
+
 def check_bound(run_dir: Path, dataset, what: str) -> None:
     """Refuses ``dataset`` when ``run_dir`` was trained on data with another fingerprint."""
     record = bound_source(run_dir)

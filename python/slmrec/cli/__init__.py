@@ -1,9 +1,10 @@
 """The command lines, one module each: `slmrec-prep` (:mod:`slmrec.cli.prep`), `slmrec-train` (:mod:`slmrec.cli.train`),
-`slmrec-recommend` (:mod:`slmrec.cli.recommend`) and `slmrec-export` (:mod:`slmrec.cli.export`).
+`slmrec-recommend` (:mod:`slmrec.cli.recommend`), `slmrec-export` (:mod:`slmrec.cli.export`) and
+`slmrec-evaluate` (:mod:`slmrec.cli.evaluate`).
 
 What they share lives here, once: the argument parser whose usage errors become a :class:`~slmrec.errors.ConfigError`
 (argparse would print the whole usage and exit by itself), the one ``PROG: error: ...`` line and exit code 2 that
-every user error ends in, and the ``--model`` flag of the two commands that read a trained run. This module imports
+every user error ends in, and the ``--model`` flag of the commands that read a trained run. This module imports
 only the standard library and :mod:`slmrec.errors`, so ``slmrec-prep --help`` stays light.
 """
 
