@@ -100,6 +100,7 @@ def test_suggest():
         ("train", "slmrec-train", ["--nope"], "unrecognized arguments: --nope"),
         ("recommend", "slmrec-recommend", [], "the following arguments are required: RUN_OR_EXPORT"),
         ("export", "slmrec-export", ["run", "--model", "x", "--out", "o"], "argument --model: invalid choice: 'x'"),
+        ("evaluate", "slmrec-evaluate", [], "the following arguments are required: RUN_DIR"),
     ],
 )
 def test_every_cli_reports_a_usage_error_in_one_line_with_exit_2(capsys, module, prog, argv, message):
