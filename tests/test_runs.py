@@ -55,11 +55,11 @@ def test_results_driver_lists_jobs_and_report_reads_runs(tmp_path):
     teacher = json.loads((run / "teacher" / "result.json").read_text())
     passes = teacher["total_steps"] / teacher["steps_per_epoch"]
     assert f"{passes:.2f}" in reg and ("(no example seen twice)" in reg) == (passes < 1)
-    ablation = text.split("### Ablation of the distillation terms and options, claims protocol (LastFM)")[1]
+    ablation = text.split("### Ablation of the distillation terms and options, on the strong table (LastFM)")[1]
     ablation = ablation.split("###")[0]
     assert "| `center`: (same keys) | SLMRec student (" in ablation and "| `no_cos`: not run yet |" in ablation
-    assert "| the claims runs | teacher (4 layers) | 1 | " in ablation  # head_zero retrains the teacher
-    assert "(+0.0%): inconclusive (1 seed); full_ndcg@10 " in ablation  # the row is a copy of the claims run
+    assert "| the table runs | teacher (4 layers) | 1 | " in ablation  # head_zero retrains the teacher
+    assert "(+0.0%): inconclusive (1 seed); full_ndcg@10 " in ablation  # the row is a copy of the table run
     assert "4 of " in text and "| SASRec | 1 | " in text and "## Layer probe" in text  # main, claims, table, ablation
     assert "| 4 | " in text  # the probe table of the tiny teacher's 4 layers
     kept = docs / "results" / "cpu" / "main" / "lastfm" / "seed0" / "sasrec" / "result.json"
