@@ -1549,8 +1549,9 @@ def sasrec_section(src: Sources) -> list[str]:
             published, hr, ndcg = targets[0]
             want = TARGETS["strong_seeds"]
             few = "" if len(runs) >= want else f" (fewer than the {want} seeds the target asks for)"
+            kept_cold = cfg.get("eval", {}).get("cold") != "drop"  # the runs' own metrics count the cold users
             rule = [e for seed in seeds if (e := src.load(R.benchmark_rule_path(d, seed).relative_to(R.OUT)))]
-            if rule and len(rule) == len(runs) and cfg.get("eval", {}).get("cold") != "drop":
+            if rule and len(rule) == len(runs) and kept_cold:
                 hr_w = mean([e["metrics"]["full_hr@10"] for e in rule])
                 ndcg_w = mean([e["metrics"]["full_ndcg@10"] for e in rule])
                 users = sorted({e["metrics"]["full_users"] for e in rule})
@@ -1574,7 +1575,7 @@ def sasrec_section(src: Sources) -> list[str]:
                     f" (over the warm users only, as the benchmark counts, HR@10 is at most "
                     f"{hr_m * counts['users'] / (counts['users'] - counts['test']):.4f}: the {counts['test']} cold "
                     "users' hits can only lower it)"
-                    if counts and counts["test"] and cfg.get("eval", {}).get("cold") != "drop"
+                    if counts and counts["test"] and kept_cold
                     else ""
                 )
                 met = hr_m >= hr and test >= ndcg

@@ -180,20 +180,14 @@ def evaluate_run(run_dir, model: str = "student", split: str = "test", overrides
     from slmrec import checkpoint, rundir
     from slmrec import config as configs
     from slmrec.errors import ConfigError
-    from slmrec.recommend import MODELS
+    from slmrec.recommend import finished_stage
     from slmrec.stages import LLM_STAGES
     from slmrec.train import Pipeline, encoder
 
     run_dir, overrides = Path(run_dir), dict(overrides or {})
-    if model not in MODELS:
-        raise ConfigError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
-    if not (run_dir / rundir.CONFIG).is_file():
-        raise ConfigError(f"{run_dir}: not a slmrec-train run directory (no {rundir.CONFIG})")
-    result_path = run_dir / model / "result.json"
-    if not result_path.is_file():
-        raise ConfigError(f"{run_dir}: its {model} stage has not finished (no {model}/result.json)")
+    result_path = finished_stage(run_dir, model)
     other = [k for k in overrides if not k.startswith(EVAL_SECTION)]
     if other:
         raise ConfigError(f"{other[0]}: only {EVAL_SECTION}* keys change how a trained model is evaluated")

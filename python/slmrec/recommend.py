@@ -47,6 +47,20 @@ DEFAULT_BATCH = 256
 _SHOWN = 5  # unknown ids named in an error
 
 
+def finished_stage(run_dir: Path, model: str) -> Path:
+    """The result.json of stage ``model`` of the ``slmrec-train`` run ``run_dir``; a :class:`ConfigError` saying
+    what is wrong when ``model`` is no model stage, ``run_dir`` is no run, or the stage has not finished."""
+    if model not in MODELS:
+        raise ConfigError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
+    if not (run_dir / "config.json").is_file():
+        raise ConfigError(f"{run_dir}: not a slmrec-train run directory (no config.json)")
+    result_path = run_dir / model / "result.json"
+    if not result_path.is_file():
+        done = [m for m in MODELS if (run_dir / m / "result.json").is_file()]
+        raise ConfigError(f"{run_dir}: its {model} stage has not finished (finished: {', '.join(done) or 'none'})")
+    return result_path
+
+
 class UnknownIdError(SlmrecError, ValueError):
     """Raw user or item ids that the model's dataset does not know."""
 
@@ -155,14 +169,7 @@ class Recommender:
         from slmrec.train import Pipeline
 
         run_dir = Path(run_dir)
-        if model not in MODELS:
-            raise ConfigError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
-        if not (run_dir / "config.json").is_file():
-            raise ConfigError(f"{run_dir}: not a slmrec-train run directory (no config.json)")
-        result_path = run_dir / model / "result.json"
-        if not result_path.is_file():
-            done = [m for m in MODELS if (run_dir / m / "result.json").is_file()]
-            raise ConfigError(f"{run_dir}: its {model} stage has not finished (finished: {', '.join(done) or 'none'})")
+        result_path = finished_stage(run_dir, model)
         cfg = configs.load(run_dir / "config.json")
         dataset = rundir.bound_dataset(run_dir)
         pipe = Pipeline(cfg, dataset, run_dir)

@@ -4,14 +4,19 @@
 
 What they share lives here, once: the argument parser whose usage errors become a :class:`~slmrec.errors.ConfigError`
 (argparse would print the whole usage and exit by itself), the one ``PROG: error: ...`` line and exit code 2 that
-every user error ends in, and the ``--model`` flag of the commands that read a trained run. This module imports
+every user error ends in, the ``--model`` flag of the commands that read a trained run, and the rules for the one
+``--out`` file some of them write (refused when it exists without ``--force``; written under a temporary name
+and renamed, so it is never half-written). This module imports
 only the standard library and :mod:`slmrec.errors`, so ``slmrec-prep --help`` stays light.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
+from typing import Callable
 
 from slmrec.errors import ConfigError
 
@@ -44,3 +49,19 @@ def add_model_flag(p: argparse.ArgumentParser, help: str) -> None:
     from slmrec.recommend import MODELS
 
     p.add_argument("--model", choices=MODELS, default="student", help=help)
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuses an ``--out`` file that exists (unless ``force``) or is a directory, before any work is done."""
+    if out.exists() and not force:
+        raise ConfigError(f"{out} exists; pass --force to replace it, or choose another --out")
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory")
+
+
+def write_out(out: Path, write: Callable[[Path], None]) -> None:
+    """Writes ``out`` through ``write(path)`` under a temporary name beside it, then renames it into place."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, out)

@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from slmrec.cli import Parser, add_model_flag, user_error
+from slmrec.cli import Parser, add_model_flag, check_out, user_error, write_out
 from slmrec.errors import ConfigError, SlmrecError
 
 PROG = "slmrec-evaluate"
@@ -55,10 +55,8 @@ def main(argv=None) -> int:
     try:
         args = parser().parse_args(sys.argv[1:] if argv is None else list(argv))
         out = Path(args.out) if args.out else None
-        if out is not None and out.exists() and not args.force:
-            raise ConfigError(f"{out} exists; pass --force to replace it, or choose another --out")
-        if out is not None and out.is_dir():
-            raise ConfigError(f"--out {out} is a directory")
+        if out is not None:
+            check_out(out, args.force)
         run = Path(args.run)
         if not run.is_dir():
             raise ConfigError(f"{run}: no such run directory")
@@ -67,10 +65,7 @@ def main(argv=None) -> int:
 
         result = evaluate_run(run, args.model, args.split, overrides, progress=not args.quiet)
         if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-            tmp.write_text(json.dumps(result, indent=1) + "\n")
-            os.replace(tmp, out)
+            write_out(out, lambda path: path.write_text(json.dumps(result, indent=1) + "\n"))
         m = result["metrics"]
         shown = ", ".join(f"{k} {m[k]:.4f}" for k in ("ndcg@10", "hr@10", "full_ndcg@10", "full_hr@10") if k in m)
         changed = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "the run's own rule"

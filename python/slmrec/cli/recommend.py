@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from slmrec.cli import Parser, add_model_flag, user_error
+from slmrec.cli import Parser, add_model_flag, check_out, user_error, write_out
 from slmrec.errors import ConfigError, SlmrecError
 
 PROG = "slmrec-recommend"
@@ -114,10 +114,7 @@ def main(argv=None) -> int:
             raise ConfigError(f"--k must be at least 1, not {args.k}")
         if args.batch_size is not None and args.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, not {args.batch_size}")
-        if out.exists() and not args.force:
-            raise ConfigError(f"{out} exists; pass --force to replace it, or choose another --out")
-        if out.is_dir():
-            raise ConfigError(f"--out {out} is a directory")
+        check_out(out, args.force)
         users = histories = None
         if args.histories:
             histories = read_histories(Path(args.histories))
@@ -134,10 +131,7 @@ def main(argv=None) -> int:
             frame = rec.recommend(users, split=args.split, **common)
             served = frame["user"].n_unique()
         seconds = time.perf_counter() - start
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-        frame.write_parquet(tmp)
-        os.replace(tmp, out)
+        write_out(out, frame.write_parquet)
         skipped = "".join(f", skipped {n} {what.replace('_', ' ')}" for what, n in rec.last_skipped.items() if n)
         print(
             f"wrote {out}: {served:,} {'histories' if histories is not None else 'users'} x k {args.k} = "
